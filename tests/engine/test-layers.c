@@ -1,0 +1,282 @@
+/* Every fast layer against its reference, on odd shapes, fixed seeds, with
+ * 1, 2 and 3 threads.  Bound: max|fast - ref| <= 1e-5 * max|ref| (float32
+ * GEMM against double-accumulated loops). */
+#include "vgg-layers-private.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures, checks;
+static uint64_t rng_state;
+
+static float
+uniform (void)
+{
+  rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+  return (float) ((rng_state >> 40) / (double) (1 << 24) * 2.0 - 1.0);
+}
+
+static float *
+random_floats (size_t count)
+{
+  float *v = malloc (count * sizeof (float));
+  for (size_t i = 0; i < count; i++)
+    v[i] = uniform ();
+  return v;
+}
+
+static void
+check_close (const char *what, const float *got, const float *want,
+    size_t count, double rel)
+{
+  double max_ref = 0, max_diff = 0;
+  size_t worst = 0;
+
+  for (size_t i = 0; i < count; i++) {
+    double d = fabs ((double) got[i] - want[i]);
+    if (fabs (want[i]) > max_ref)
+      max_ref = fabs (want[i]);
+    if (d > max_diff || isnan (got[i])) {
+      max_diff = isnan (got[i]) ? INFINITY : d;
+      worst = i;
+    }
+  }
+  checks++;
+  if (!(max_diff <= rel * max_ref) || max_ref == 0) {
+    failures++;
+    printf ("FAIL %s: max|diff| %.3g > %.1g * max|ref| %.3g (at %zu: got %g, "
+            "want %g)\n",
+        what, max_diff, rel, max_ref, worst, got[worst], want[worst]);
+  } else {
+    printf (
+        "ok   %s: max|diff| %.3g, max|ref| %.3g\n", what, max_diff, max_ref);
+  }
+}
+
+/* (n, h, w, c) -> (n, c, h, w) */
+static float *
+nhwc_to_nchw (const float *in, int n, int h, int w, int c)
+{
+  float *out = malloc ((size_t) n * h * w * c * sizeof (float));
+  for (int b = 0; b < n; b++)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++)
+        for (int ch = 0; ch < c; ch++)
+          out[(((size_t) b * c + ch) * h + y) * w + x] =
+              in[(((size_t) b * h + y) * w + x) * c + ch];
+  return out;
+}
+
+static void
+test_conv3x3 (VggPool *pool, float *const *scratch, int n, int c, int o, int h,
+    int w, int bn, int relu)
+{
+  size_t in_count = (size_t) n * c * h * w, out_count = (size_t) n * o * h * w;
+  float *in = random_floats (in_count);
+  float *weight = random_floats ((size_t) o * c * 9);
+  float *bias = random_floats (o);
+  float *gamma = random_floats (o), *beta = random_floats (o);
+  float *mean = random_floats (o), *var = random_floats (o);
+  float *ref = malloc (out_count * sizeof (float));
+  float *in_nhwc = malloc (in_count * sizeof (float));
+  float *out_nhwc = malloc (out_count * sizeof (float));
+  float *packed = malloc ((size_t) 9 * c * o * sizeof (float));
+  float *packed_bias = malloc (o * sizeof (float));
+  float *got;
+  char what[160];
+
+  for (int i = 0; i < o; i++)
+    var[i] = var[i] * var[i] + 0.1f;
+  vgg_conv3x3_ref (in, weight, bias, ref, n, c, o, h, w, 0);
+  if (bn)
+    vgg_batchnorm_ref (ref, gamma, beta, mean, var, n, o, h, w);
+  if (relu)
+    vgg_relu_ref (ref, out_count);
+
+  vgg_nchw_to_nhwc (pool, in, in_nhwc, n, c, h, w);
+  vgg_conv3x3_pack (weight, bias, bn ? gamma : NULL, bn ? beta : NULL,
+      bn ? mean : NULL, bn ? var : NULL, c, o, packed, packed_bias);
+  vgg_conv3x3_nhwc (pool, scratch, in_nhwc, packed, packed_bias, out_nhwc, n, h,
+      w, c, o, relu);
+  got = nhwc_to_nchw (out_nhwc, n, h, w, o);
+  snprintf (what, sizeof what,
+      "conv3x3 n=%d c=%d o=%d h=%d w=%d bn=%d "
+      "relu=%d threads=%d",
+      n, c, o, h, w, bn, relu, vgg_pool_get_threads (pool));
+  check_close (what, got, ref, out_count, 1e-5);
+
+  free (in), free (weight), free (bias), free (gamma), free (beta);
+  free (mean), free (var), free (ref), free (in_nhwc), free (out_nhwc);
+  free (packed), free (packed_bias), free (got);
+}
+
+static void
+test_maxpool (VggPool *pool, int n, int c, int h, int w)
+{
+  int oh = h / 2, ow = w / 2;
+  float *in = random_floats ((size_t) n * c * h * w);
+  float *ref = malloc ((size_t) n * c * oh * ow * sizeof (float));
+  float *in_nhwc = malloc ((size_t) n * c * h * w * sizeof (float));
+  float *out_nhwc = malloc ((size_t) n * c * oh * ow * sizeof (float));
+  float *got;
+  char what[128];
+
+  vgg_maxpool2x2_ref (in, ref, n, c, h, w);
+  vgg_nchw_to_nhwc (pool, in, in_nhwc, n, c, h, w);
+  vgg_maxpool2x2_nhwc (pool, in_nhwc, out_nhwc, n, h, w, c);
+  got = nhwc_to_nchw (out_nhwc, n, oh, ow, c);
+  snprintf (what, sizeof what, "maxpool2x2 n=%d c=%d h=%d w=%d", n, c, h, w);
+  /* a max is exact */
+  check_close (what, got, ref, (size_t) n * c * oh * ow, 0);
+  free (in), free (ref), free (in_nhwc), free (out_nhwc), free (got);
+}
+
+static void
+test_avgpool (VggPool *pool, int n, int c, int h, int w)
+{
+  size_t out_count = (size_t) n * c * 49;
+  float *in = random_floats ((size_t) n * c * h * w);
+  float *ref = malloc (out_count * sizeof (float));
+  float *got = malloc (out_count * sizeof (float));
+  float *in_nhwc = malloc ((size_t) n * c * h * w * sizeof (float));
+  char what[128];
+
+  vgg_avgpool7_ref (in, ref, n, c, h, w);
+  vgg_nchw_to_nhwc (pool, in, in_nhwc, n, c, h, w);
+  /* the fast pool writes torch's (n, c, 7, 7) order directly */
+  vgg_avgpool7_nhwc (pool, in_nhwc, got, n, h, w, c);
+  snprintf (what, sizeof what, "avgpool7 n=%d c=%d h=%d w=%d", n, c, h, w);
+  check_close (what, got, ref, out_count, 1e-6);
+  if (h == 7 && w == 7) {
+    /* identity at 7x7, as at 224x224 input */
+    checks++;
+    if (memcmp (got, in, out_count * sizeof (float)) != 0) {
+      failures++;
+      printf ("FAIL avgpool7 at 7x7 is not the identity (n=%d c=%d)\n", n, c);
+    }
+  }
+  free (in), free (ref), free (got), free (in_nhwc);
+}
+
+/* Bins of torch's adaptive_avg_pool2d written out for L = 10 and L = 5:
+ * start floor(i L / 7), end ceil((i + 1) L / 7). */
+static void
+test_avgpool_bins (void)
+{
+  static const int starts10[7] = { 0, 1, 2, 4, 5, 7, 8 };
+  static const int ends10[7] = { 2, 3, 5, 6, 8, 9, 10 };
+  float in[10], out[49];
+  int before = failures;
+
+  for (int i = 0; i < 10; i++)
+    in[i] = (float) (1 << i);
+  /* a 1 x 10 row: h = 1 repeats it in all 7 rows; row 0 is checked */
+  vgg_avgpool7_ref (in, out, 1, 1, 1, 10);
+  for (int i = 0; i < 7; i++) {
+    double want = 0;
+    for (int k = starts10[i]; k < ends10[i]; k++)
+      want += in[k];
+    want /= ends10[i] - starts10[i];
+    checks++;
+    if (out[i] != (float) want) {
+      failures++;
+      printf ("FAIL avgpool7 bin %d of 10: got %g want %g\n", i, out[i], want);
+    }
+  }
+  if (failures == before)
+    printf ("ok   avgpool7 bins of a 10-wide row match torch's formula\n");
+}
+
+static void
+test_linear (VggPool *pool, int n, int i, int o, int relu)
+{
+  float *in = random_floats ((size_t) n * i);
+  float *weight = random_floats ((size_t) o * i);
+  float *bias = random_floats (o);
+  float *ref = malloc ((size_t) n * o * sizeof (float));
+  float *got = malloc ((size_t) n * o * sizeof (float));
+  char what[128];
+
+  vgg_linear_ref (in, weight, bias, ref, n, i, o, relu);
+  vgg_linear (pool, in, weight, bias, got, n, i, o, relu);
+  snprintf (what, sizeof what, "linear n=%d in=%d out=%d relu=%d threads=%d", n,
+      i, o, relu, vgg_pool_get_threads (pool));
+  check_close (what, got, ref, (size_t) n * o, 1e-5);
+  free (in), free (weight), free (bias), free (ref), free (got);
+}
+
+static void
+test_softmax (void)
+{
+  float in[2 * 5] = { 1, 2, 3, 4, 5, 1000, 1001, -1000, 0, 1000 };
+  float out[10];
+
+  vgg_softmax (in, out, 2, 5);
+  for (int b = 0; b < 2; b++) {
+    double sum = 0;
+    for (int k = 0; k < 5; k++)
+      sum += out[b * 5 + k];
+    checks++;
+    if (fabs (sum - 1) > 1e-6) {
+      failures++;
+      printf ("FAIL softmax row %d sums to %.9g\n", b, sum);
+    }
+  }
+  /* exp(1)/(1+e) for the pair 1000, 1001 with large offsets */
+  checks++;
+  if (fabs (out[6] / out[5] - exp (1.0)) > 1e-5 || out[7] != 0.0f
+      || fabs (out[0]
+             - exp (-4.0)
+                 / (1 + exp (-1.0) + exp (-2.0) + exp (-3.0) + exp (-4.0)))
+          > 1e-7) {
+    failures++;
+    printf ("FAIL softmax values: %g %g %g\n", out[0], out[5], out[6]);
+  }
+  if (failures == 0)
+    printf ("ok   softmax\n");
+}
+
+int
+main (void)
+{
+  for (int threads = 1; threads <= 3; threads++) {
+    VggPool *pool = vgg_pool_new (threads);
+    float *scratch[3];
+    for (int t = 0; t < threads; t++)
+      scratch[t] = malloc (vgg_conv3x3_scratch_size (64) * sizeof (float));
+
+    rng_state = 1234 + threads;
+    test_conv3x3 (pool, scratch, 3, 13, 19, 9, 7, 0, 1);
+    test_conv3x3 (pool, scratch, 3, 13, 19, 9, 7, 1, 1);
+    test_conv3x3 (pool, scratch, 3, 13, 17, 9, 7, 1, 0);
+    test_conv3x3 (pool, scratch, 1, 3, 5, 1, 1, 0, 0);
+    test_conv3x3 (pool, scratch, 2, 3, 16, 33, 29, 0, 1);
+    /* enough pixels for row blocks that span images */
+    test_conv3x3 (pool, scratch, 3, 64, 21, 31, 23, 1, 1);
+    test_maxpool (pool, 3, 13, 9, 7);
+    test_maxpool (pool, 2, 5, 2, 2);
+    test_maxpool (pool, 1, 3, 15, 32);
+    test_avgpool (pool, 3, 13, 9, 7);
+    test_avgpool (pool, 3, 13, 7, 7);
+    test_avgpool (pool, 2, 5, 3, 5);
+    test_avgpool (pool, 1, 4, 14, 14);
+    test_avgpool (pool, 2, 3, 13, 17);
+    test_avgpool (pool, 1, 2, 1, 1);
+    test_linear (pool, 3, 37, 53, 1);
+    test_linear (pool, 3, 37, 53, 0);
+    test_linear (pool, 1, 61, 29, 1);
+    test_linear (pool, 5, 200, 131, 1);
+
+    for (int t = 0; t < threads; t++)
+      free (scratch[t]);
+    vgg_pool_free (pool);
+  }
+  test_avgpool_bins ();
+  test_softmax ();
+
+  printf ("layers: %d passed, %d failed\n", checks - failures, failures);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,190 @@
+/* vggcore: a torchvision-exact VGG engine in plain C.
+ *
+ * This header is the whole public API and its documentation.
+ *
+ * Ownership: a VggModel is immutable once loaded and reference counted;
+ * any number of VggContexts (one per user or thread) can share it.  A
+ * VggContext owns all the scratch memory of forward passes, sized when it
+ * is created, so a forward pass allocates nothing (it grows its buffers
+ * once if asked for a larger input than any before).  A context must not be
+ * used by two threads at once.
+ *
+ * Errors: every fallible call returns a VggStatus.  Calls that create a
+ * handle take a caller-owned buffer of VGG_ERROR_SIZE chars that receives a
+ * message naming the file and the problem; a context keeps the message of
+ * its last error (vgg_context_get_error()).  Nothing here aborts on bad
+ * input.
+ *
+ * Threads: a context runs its own pool of `threads` workers (the calling
+ * thread is one of them) and sets OpenBLAS to one thread per call, so the
+ * number of busy threads never exceeds `threads`.  openblas_set_num_threads()
+ * is process-wide: an application that calls OpenBLAS itself from other
+ * threads should expect single-threaded BLAS once a context exists.
+ */
+#ifndef VGGCORE_H
+#define VGGCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(VGGCORE_COMPILATION)
+#define VGG_API __attribute__ ((visibility ("default")))
+#else
+#define VGG_API
+#endif
+
+/* Size of the caller's error buffer for the creating calls. */
+#define VGG_ERROR_SIZE 512
+
+typedef enum
+{
+  VGG_OK = 0,
+  VGG_ERROR_IO,          /* file missing, unreadable, not mappable */
+  VGG_ERROR_FORMAT,      /* malformed file: header, offsets, dtype, shape */
+  VGG_ERROR_UNSUPPORTED, /* well-formed, but not a VGG network we can run */
+  VGG_ERROR_INVALID,     /* bad argument: batch size, input size, name */
+  VGG_ERROR_NOMEM
+} VggStatus;
+
+/* Static string such as "format error". */
+VGG_API const char *vgg_status_to_string (VggStatus status);
+
+typedef struct VggModel VggModel;
+typedef struct VggContext VggContext;
+
+typedef enum
+{
+  VGG_LAYER_CONV3X3, /* 3x3 convolution, padding 1, batch-norm folded in */
+  VGG_LAYER_MAXPOOL, /* 2x2, stride 2 */
+  VGG_LAYER_AVGPOOL, /* adaptive average pool to 7x7 */
+  VGG_LAYER_LINEAR   /* fully connected (dropout before it is identity) */
+} VggLayerKind;
+
+typedef struct
+{
+  VggLayerKind kind;
+  int in_channels;  /* conv: input channels; linear: input features */
+  int out_channels; /* conv: output channels; linear: output features */
+  int batch_norm;   /* conv: the file had batch-norm, folded at load */
+  int relu;         /* followed by ReLU */
+  const char *name; /* tensor prefix in the file ("features.0",
+                       "classifier.6", "pre_logits.fc1"); "" for pools */
+} VggLayerInfo;
+
+/* Readable outputs of a forward pass, each (n, dims) row-major float32. */
+typedef enum
+{
+  VGG_OUTPUT_POOL5,  /* adaptive pool output flattened as torch.flatten:
+                        (C, 7, 7) */
+  VGG_OUTPUT_FC6,    /* first classifier layer, after ReLU */
+  VGG_OUTPUT_FC7,    /* second classifier layer, after ReLU */
+  VGG_OUTPUT_LOGITS, /* last classifier layer */
+  VGG_OUTPUT_PROBS   /* softmax of the logits */
+} VggOutput;
+
+/* "pool5", "fc6", "fc7", "logits", "probs"; -1 / NULL when unknown. */
+VGG_API int vgg_output_from_string (const char *name);
+VGG_API const char *vgg_output_to_string (VggOutput output);
+
+/* --- Models --- */
+
+/* Loads a model file (safetensors) and infers its architecture from the
+ * tensor names and shapes.  *model receives a new reference.  Convolution
+ * weights are repacked; F32 classifier weights stay in the read-only
+ * mapping of the file. */
+VGG_API VggStatus vgg_model_load (
+    const char *path, VggModel **model, char error[VGG_ERROR_SIZE]);
+
+/* Builds a torchvision architecture by name ("vgg11" ... "vgg19_bn") with
+ * deterministic random weights (torchvision's init distributions, seeded),
+ * for benchmarks and tests.  width_divisor divides every conv and hidden
+ * classifier width (1 for the real sizes). */
+VGG_API VggStatus vgg_model_new_random (const char *arch, int width_divisor,
+    int num_classes, uint64_t seed, VggModel **model,
+    char error[VGG_ERROR_SIZE]);
+
+VGG_API VggModel *vgg_model_ref (VggModel *model);
+VGG_API void vgg_model_unref (VggModel *model);
+
+/* Borrowed strings, valid while the model lives. */
+VGG_API const char *vgg_model_get_path (const VggModel *model); /* "" if none */
+/* `vgg.name` from the metadata, else the architecture name. */
+VGG_API const char *vgg_model_get_name (const VggModel *model);
+/* "vgg16_bn" etc. when the layers match a torchvision configuration
+ * (any classifier widths), otherwise "vgg-custom". */
+VGG_API const char *vgg_model_get_arch (const VggModel *model);
+
+VGG_API int vgg_model_get_n_layers (const VggModel *model);
+VGG_API const VggLayerInfo *vgg_model_get_layer (
+    const VggModel *model, int index);
+
+/* The size the model expects (`vgg.input_size` as "HEIGHTxWIDTH", torch's
+ * order; default 224x224). */
+VGG_API void vgg_model_get_input_size (
+    const VggModel *model, int *width, int *height);
+VGG_API int vgg_model_get_n_classes (const VggModel *model);
+/* Width of one row of an output; 0 when the model has no such layer (fc7
+ * of a two-layer classifier). */
+VGG_API int vgg_model_get_output_dims (const VggModel *model, VggOutput output);
+/* Labels from `vgg.labels`; 0 / NULL when the file has none. */
+VGG_API int vgg_model_get_n_labels (const VggModel *model);
+VGG_API const char *vgg_model_get_label (const VggModel *model, int index);
+/* RGB mean and std for inputs in [0,1]: the file's `vgg.mean`/`vgg.std`,
+ * else ImageNet's.  Returns 1 when they came from the file. */
+VGG_API int vgg_model_get_normalization (
+    const VggModel *model, float mean[3], float std[3]);
+/* A `__metadata__` value, or NULL. */
+VGG_API const char *vgg_model_get_metadata (
+    const VggModel *model, const char *key);
+/* The keys of `__metadata__`, in file order. */
+VGG_API int vgg_model_get_n_metadata (const VggModel *model);
+VGG_API const char *vgg_model_get_metadata_key (
+    const VggModel *model, int index);
+/* Learnable parameters as torchvision counts them (batch-norm weight and
+ * bias included, running statistics not). */
+VGG_API uint64_t vgg_model_get_n_params (const VggModel *model);
+/* Multiply-accumulates of one forward pass at width x height
+ * (convolutions and linear layers). */
+VGG_API uint64_t vgg_model_get_macs (
+    const VggModel *model, int width, int height);
+
+/* --- Contexts --- */
+
+/* threads <= 0 means the number of online processors.  Buffers are sized
+ * for max_batch images at the model's input size. */
+VGG_API VggStatus vgg_context_new (VggModel *model, int max_batch, int threads,
+    VggContext **context, char error[VGG_ERROR_SIZE]);
+VGG_API void vgg_context_free (VggContext *context);
+
+VGG_API VggModel *vgg_context_get_model (const VggContext *context);
+VGG_API int vgg_context_get_threads (const VggContext *context);
+VGG_API int vgg_context_get_max_batch (const VggContext *context);
+
+/* Runs the network on n images, input (n, 3, height, width) float32,
+ * already normalized.  n <= max_batch; height, width >= 32. */
+VGG_API VggStatus vgg_context_forward (
+    VggContext *context, const float *input, int n, int height, int width);
+
+/* The output of the last forward pass, (n, *dims) row-major, borrowed until
+ * the next forward pass; NULL if the model has no such layer. */
+VGG_API const float *vgg_context_get_output (
+    VggContext *context, VggOutput output, int *dims);
+
+/* Per-layer timing: when enabled, each forward pass records the wall time
+ * of every layer (index as vgg_model_get_layer) in milliseconds; -1 for
+ * the input transposition before layer 0 and the softmax after the last
+ * are included in the first and last layer. */
+VGG_API void vgg_context_set_profiling (VggContext *context, int enable);
+VGG_API double vgg_context_get_layer_ms (const VggContext *context, int index);
+
+/* The message of the last failed call on this context, "" if none. */
+VGG_API const char *vgg_context_get_error (const VggContext *context);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VGGCORE_H */

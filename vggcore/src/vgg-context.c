@@ -1,0 +1,333 @@
+/* Contexts: the scratch memory and the thread pool of forward passes. */
+#include "vgg-model-private.h"
+#include "vgg-layers-private.h"
+
+#include <cblas.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct VggContext
+{
+  VggModel *model;
+  VggPool *pool;
+  int threads;
+  int max_batch;
+
+  size_t act_floats;  /* capacity of each activation buffer */
+  float *act[2];      /* ping-pong NHWC activations, (n, h, w, c) */
+  float **scratch;    /* per thread, for im2col */
+  float *pool5;       /* (max_batch, pool5 dims), torch's flatten order */
+  float **linear_out; /* per layer index: (max_batch, out) for linear
+                         layers, NULL for the others */
+  float *probs;       /* (max_batch, classes) */
+  int n;              /* images in the last forward pass; 0 before */
+  int profiling;
+  double *layer_ms; /* per layer, when profiling */
+
+  char error[VGG_ERROR_SIZE];
+};
+
+static VggStatus
+context_error (VggContext *ctx, VggStatus status, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (ctx->error, sizeof ctx->error, fmt, ap);
+  va_end (ap);
+  return status;
+}
+
+/* Largest activation, in floats, of a pass over n images of h x w; 0 when
+ * the pools would shrink the image to nothing. */
+static size_t
+activation_floats (const VggModel *model, int n, int h, int w)
+{
+  size_t max = (size_t) n * h * w * 3;
+
+  for (int i = 0; i < model->n_layers; i++) {
+    const VggLayerInfo *info = &model->layers[i].info;
+    if (info->kind == VGG_LAYER_CONV3X3) {
+      size_t size = (size_t) n * h * w * info->out_channels;
+      if (size > max)
+        max = size;
+    } else if (info->kind == VGG_LAYER_MAXPOOL) {
+      h /= 2;
+      w /= 2;
+      if (h == 0 || w == 0)
+        return 0;
+    }
+  }
+  return max;
+}
+
+static int
+grow_activations (VggContext *ctx, size_t floats)
+{
+  for (int i = 0; i < 2; i++) {
+    float *p = realloc (ctx->act[i], floats * sizeof (float));
+    if (p == NULL)
+      return 0;
+    ctx->act[i] = p;
+  }
+  ctx->act_floats = floats;
+  return 1;
+}
+
+VggStatus
+vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
+    char error[VGG_ERROR_SIZE])
+{
+  VggContext *ctx;
+  size_t scratch = 0;
+  int classes;
+
+  *out = NULL;
+  if (error)
+    error[0] = '\0';
+  if (model == NULL || max_batch < 1 || max_batch > 4096) {
+    snprintf (error, error ? VGG_ERROR_SIZE : 0,
+        "batch size %d is outside "
+        "1..4096",
+        max_batch);
+    return VGG_ERROR_INVALID;
+  }
+  if (threads <= 0)
+    threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
+  if (threads < 1)
+    threads = 1;
+  if (threads > 256)
+    threads = 256;
+
+  ctx = calloc (1, sizeof *ctx);
+  if (ctx == NULL)
+    goto nomem;
+  ctx->model = vgg_model_ref (model);
+  ctx->max_batch = max_batch;
+  ctx->threads = threads;
+  classes = model->n_classes;
+
+  /* Our pool is the only parallelism: each GEMM call runs on the thread
+   * that makes it. */
+  openblas_set_num_threads (1);
+  ctx->pool = vgg_pool_new (threads);
+  ctx->scratch = calloc (threads, sizeof (float *));
+  ctx->linear_out = calloc (model->n_layers, sizeof (float *));
+  ctx->pool5 = malloc ((size_t) max_batch * model->pool5_dims * sizeof (float));
+  ctx->probs = malloc ((size_t) max_batch * classes * sizeof (float));
+  ctx->layer_ms = calloc (model->n_layers, sizeof (double));
+  if (!ctx->pool || !ctx->scratch || !ctx->linear_out || !ctx->pool5
+      || !ctx->probs || !ctx->layer_ms)
+    goto nomem;
+  for (int i = 0; i < model->n_layers; i++) {
+    const VggLayerInfo *info = &model->layers[i].info;
+    if (info->kind == VGG_LAYER_LINEAR) {
+      ctx->linear_out[i] =
+          malloc ((size_t) max_batch * info->out_channels * sizeof (float));
+      if (ctx->linear_out[i] == NULL)
+        goto nomem;
+    } else if (info->kind == VGG_LAYER_CONV3X3) {
+      size_t s = vgg_conv3x3_scratch_size (info->in_channels);
+      if (s > scratch)
+        scratch = s;
+    }
+  }
+  for (int t = 0; t < threads; t++)
+    if ((ctx->scratch[t] = malloc (scratch * sizeof (float))) == NULL)
+      goto nomem;
+  if (!grow_activations (ctx,
+          activation_floats (
+              model, max_batch, model->input_height, model->input_width)))
+    goto nomem;
+  *out = ctx;
+  return VGG_OK;
+
+nomem:
+  snprintf (error, error ? VGG_ERROR_SIZE : 0,
+      "out of memory for a context "
+      "of batch %d and %d threads",
+      max_batch, threads);
+  vgg_context_free (ctx);
+  return VGG_ERROR_NOMEM;
+}
+
+void
+vgg_context_free (VggContext *ctx)
+{
+  if (ctx == NULL)
+    return;
+  vgg_pool_free (ctx->pool);
+  for (int t = 0; ctx->scratch && t < ctx->threads; t++)
+    free (ctx->scratch[t]);
+  free (ctx->scratch);
+  for (int i = 0; ctx->linear_out && i < ctx->model->n_layers; i++)
+    free (ctx->linear_out[i]);
+  free (ctx->linear_out);
+  free (ctx->act[0]);
+  free (ctx->act[1]);
+  free (ctx->pool5);
+  free (ctx->probs);
+  free (ctx->layer_ms);
+  vgg_model_unref (ctx->model);
+  free (ctx);
+}
+
+VggModel *
+vgg_context_get_model (const VggContext *ctx)
+{
+  return ctx->model;
+}
+
+int
+vgg_context_get_threads (const VggContext *ctx)
+{
+  return ctx->threads;
+}
+
+int
+vgg_context_get_max_batch (const VggContext *ctx)
+{
+  return ctx->max_batch;
+}
+
+void
+vgg_context_set_profiling (VggContext *ctx, int enable)
+{
+  ctx->profiling = enable;
+}
+
+double
+vgg_context_get_layer_ms (const VggContext *ctx, int index)
+{
+  if (index < 0 || index >= ctx->model->n_layers)
+    return 0;
+  return ctx->layer_ms[index];
+}
+
+static double
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+const char *
+vgg_context_get_error (const VggContext *ctx)
+{
+  return ctx->error;
+}
+
+VggStatus
+vgg_context_forward (
+    VggContext *ctx, const float *input, int n, int height, int width)
+{
+  const VggModel *model = ctx->model;
+  size_t need;
+  const float *x = NULL;
+  int cur = 0, c = 3, h = height, w = width;
+  double t = 0;
+
+  ctx->error[0] = '\0';
+  ctx->n = 0;
+  if (input == NULL || n < 1 || n > ctx->max_batch)
+    return context_error (ctx, VGG_ERROR_INVALID,
+        "batch of %d images for a "
+        "context of at most %d",
+        n, ctx->max_batch);
+  if (height < 32 || width < 32 || height > 16384 || width > 16384)
+    return context_error (ctx, VGG_ERROR_INVALID,
+        "input %dx%d: width and "
+        "height must be between 32 and 16384",
+        width, height);
+  need = activation_floats (model, n, height, width);
+  if (need == 0)
+    return context_error (ctx, VGG_ERROR_INVALID,
+        "input %dx%d is too small "
+        "for the pools of %s",
+        width, height, vgg_model_get_name (model));
+  /* the one allocation a forward pass may make: a larger input than any
+   * before */
+  if (need > ctx->act_floats && !grow_activations (ctx, need))
+    return context_error (ctx, VGG_ERROR_NOMEM,
+        "out of memory for %d "
+        "images of %dx%d",
+        n, width, height);
+
+  if (ctx->profiling)
+    t = now_ms ();
+  vgg_nchw_to_nhwc (ctx->pool, input, ctx->act[0], n, 3, h, w);
+  for (int i = 0; i < model->n_layers; i++) {
+    const VggLayer *layer = &model->layers[i];
+    const VggLayerInfo *info = &layer->info;
+    switch (info->kind) {
+      case VGG_LAYER_CONV3X3:
+        vgg_conv3x3_nhwc (ctx->pool, ctx->scratch, ctx->act[cur], layer->packed,
+            layer->bias, ctx->act[!cur], n, h, w, c, info->out_channels,
+            info->relu);
+        cur = !cur;
+        c = info->out_channels;
+        break;
+      case VGG_LAYER_MAXPOOL:
+        vgg_maxpool2x2_nhwc (
+            ctx->pool, ctx->act[cur], ctx->act[!cur], n, h, w, c);
+        cur = !cur;
+        h /= 2;
+        w /= 2;
+        break;
+      case VGG_LAYER_AVGPOOL:
+        vgg_avgpool7_nhwc (ctx->pool, ctx->act[cur], ctx->pool5, n, h, w, c);
+        x = ctx->pool5;
+        break;
+      case VGG_LAYER_LINEAR:
+        vgg_linear (ctx->pool, x, layer->weight, layer->lin_bias,
+            ctx->linear_out[i], n, info->in_channels, info->out_channels,
+            info->relu);
+        x = ctx->linear_out[i];
+        break;
+    }
+    if (ctx->profiling && i + 1 < model->n_layers) {
+      double t1 = now_ms ();
+      ctx->layer_ms[i] = t1 - t;
+      t = t1;
+    }
+  }
+  vgg_softmax (x, ctx->probs, n, model->n_classes);
+  if (ctx->profiling)
+    ctx->layer_ms[model->n_layers - 1] = now_ms () - t;
+  ctx->n = n;
+  return VGG_OK;
+}
+
+const float *
+vgg_context_get_output (VggContext *ctx, VggOutput output, int *dims)
+{
+  const VggModel *model = ctx->model;
+  int d = vgg_model_get_output_dims (model, output);
+  const float *data = NULL;
+
+  if (ctx->n > 0 && d > 0) {
+    switch (output) {
+      case VGG_OUTPUT_POOL5:
+        data = ctx->pool5;
+        break;
+      case VGG_OUTPUT_FC6:
+      case VGG_OUTPUT_FC7:
+        data = ctx->linear_out[model->linear_index[output - VGG_OUTPUT_FC6]];
+        break;
+      case VGG_OUTPUT_LOGITS:
+        data = ctx->linear_out[model->linear_index[2]];
+        break;
+      case VGG_OUTPUT_PROBS:
+        data = ctx->probs;
+        break;
+    }
+  }
+  if (dims)
+    *dims = data ? d : 0;
+  return data;
+}

@@ -1,0 +1,83 @@
+/* The layers of a VGG network, twice: plain reference loops on torch's
+ * NCHW layout (the definition, what tests compare against), and the fast
+ * kernels the engine runs, on NHWC activations with OpenBLAS GEMMs spread
+ * over a VggPool.
+ *
+ * Shapes use n = batch, c = input channels, o = output channels,
+ * h x w = spatial size. */
+#ifndef VGG_LAYERS_PRIVATE_H
+#define VGG_LAYERS_PRIVATE_H
+
+#include "vgg-pool-private.h"
+
+#include <stddef.h>
+
+#define VGG_BN_EPS 1e-5f
+#define VGG_POOL_OUT 7 /* adaptive average pool output side */
+
+/* --- reference kernels, NCHW --- */
+
+/* out (n, o, h, w) = conv3x3(in (n, c, h, w), w (o, c, 3, 3)) + b (o),
+ * zero padding 1, then ReLU if relu. */
+void vgg_conv3x3_ref (const float *in, const float *weight, const float *bias,
+    float *out, int n, int c, int o, int h, int w, int relu);
+/* In place on x (n, c, h, w): (x - mean) / sqrt(var + eps) * gamma + beta. */
+void vgg_batchnorm_ref (float *x, const float *gamma, const float *beta,
+    const float *mean, const float *var, int n, int c, int h, int w);
+void vgg_relu_ref (float *x, size_t count);
+/* out (n, c, h/2, w/2): 2x2 max, stride 2, floor. */
+void vgg_maxpool2x2_ref (
+    const float *in, float *out, int n, int c, int h, int w);
+/* out (n, c, 7, 7): bin i of a side of length L covers
+ * [floor(i L / 7), ceil((i + 1) L / 7)), as torch's adaptive_avg_pool2d. */
+void vgg_avgpool7_ref (const float *in, float *out, int n, int c, int h, int w);
+/* out (n, o) = in (n, i) . weight (o, i)^T + bias (o), ReLU if relu. */
+void vgg_linear_ref (const float *in, const float *weight, const float *bias,
+    float *out, int n, int i, int o, int relu);
+/* Row-wise softmax of (n, k), in double; the engine uses it too. */
+void vgg_softmax (const float *in, float *out, int n, int k);
+
+/* --- fast kernels --- */
+
+/* Folds an optional eval-mode batch-norm into the convolution and packs the
+ * weights for vgg_conv3x3_nhwc:
+ *   src weight (o, c, 3, 3)        = outch-inch-kh-kw (torch)
+ *   dst packed (3, 3, c, o)        = kh-kw-inch-outch, the B matrix
+ *                                    (9c x o) of the GEMM
+ *   dst bias   (o)                 = (b - mean) * s + beta,
+ *   with s = gamma / sqrt(var + eps) multiplying every weight of outch.
+ * bn_* may all be NULL (no batch-norm). */
+void vgg_conv3x3_pack (const float *weight, const float *bias,
+    const float *bn_gamma, const float *bn_beta, const float *bn_mean,
+    const float *bn_var, int c, int o, float *packed, float *packed_bias);
+
+/* Scratch the fast convolution needs per thread, in floats. */
+size_t vgg_conv3x3_scratch_size (int c);
+
+/* out (n, h, w, o) = conv3x3(in (n, h, w, c)) + bias, ReLU if relu:
+ * im2col over blocks of output pixels (any image of the batch) into the
+ * thread's scratch, then one sgemm per block. */
+void vgg_conv3x3_nhwc (VggPool *pool, float *const *scratch, const float *in,
+    const float *packed, const float *bias, float *out, int n, int h, int w,
+    int c, int o, int relu);
+
+/* out (n, h/2, w/2, c) */
+void vgg_maxpool2x2_nhwc (
+    VggPool *pool, const float *in, float *out, int n, int h, int w, int c);
+
+/* out (n, c, 7, 7) = adaptive average pool of in (n, h, w, c): torch's bins
+ * and torch.flatten's order, ready for the first linear layer. */
+void vgg_avgpool7_nhwc (
+    VggPool *pool, const float *in, float *out, int n, int h, int w, int c);
+
+/* out (n, o) = in (n, i) . weight (o, i)^T + bias, ReLU if relu; the
+ * output features are split over the pool so every weight is read once per
+ * batch. */
+void vgg_linear (VggPool *pool, const float *in, const float *weight,
+    const float *bias, float *out, int n, int i, int o, int relu);
+
+/* out (n, h, w, c) from in (n, c, h, w). */
+void vgg_nchw_to_nhwc (
+    VggPool *pool, const float *in, float *out, int n, int c, int h, int w);
+
+#endif

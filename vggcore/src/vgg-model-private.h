@@ -1,0 +1,63 @@
+#ifndef VGG_MODEL_PRIVATE_H
+#define VGG_MODEL_PRIVATE_H
+
+#include "vgg-tensors-private.h"
+
+#include <stdatomic.h>
+
+typedef struct
+{
+  VggLayerInfo info;
+  char name[64];
+  /* conv: batch-norm folded, packed by vgg_conv3x3_pack */
+  float *packed; /* (3, 3, in, out) */
+  float *bias;   /* (out) */
+  /* linear: torch layout, borrowed from the file's mapping when it holds
+   * aligned F32, else owned copies */
+  const float *weight;   /* (out, in) */
+  const float *lin_bias; /* (out) */
+  float *owned_weight;
+  float *owned_bias;
+} VggLayer;
+
+struct VggModel
+{
+  atomic_int ref_count;
+  char *path;
+  char *name;
+  const char *arch;
+  VggTensorFile *file; /* kept for the mapping and the metadata; may be NULL */
+
+  VggLayer *layers;
+  int n_layers;
+  int n_linear;
+  int linear_index[3]; /* layers of fc6, fc7, logits (-1: none) */
+
+  int input_width, input_height;
+  int n_classes;
+  int pool5_dims; /* last conv's channels x 7 x 7 */
+  char **labels;  /* n_labels pointers into labels_text */
+  char *labels_text;
+  int n_labels;
+  float mean[3], std[3];
+  int has_normalization;
+};
+
+/* A conv entry of a configuration: out channels, or VGG_CFG_POOL. */
+#define VGG_CFG_POOL 0
+#define VGG_CFG_MAX 64
+
+/* Allocates an empty model with n_layers zeroed layers. */
+VggModel *vgg_model_alloc (int n_layers);
+/* Derives linear_index, n_classes, arch and name after the layers are
+ * filled in; checks the chain of shapes.  Returns VGG_OK or an error
+ * naming prefix (the file) and the layer. */
+VggStatus vgg_model_finish (
+    VggModel *model, const char *prefix, char error[VGG_ERROR_SIZE]);
+
+/* torchvision's configuration for "vgg11".."vgg19_bn": fills cfg (widths
+ * and VGG_CFG_POOL), returns its length and sets *batch_norm; -1 if the
+ * name is unknown. */
+int vgg_arch_config (const char *arch, int cfg[VGG_CFG_MAX], int *batch_norm);
+
+#endif

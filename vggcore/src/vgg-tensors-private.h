@@ -1,0 +1,63 @@
+/* A set of named tensors read from a model file: what every loader
+ * (safetensors, and later PyTorch checkpoints) produces and what the model
+ * builder consumes.  Private to vggcore. */
+#ifndef VGG_TENSORS_PRIVATE_H
+#define VGG_TENSORS_PRIVATE_H
+
+#include "vggcore/vggcore.h"
+
+#define VGG_TENSOR_MAX_DIMS 8
+
+typedef enum
+{
+  VGG_DTYPE_F32,
+  VGG_DTYPE_F16,
+  VGG_DTYPE_BF16,
+  VGG_DTYPE_OTHER /* a valid dtype of the format that vggcore cannot use */
+} VggDType;
+
+typedef struct
+{
+  char *name;
+  VggDType dtype;
+  char dtype_name[16]; /* as written in the file ("F32", "I64", ...) */
+  int ndim;
+  int64_t shape[VGG_TENSOR_MAX_DIMS];
+  const void *data; /* inside the file's mapping; little-endian */
+  size_t nbytes;
+} VggTensor;
+
+typedef struct
+{
+  char *path;
+  void *map; /* read-only mapping of the whole file, munmap'ed at free */
+  size_t map_size;
+  VggTensor *tensors;
+  int n_tensors;
+  char **meta_keys; /* `__metadata__`, NULL-free arrays of n_meta */
+  char **meta_values;
+  int n_meta;
+} VggTensorFile;
+
+/* Opens and validates a safetensors file: header length, JSON syntax,
+ * dtypes, shapes, data offsets (inside the data, in order, not
+ * overlapping, matching shape x dtype size).  On error returns a status
+ * and writes "PATH: problem" into error. */
+VggStatus vgg_safetensors_open (
+    const char *path, VggTensorFile **file, char error[VGG_ERROR_SIZE]);
+
+void vgg_tensor_file_free (VggTensorFile *file);
+
+/* Borrowed; NULL when absent. */
+const VggTensor *vgg_tensor_file_find (
+    const VggTensorFile *file, const char *name);
+const char *vgg_tensor_file_get_metadata (
+    const VggTensorFile *file, const char *key);
+
+/* Number of elements (product of the shape). */
+int64_t vgg_tensor_numel (const VggTensor *tensor);
+
+/* Converts a F32/F16/BF16 tensor to float32 (dst holds numel floats). */
+void vgg_tensor_to_f32 (const VggTensor *tensor, float *dst);
+
+#endif

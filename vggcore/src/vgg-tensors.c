@@ -1,0 +1,101 @@
+/* Element counts and conversion to float32 of the tensors a loader
+ * produced.  Tensor data sits in a file mapping at whatever offset the
+ * writer chose, so it is read with memcpy or byte by byte, never through a
+ * cast pointer that would assume alignment. */
+#include "vgg-tensors-private.h"
+
+#include <string.h>
+
+int64_t
+vgg_tensor_numel (const VggTensor *tensor)
+{
+  int64_t numel = 1; /* shape [] is a scalar */
+
+  /* The loaders checked that this product does not overflow. */
+  for (int i = 0; i < tensor->ndim; i++)
+    numel *= tensor->shape[i];
+  return numel;
+}
+
+static float
+float_from_bits (uint32_t bits)
+{
+  float f;
+
+  memcpy (&f, &bits, sizeof f);
+  return f;
+}
+
+/* IEEE 754 binary16 (1 sign, 5 exponent bits biased by 15, 10 mantissa
+ * bits) to binary32 (8 exponent bits biased by 127, 23 mantissa bits).
+ * Every half is exactly representable as a float:
+ *   normal     (-1)^s * 2^(e-15) * 1.m   -> exponent e - 15 + 127
+ *   subnormal  (-1)^s * 2^-14 * 0.m      -> normalized: shift m left until
+ *                                          its bit 10 is set, one less
+ *                                          exponent per shift
+ *   e == 31    inf (m == 0) or NaN (payload kept, so quiet stays quiet) */
+static float
+half_to_float (uint16_t h)
+{
+  uint32_t sign = (uint32_t) (h & 0x8000) << 16;
+  uint32_t exponent = (h >> 10) & 0x1f;
+  uint32_t mantissa = h & 0x3ff;
+
+  if (exponent == 0x1f)
+    return float_from_bits (sign | 0x7f800000u | (mantissa << 13));
+  if (exponent != 0)
+    return float_from_bits (
+        sign | ((exponent + 127 - 15) << 23) | (mantissa << 13));
+  if (mantissa == 0)
+    return float_from_bits (sign); /* +0 or -0 */
+
+  /* 0.m * 2^-14 == 1.m' * 2^(-14 - shifts) */
+  exponent = 127 - 14;
+  while ((mantissa & 0x400) == 0) {
+    mantissa <<= 1;
+    exponent--;
+  }
+  return float_from_bits (sign | (exponent << 23) | ((mantissa & 0x3ff) << 13));
+}
+
+static uint16_t
+read_u16_le (const unsigned char *p)
+{
+  return (uint16_t) (p[0] | (p[1] << 8));
+}
+
+void
+vgg_tensor_to_f32 (const VggTensor *tensor, float *dst)
+{
+  const unsigned char *src = tensor->data;
+  int64_t n = vgg_tensor_numel (tensor);
+
+  switch (tensor->dtype) {
+    case VGG_DTYPE_F32:
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      memcpy (dst, src, (size_t) n * sizeof (float));
+#else
+      for (int64_t i = 0; i < n; i++) {
+        const unsigned char *p = src + 4 * i;
+        dst[i] = float_from_bits ((uint32_t) p[0] | (uint32_t) p[1] << 8
+            | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24);
+      }
+#endif
+      break;
+    case VGG_DTYPE_F16:
+      for (int64_t i = 0; i < n; i++)
+        dst[i] = half_to_float (read_u16_le (src + 2 * i));
+      break;
+    case VGG_DTYPE_BF16:
+      /* bfloat16 is the upper half of a float32. */
+      for (int64_t i = 0; i < n; i++)
+        dst[i] = float_from_bits ((uint32_t) read_u16_le (src + 2 * i) << 16);
+      break;
+    case VGG_DTYPE_OTHER:
+      /* A caller's mistake (it must check the dtype first): NaN makes it
+       * visible in the results instead of plausible zeros. */
+      for (int64_t i = 0; i < n; i++)
+        dst[i] = float_from_bits (0x7fc00000u);
+      break;
+  }
+}

@@ -1,0 +1,48 @@
+#include "vgg-tool-common.h"
+
+#include <stdio.h>
+#include <sys/resource.h>
+
+VggModel *
+vgg_tool_load_model (const char *prog, const char *path, const char *arch)
+{
+  char error[VGG_ERROR_SIZE];
+  VggModel *model = NULL;
+  VggStatus status;
+
+  if ((path == NULL) == (arch == NULL)) {
+    fprintf (
+        stderr, "%s: give exactly one of --model FILE and --arch NAME\n", prog);
+    return NULL;
+  }
+  if (path)
+    status = vgg_model_load (path, &model, error);
+  else
+    status = vgg_model_new_random (arch, 1, 1000, 0, &model, error);
+  if (status != VGG_OK) {
+    fprintf (
+        stderr, "%s: %s (%s)\n", prog, error, vgg_status_to_string (status));
+    return NULL;
+  }
+  return model;
+}
+
+int
+vgg_tool_parse_size (const char *text, int *height, int *width)
+{
+  char tail;
+
+  if (sscanf (text, "%dx%d%c", height, width, &tail) != 2 || *width < 32
+      || *height < 32 || *width > 16384 || *height > 16384)
+    return -1;
+  return 0;
+}
+
+double
+vgg_tool_peak_rss_mb (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
+}

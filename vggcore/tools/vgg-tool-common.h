@@ -1,0 +1,18 @@
+/* Shared by the command-line tools: load a model from --model or --arch. */
+#ifndef VGG_TOOL_COMMON_H
+#define VGG_TOOL_COMMON_H
+
+#include <vggcore/vggcore.h>
+
+/* Exactly one of path and arch is set.  Prints the error and returns NULL
+ * on failure. */
+VggModel *vgg_tool_load_model (
+    const char *prog, const char *path, const char *arch);
+
+/* Parses "HxW" (torch's order: height first); 0 on success. */
+int vgg_tool_parse_size (const char *text, int *height, int *width);
+
+/* Peak resident set size of this process, in MiB. */
+double vgg_tool_peak_rss_mb (void);
+
+#endif
