@@ -2,6 +2,7 @@
  * 1, 2 and 3 threads.  Bound: max|fast - ref| <= 1e-5 * max|ref| (float32
  * GEMM against double-accumulated loops). */
 #include "vgg-layers-private.h"
+#include "vgg-winograd-private.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -111,6 +112,58 @@ test_conv3x3 (VggPool *pool, float *const *scratch, int n, int c, int o, int h,
   free (in), free (weight), free (bias), free (gamma), free (beta);
   free (mean), free (var), free (ref), free (in_nhwc), free (out_nhwc);
   free (packed), free (packed_bias), free (got);
+}
+
+typedef void (*WinogradFunc) (VggPool *, float *const *, const float *,
+    const float *, const float *, const float *, float *, int, int, int, int,
+    int, int);
+
+/* Winograd F(4x4, 3x3) against the reference: maps that are not multiples
+ * of the 4x4 tile, 1x1 maps, batch-norm folded first. */
+static void
+test_winograd (VggPool *pool, float *const *scratch, WinogradFunc func,
+    const char *variant, int n, int c, int o, int h, int w, int bn, int relu)
+{
+  size_t in_count = (size_t) n * c * h * w, out_count = (size_t) n * o * h * w;
+  float *in = random_floats (in_count);
+  float *weight = random_floats ((size_t) o * c * 9);
+  float *bias = random_floats (o);
+  float *gamma = random_floats (o), *beta = random_floats (o);
+  float *mean = random_floats (o), *var = random_floats (o);
+  float *ref = malloc (out_count * sizeof (float));
+  float *in_nhwc = malloc (in_count * sizeof (float));
+  float *out_nhwc = malloc (out_count * sizeof (float));
+  float *packed = malloc ((size_t) 9 * c * o * sizeof (float));
+  float *u = malloc ((size_t) 36 * c * o * sizeof (float));
+  float *packed_bias = malloc (o * sizeof (float));
+  float *zeros = calloc (c, sizeof (float));
+  float *got;
+  char what[160];
+
+  for (int i = 0; i < o; i++)
+    var[i] = var[i] * var[i] + 0.1f;
+  vgg_conv3x3_ref (in, weight, bias, ref, n, c, o, h, w, 0);
+  if (bn)
+    vgg_batchnorm_ref (ref, gamma, beta, mean, var, n, o, h, w);
+  if (relu)
+    vgg_relu_ref (ref, out_count);
+
+  vgg_nchw_to_nhwc (pool, in, in_nhwc, n, c, h, w);
+  vgg_conv3x3_pack (weight, bias, bn ? gamma : NULL, bn ? beta : NULL,
+      bn ? mean : NULL, bn ? var : NULL, c, o, packed, packed_bias);
+  vgg_winograd_pack (packed, c, o, u);
+  func (pool, scratch, zeros, in_nhwc, u, packed_bias, out_nhwc, n, h, w, c, o,
+      relu);
+  got = nhwc_to_nchw (out_nhwc, n, h, w, o);
+  snprintf (what, sizeof what,
+      "winograd-%s n=%d c=%d o=%d h=%d w=%d bn=%d "
+      "relu=%d threads=%d",
+      variant, n, c, o, h, w, bn, relu, vgg_pool_get_threads (pool));
+  check_close (what, got, ref, out_count, 1e-5);
+
+  free (in), free (weight), free (bias), free (gamma), free (beta);
+  free (mean), free (var), free (ref), free (in_nhwc), free (out_nhwc);
+  free (packed), free (packed_bias), free (got), free (u), free (zeros);
 }
 
 static void
@@ -245,8 +298,11 @@ main (void)
   for (int threads = 1; threads <= 3; threads++) {
     VggPool *pool = vgg_pool_new (threads);
     float *scratch[3];
+    size_t scratch_size = vgg_conv3x3_scratch_size (64);
+    if (vgg_winograd_scratch_size () > scratch_size)
+      scratch_size = vgg_winograd_scratch_size ();
     for (int t = 0; t < threads; t++)
-      scratch[t] = malloc (vgg_conv3x3_scratch_size (64) * sizeof (float));
+      scratch[t] = malloc (scratch_size * sizeof (float));
 
     rng_state = 1234 + threads;
     test_conv3x3 (pool, scratch, 3, 13, 19, 9, 7, 0, 1);
@@ -256,6 +312,24 @@ main (void)
     test_conv3x3 (pool, scratch, 2, 3, 16, 33, 29, 0, 1);
     /* enough pixels for row blocks that span images */
     test_conv3x3 (pool, scratch, 3, 64, 21, 31, 23, 1, 1);
+    for (int v = 0; v < 2; v++) {
+      WinogradFunc func =
+          v ? vgg_conv3x3_winograd_avx2 : vgg_conv3x3_winograd_generic;
+      const char *name = v ? "avx2" : "generic";
+      if (v && !__builtin_cpu_supports ("avx2")) {
+        printf ("note: no AVX2 here, winograd-avx2 not run\n");
+        continue;
+      }
+      test_winograd (pool, scratch, func, name, 3, 16, 24, 9, 7, 1, 1);
+      test_winograd (pool, scratch, func, name, 3, 16, 24, 9, 7, 0, 0);
+      test_winograd (pool, scratch, func, name, 2, 8, 8, 1, 1, 0, 1);
+      test_winograd (pool, scratch, func, name, 1, 24, 16, 4, 4, 1, 1);
+      test_winograd (pool, scratch, func, name, 3, 32, 40, 13, 10, 1, 1);
+      test_winograd (pool, scratch, func, name, 2, 64, 64, 33, 29, 1, 1);
+    }
+    /* the driver picks a variant and gives the same as the reference */
+    test_winograd (pool, scratch, vgg_conv3x3_winograd, "dispatch", 2, 16, 8,
+        15, 17, 1, 1);
     test_maxpool (pool, 3, 13, 9, 7);
     test_maxpool (pool, 2, 5, 2, 2);
     test_maxpool (pool, 1, 3, 15, 32);

@@ -19,7 +19,8 @@ struct VggContext
 
   size_t act_floats;  /* capacity of each activation buffer */
   float *act[2];      /* ping-pong NHWC activations, (n, h, w, c) */
-  float **scratch;    /* per thread, for im2col */
+  float **scratch;    /* per thread, for im2col or Winograd tiles */
+  float *zeros;       /* the widest layer's input channels, zero */
   float *pool5;       /* (max_batch, pool5 dims), torch's flatten order */
   float **linear_out; /* per layer index: (max_batch, out) for linear
                          layers, NULL for the others */
@@ -84,7 +85,7 @@ vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
 {
   VggContext *ctx;
   size_t scratch = 0;
-  int classes;
+  int classes, max_channels = 3;
 
   *out = NULL;
   if (error)
@@ -131,14 +132,20 @@ vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
       if (ctx->linear_out[i] == NULL)
         goto nomem;
     } else if (info->kind == VGG_LAYER_CONV3X3) {
-      size_t s = vgg_conv3x3_scratch_size (info->in_channels);
+      size_t s = model->layers[i].winograd
+          ? vgg_winograd_scratch_size ()
+          : vgg_conv3x3_scratch_size (info->in_channels);
       if (s > scratch)
         scratch = s;
+      if (info->in_channels > max_channels)
+        max_channels = info->in_channels;
     }
   }
   for (int t = 0; t < threads; t++)
     if ((ctx->scratch[t] = malloc (scratch * sizeof (float))) == NULL)
       goto nomem;
+  if ((ctx->zeros = calloc (max_channels, sizeof (float))) == NULL)
+    goto nomem;
   if (!grow_activations (ctx,
           activation_floats (
               model, max_batch, model->input_height, model->input_width)))
@@ -164,6 +171,7 @@ vgg_context_free (VggContext *ctx)
   for (int t = 0; ctx->scratch && t < ctx->threads; t++)
     free (ctx->scratch[t]);
   free (ctx->scratch);
+  free (ctx->zeros);
   for (int i = 0; ctx->linear_out && i < ctx->model->n_layers; i++)
     free (ctx->linear_out[i]);
   free (ctx->linear_out);
@@ -266,9 +274,14 @@ vgg_context_forward (
     const VggLayerInfo *info = &layer->info;
     switch (info->kind) {
       case VGG_LAYER_CONV3X3:
-        vgg_conv3x3_nhwc (ctx->pool, ctx->scratch, ctx->act[cur], layer->packed,
-            layer->bias, ctx->act[!cur], n, h, w, c, info->out_channels,
-            info->relu);
+        if (layer->winograd)
+          vgg_conv3x3_winograd (ctx->pool, ctx->scratch, ctx->zeros,
+              ctx->act[cur], layer->winograd, layer->bias, ctx->act[!cur], n, h,
+              w, c, info->out_channels, info->relu);
+        else
+          vgg_conv3x3_nhwc (ctx->pool, ctx->scratch, ctx->act[cur],
+              layer->packed, layer->bias, ctx->act[!cur], n, h, w, c,
+              info->out_channels, info->relu);
         cur = !cur;
         c = info->out_channels;
         break;

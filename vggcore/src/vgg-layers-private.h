@@ -61,6 +61,18 @@ void vgg_conv3x3_nhwc (VggPool *pool, float *const *scratch, const float *in,
     const float *packed, const float *bias, float *out, int n, int h, int w,
     int c, int o, int relu);
 
+/* Winograd F(4x4, 3x3) for layers with c and o multiples of 8
+ * (vgg-winograd.c). */
+int vgg_winograd_supported (int c, int o);
+/* Scratch per thread, in floats. */
+size_t vgg_winograd_scratch_size (void);
+/* u (36, c, o): the transformed filters G g G^T of packed (3, 3, c, o). */
+void vgg_winograd_pack (const float *packed, int c, int o, float *u);
+/* Same result as vgg_conv3x3_nhwc; zeros holds c zero floats. */
+void vgg_conv3x3_winograd (VggPool *pool, float *const *scratch,
+    const float *zeros, const float *in, const float *u, const float *bias,
+    float *out, int n, int h, int w, int c, int o, int relu);
+
 /* out (n, h/2, w/2, c) */
 void vgg_maxpool2x2_nhwc (
     VggPool *pool, const float *in, float *out, int n, int h, int w, int c);

@@ -9,9 +9,12 @@ typedef struct
 {
   VggLayerInfo info;
   char name[64];
-  /* conv: batch-norm folded, packed by vgg_conv3x3_pack */
-  float *packed; /* (3, 3, in, out) */
+  /* conv: batch-norm folded, packed by vgg_conv3x3_pack, then transformed
+   * for Winograd when the channels allow (and packed freed) */
+  float *packed; /* (3, 3, in, out), or NULL */
   float *bias;   /* (out) */
+  float *winograd; /* (36, in, out) transformed filters, or NULL when the
+                      layer runs im2col (channels not multiples of 8) */
   /* linear: torch layout, borrowed from the file's mapping when it holds
    * aligned F32, else owned copies */
   const float *weight;   /* (out, in) */
@@ -49,6 +52,9 @@ struct VggModel
 
 /* Allocates an empty model with n_layers zeroed layers. */
 VggModel *vgg_model_alloc (int n_layers);
+/* Replaces a packed conv layer's filters by their Winograd transform when
+ * its shape allows; 0 when out of memory. */
+int vgg_layer_prepare_winograd (VggLayer *layer);
 /* Derives linear_index, n_classes, arch and name after the layers are
  * filled in; checks the chain of shapes.  Returns VGG_OK or an error
  * naming prefix (the file) and the layer. */

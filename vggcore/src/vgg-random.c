@@ -110,6 +110,8 @@ vgg_model_new_random (const char *arch, int width_divisor, int num_classes,
     /* torchvision's module index: conv, [bn], relu per width */
     snprintf (layer->name, sizeof layer->name, "features.%d", module);
     module += bn ? 3 : 2;
+    if (!vgg_layer_prepare_winograd (layer))
+      goto error;
     c = o;
   }
   model->layers[l++].info.kind = VGG_LAYER_AVGPOOL;
