@@ -1,0 +1,1050 @@
+/* Element tests of vgginfer: GstHarness and full pipelines, with small
+ * models the test writes itself (vgg-test-models.c).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+#include <string.h>
+#include <vggcore/vggcore.h>
+
+#include "gstvggmeta.h"
+#include "vgg-test-models.h"
+
+static gchar *model_dir;
+static gchar *spot_model;   /* 9 classes: where the bright spot is */
+static gchar *rand_model;   /* random weights, 48x40 input, 10 classes */
+static gchar *slow_model;   /* random weights, 128x128, slow on purpose */
+static gchar *in1000_model; /* 1000 classes, no labels */
+
+/* the classes of the spot model, (row, column) of the 3x3 regions */
+static const gchar *spot_labels[9] = { "top-left", "top", "top-right", "left",
+  "centre", "right", "bottom-left", "bottom", "bottom-right" };
+
+static void
+write_models (void)
+{
+  static const gint small_cfg[] = { 8, 0, 16, 0, 16, 0, -1 };
+  static const gint slow_cfg[] = { 64, 64, 0, 64, 0, 64, 0, -1 };
+  const gchar *dir = g_getenv ("VGG_TEST_DIR");
+
+  model_dir = dir ? g_strdup (dir) : g_dir_make_tmp ("vgginfer-XXXXXX", NULL);
+  g_assert_nonnull (model_dir);
+  g_mkdir_with_parents (model_dir, 0755);
+  spot_model = g_build_filename (model_dir, "spot.safetensors", NULL);
+  rand_model = g_build_filename (model_dir, "rand.safetensors", NULL);
+  slow_model = g_build_filename (model_dir, "slow.safetensors", NULL);
+  in1000_model = g_build_filename (model_dir, "in1000.safetensors", NULL);
+  g_assert_true (vgg_test_write_spot_model (spot_model));
+  g_assert_true (vgg_test_write_random_model (rand_model, small_cfg, 32, 10, 48,
+      40, 7, "zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine",
+      "rand"));
+  g_assert_true (vgg_test_write_random_model (
+      slow_model, slow_cfg, 64, 10, 224, 224, 11, NULL, "slow"));
+  g_assert_true (vgg_test_write_random_model (
+      in1000_model, small_cfg, 16, 1000, 32, 32, 13, NULL, NULL));
+}
+
+/* --- pictures --- */
+
+/* An RGB picture: a dark blue background with an orange spot centred in
+ * region `cls` of the part of the frame the model sees with
+ * resize=center-crop (the central square of min(w, h) * 224 / 256). */
+static GstBuffer *
+make_rgb_picture (gint w, gint h, gint cls)
+{
+  static const gdouble centres[3] = { 0.14, 0.5, 0.86 };
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  GstBuffer *buf;
+  gdouble side = MIN (w, h) * 224.0 / 256.0;
+  gdouble x0 = (w - side) / 2, y0 = (h - side) / 2;
+  gdouble cx = x0 + centres[cls % 3] * side, cy = y0 + centres[cls / 3] * side;
+  gdouble r = 0.09 * side;
+
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, w, h);
+  buf = gst_buffer_new_allocate (NULL, info.size, NULL);
+  fail_unless (gst_video_frame_map (&frame, &info, buf, GST_MAP_WRITE));
+  for (gint y = 0; y < h; y++) {
+    guint8 *row = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)
+        + y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+    for (gint x = 0; x < w; x++) {
+      gboolean in = (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
+      /* a gentle gradient keeps the background from being flat */
+      row[3 * x + 0] = in ? 255 : 20 + (x * 20) / w;
+      row[3 * x + 1] = in ? 160 : 30;
+      row[3 * x + 2] = in ? 40 : 90 + (y * 20) / h;
+    }
+  }
+  gst_video_frame_unmap (&frame);
+  return buf;
+}
+
+/* The same picture in another format, converted by GstVideoConverter. */
+static GstBuffer *
+make_picture (GstVideoFormat format, gint w, gint h, gint cls)
+{
+  GstBuffer *rgb = make_rgb_picture (w, h, cls), *out;
+  GstVideoInfo in_info, out_info;
+  GstVideoFrame in, outf;
+  GstVideoConverter *conv;
+
+  if (format == GST_VIDEO_FORMAT_RGB)
+    return rgb;
+  gst_video_info_set_format (&in_info, GST_VIDEO_FORMAT_RGB, w, h);
+  gst_video_info_set_format (&out_info, format, w, h);
+  out = gst_buffer_new_allocate (NULL, out_info.size, NULL);
+  conv = gst_video_converter_new (&in_info, &out_info, NULL);
+  fail_unless (conv != NULL);
+  fail_unless (gst_video_frame_map (&in, &in_info, rgb, GST_MAP_READ));
+  fail_unless (gst_video_frame_map (&outf, &out_info, out, GST_MAP_WRITE));
+  gst_video_converter_frame (conv, &in, &outf);
+  gst_video_frame_unmap (&outf);
+  gst_video_frame_unmap (&in);
+  gst_video_converter_free (conv);
+  gst_buffer_unref (rgb);
+  return out;
+}
+
+static gchar *
+caps_string (GstVideoFormat format, gint w, gint h)
+{
+  return g_strdup_printf (
+      "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1",
+      gst_video_format_to_string (format), w, h);
+}
+
+/* A harness around a vgginfer with props ("name=value ...") set before it
+ * leaves NULL. */
+static GstHarness *
+new_harness (const gchar *props)
+{
+  GstElement *e = gst_element_factory_make ("vgginfer", NULL);
+  gchar **kv = g_strsplit (props, " ", -1);
+  GstHarness *h;
+
+  fail_unless (e != NULL);
+  for (gint i = 0; kv[i]; i++) {
+    gchar **pair = g_strsplit (kv[i], "=", 2);
+    if (pair[0] && pair[1])
+      gst_util_set_object_arg (G_OBJECT (e), pair[0], pair[1]);
+    g_strfreev (pair);
+  }
+  g_strfreev (kv);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  return h;
+}
+
+/* Top-1 class and margin (p1 - p2) of a buffer's meta; -1 without one. */
+static gint
+top1 (GstBuffer *buf, gfloat *margin)
+{
+  GstVggMeta *meta = gst_buffer_get_vgg_meta (buf);
+  gfloat p1 = 0, p2 = 0;
+
+  if (margin)
+    *margin = 0;
+  gint id = -1;
+
+  if (meta == NULL || !gst_vgg_meta_get_result (meta, 0, &id, &p1, NULL))
+    return -1;
+  gst_vgg_meta_get_result (meta, 1, NULL, &p2, NULL);
+  if (margin)
+    *margin = p1 - p2;
+  return id;
+}
+
+/* --- formats --- */
+
+static const GstVideoFormat all_formats[] = { GST_VIDEO_FORMAT_RGB,
+  GST_VIDEO_FORMAT_BGR, GST_VIDEO_FORMAT_RGBx, GST_VIDEO_FORMAT_BGRx,
+  GST_VIDEO_FORMAT_xRGB, GST_VIDEO_FORMAT_xBGR, GST_VIDEO_FORMAT_RGBA,
+  GST_VIDEO_FORMAT_BGRA, GST_VIDEO_FORMAT_ARGB, GST_VIDEO_FORMAT_ABGR,
+  GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_YV12, GST_VIDEO_FORMAT_NV12,
+  GST_VIDEO_FORMAT_NV21, GST_VIDEO_FORMAT_YUY2, GST_VIDEO_FORMAT_UYVY,
+  GST_VIDEO_FORMAT_GRAY8 };
+
+static gint
+infer_one (const gchar *props, GstVideoFormat format, gint w, gint h, gint cls,
+    gfloat *margin)
+{
+  GstHarness *h_ = new_harness (props);
+  gchar *caps = caps_string (format, w, h);
+  GstBuffer *in, *out;
+  gint id;
+
+  gst_harness_set_src_caps_str (h_, caps);
+  in = make_picture (format, w, h, cls);
+  GST_BUFFER_PTS (in) = 0;
+  fail_unless_equals_int (gst_harness_push (h_, in), GST_FLOW_OK);
+  out = gst_harness_pull (h_);
+  fail_unless (out != NULL);
+  id = top1 (out, margin);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h_);
+  g_free (caps);
+  return id;
+}
+
+GST_START_TEST (test_every_format_gives_the_top1_of_rgb)
+{
+  static const gint sizes[][2] = { { 641, 479 }, { 320, 240 }, { 99, 131 } };
+  static const gint classes[] = { 0, 4, 5, 7 };
+  gchar *props = g_strdup_printf ("model=%s top-k=2", spot_model);
+
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+    for (guint c = 0; c < G_N_ELEMENTS (classes); c++) {
+      gint w = sizes[s][0], hh = sizes[s][1], cls = classes[c];
+      gfloat ref_margin = 0, margin = 0;
+      gint ref =
+          infer_one (props, GST_VIDEO_FORMAT_RGB, w, hh, cls, &ref_margin);
+
+      /* the picture really shows its class, with a clear margin */
+      fail_unless (ref == cls && ref_margin > 0.3,
+          "RGB %dx%d spot %s: top-1 %d margin %.3f", w, hh, spot_labels[cls],
+          ref, ref_margin);
+      for (guint f = 0; f < G_N_ELEMENTS (all_formats); f++) {
+        gint id = infer_one (props, all_formats[f], w, hh, cls, &margin);
+        GST_INFO ("%s %dx%d spot %s: top-1 %d margin %.3f (RGB %.3f)",
+            gst_video_format_to_string (all_formats[f]), w, hh,
+            spot_labels[cls], id, margin, ref_margin);
+        fail_unless (id == ref,
+            "%s %dx%d spot %s: top-1 %d, RGB gives %d (margins %.3f, %.3f)",
+            gst_video_format_to_string (all_formats[f]), w, hh,
+            spot_labels[cls], id, ref, margin, ref_margin);
+      }
+    }
+  }
+  g_free (props);
+}
+
+GST_END_TEST;
+
+/* A random network on a colour picture: every colour format gives RGB's
+ * top-1 and a margin within 0.1 of RGB's (chroma subsampling moves it by
+ * about 0.03 here); the margins are printed. */
+GST_START_TEST (test_random_model_formats_agree)
+{
+  gchar *props = g_strdup_printf ("model=%s top-k=2", rand_model);
+  gfloat ref_margin = 0, margin = 0, min_margin = 1.0f;
+  gint ref = infer_one (props, GST_VIDEO_FORMAT_RGB, 641, 479, 0, &ref_margin);
+
+  fail_unless (ref >= 0);
+  fail_unless (ref_margin > 0.1,
+      "RGB margin %.3f too small for a format comparison", ref_margin);
+  /* GRAY8 is not the same picture for a network that sees colour (its
+   * margin here drops to about 0.02): the spot model covers it */
+  for (guint f = 0; f < G_N_ELEMENTS (all_formats); f++) {
+    gint id;
+    if (all_formats[f] == GST_VIDEO_FORMAT_GRAY8)
+      continue;
+    id = infer_one (props, all_formats[f], 641, 479, 0, &margin);
+    fail_unless (id == ref, "%s 641x479: top-1 %d, RGB %d (margin %.3f)",
+        gst_video_format_to_string (all_formats[f]), id, ref, margin);
+    fail_unless (fabsf (margin - ref_margin) < 0.1,
+        "%s 641x479: margin %.3f, RGB %.3f",
+        gst_video_format_to_string (all_formats[f]), margin, ref_margin);
+    g_print ("random model 641x479 %s: top-1 %d margin %.3f\n",
+        gst_video_format_to_string (all_formats[f]), id, margin);
+    min_margin = MIN (min_margin, margin);
+  }
+  g_print ("random model: RGB top-1 %d margin %.3f, smallest margin over "
+           "formats %.3f\n",
+      ref, ref_margin, min_margin);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_resize_modes_see_the_spot)
+{
+  static const gchar *modes[] = { "center-crop", "stretch", "letterbox" };
+
+  /* a spot in the centre region stays there in every mode */
+  for (guint m = 0; m < G_N_ELEMENTS (modes); m++) {
+    gchar *props = g_strdup_printf ("model=%s resize=%s", spot_model, modes[m]);
+    gint id = infer_one (props, GST_VIDEO_FORMAT_I420, 641, 479, 4, NULL);
+    fail_unless (id == 4, "resize=%s: top-1 %d", modes[m], id);
+    g_free (props);
+  }
+}
+
+GST_END_TEST;
+
+/* --- batching, events --- */
+
+static void
+push_frames (GstHarness *h, gint start, gint n, gint cls)
+{
+  for (gint i = start; i < start + n; i++) {
+    GstBuffer *buf = make_picture (GST_VIDEO_FORMAT_RGB, 64, 48, cls);
+    GST_BUFFER_PTS (buf) = i * GST_SECOND / 30;
+    GST_BUFFER_DURATION (buf) = GST_SECOND / 30;
+    GST_BUFFER_OFFSET (buf) = i;
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+  }
+}
+
+static guint64
+get_u64 (GstHarness *h, const gchar *name)
+{
+  guint64 v;
+  g_object_get (h->element, name, &v, NULL);
+  return v;
+}
+
+GST_START_TEST (test_batches_keep_order_exactly_once)
+{
+  static const guint batch_sizes[] = { 1, 3, 4, 8 };
+  const gint n = 23;
+
+  for (guint b = 0; b < G_N_ELEMENTS (batch_sizes); b++) {
+    gchar *props =
+        g_strdup_printf ("model=%s batch-size=%u max-queue=4 batch-timeout=20",
+            spot_model, batch_sizes[b]);
+    GstHarness *h = new_harness (props);
+
+    gst_harness_set_src_caps_str (
+        h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+    push_frames (h, 0, n, 5);
+    fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+    for (gint i = 0; i < n; i++) {
+      GstBuffer *out = gst_harness_pull (h);
+      fail_unless (
+          out != NULL, "batch-size %u: frame %d missing", batch_sizes[b], i);
+      fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+      fail_unless (top1 (out, NULL) == 5, "batch-size %u: frame %d top-1 %d",
+          batch_sizes[b], i, top1 (out, NULL));
+      gst_buffer_unref (out);
+    }
+    /* nothing more than the n frames */
+    fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+    fail_unless_equals_int (gst_harness_buffers_received (h), n);
+    fail_unless_equals_uint64 (get_u64 (h, "frames-inferred"), n);
+    gst_harness_teardown (h);
+    g_free (props);
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_inference_interval_infers_every_nth)
+{
+  gchar *props = g_strdup_printf (
+      "model=%s inference-interval=3 batch-size=2", spot_model);
+  GstHarness *h = new_harness (props);
+  const gint n = 10;
+
+  gst_harness_set_src_caps_str (
+      h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  push_frames (h, 0, n, 3);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (gint i = 0; i < n; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    fail_unless_equals_int (gst_buffer_get_vgg_meta (out) != NULL, i % 3 == 0);
+    gst_buffer_unref (out);
+  }
+  fail_unless_equals_uint64 (get_u64 (h, "frames-inferred"), 4);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_eos_runs_partial_batch)
+{
+  /* a batch that would wait a minute for three more frames */
+  gchar *props =
+      g_strdup_printf ("model=%s batch-size=8 batch-timeout=60000", spot_model);
+  GstHarness *h = new_harness (props);
+  gint64 t0 = g_get_monotonic_time ();
+  GstEvent *ev;
+
+  gst_harness_set_src_caps_str (
+      h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  push_frames (h, 0, 5, 2);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (gint i = 0; i < 5; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    fail_unless_equals_int (top1 (out, NULL), 2);
+    gst_buffer_unref (out);
+  }
+  /* EOS comes after the frames, and well before the batch timeout */
+  while ((ev = gst_harness_pull_event (h)) != NULL) {
+    GstEventType type = GST_EVENT_TYPE (ev);
+    gst_event_unref (ev);
+    if (type == GST_EVENT_EOS)
+      break;
+  }
+  fail_unless (ev != NULL, "no EOS");
+  fail_unless ((g_get_monotonic_time () - t0) < 20 * G_USEC_PER_SEC);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_flush_discards_queued_frames)
+{
+  gchar *props =
+      g_strdup_printf ("model=%s batch-size=8 batch-timeout=60000", spot_model);
+  GstHarness *h = new_harness (props);
+  GstSegment segment;
+
+  gst_harness_set_src_caps_str (
+      h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  /* three frames wait for a batch that never fills */
+  push_frames (h, 0, 3, 1);
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  push_frames (h, 100, 2, 6);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (gint i = 0; i < 2; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), 100 + i);
+    fail_unless_equals_int (top1 (out, NULL), 6);
+    gst_buffer_unref (out);
+  }
+  fail_unless_equals_int (gst_harness_buffers_received (h), 2);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+static GstElement *parse_pipeline (const gchar *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+static GstElement *
+parse_pipeline (const gchar *fmt, ...)
+{
+  GError *err = NULL;
+  GstElement *p;
+  gchar *desc;
+  va_list args;
+
+  va_start (args, fmt);
+  desc = g_strdup_vprintf (fmt, args);
+  va_end (args);
+  p = gst_parse_launch (desc, &err);
+  fail_unless (p != NULL, "%s: %s", desc, err ? err->message : "?");
+  g_clear_error (&err);
+  g_free (desc);
+  return p;
+}
+
+static void
+count_buffer (GstElement *sink, GstBuffer *buf, GstPad *pad, gpointer data)
+{
+  gint *counts = data;
+  g_atomic_int_inc (&counts[0]);
+  if (gst_buffer_get_vgg_meta (buf))
+    g_atomic_int_inc (&counts[1]);
+}
+
+GST_START_TEST (test_flushing_seek_in_pipeline)
+{
+  GstElement *p = parse_pipeline (
+      "videotestsrc pattern=ball num-buffers=60 ! "
+      "video/x-raw,format=I420,width=160,height=120,framerate=30/1 ! "
+      "vgginfer model=%s batch-size=4 batch-timeout=200 ! "
+      "fakesink name=sink signal-handoffs=true sync=false",
+      spot_model);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *msg;
+  gint counts[2] = { 0, 0 };
+
+  g_signal_connect (sink, "handoff", G_CALLBACK (count_buffer), counts);
+  fail_unless (
+      gst_element_set_state (p, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_get_state (p, NULL, NULL, 10 * GST_SECOND)
+      == GST_STATE_CHANGE_SUCCESS);
+  fail_unless (
+      gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  /* seek back while batches are in flight */
+  while (g_atomic_int_get (&counts[0]) < 10)
+    g_usleep (1000);
+  fail_unless (gst_element_seek_simple (
+      p, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH, GST_SECOND / 3));
+  msg = gst_bus_timed_pop_filtered (
+      bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS,
+      "no EOS after the seek");
+  gst_message_unref (msg);
+  /* every frame that came out was inferred */
+  fail_unless (counts[0] >= 10);
+  fail_unless_equals_int (counts[0], counts[1]);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (bus);
+  gst_object_unref (p);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_caps_change_mid_stream)
+{
+  gchar *props = g_strdup_printf ("model=%s batch-size=3", spot_model);
+  GstHarness *h = new_harness (props);
+  static const struct
+  {
+    GstVideoFormat format;
+    gint w, h, cls;
+  } steps[] = {
+    { GST_VIDEO_FORMAT_RGB, 64, 48, 0 },
+    { GST_VIDEO_FORMAT_I420, 641, 479, 8 },
+    { GST_VIDEO_FORMAT_NV12, 100, 200, 2 },
+    { GST_VIDEO_FORMAT_GRAY8, 320, 240, 6 },
+  };
+  gint offset = 0;
+
+  for (guint s = 0; s < G_N_ELEMENTS (steps); s++) {
+    gchar *caps = caps_string (steps[s].format, steps[s].w, steps[s].h);
+    gst_harness_set_src_caps_str (h, caps);
+    /* two frames per caps: the batch spans a caps change */
+    for (gint i = 0; i < 2; i++) {
+      GstBuffer *buf =
+          make_picture (steps[s].format, steps[s].w, steps[s].h, steps[s].cls);
+      GST_BUFFER_OFFSET (buf) = offset++;
+      fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+    }
+    g_free (caps);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (gint i = 0; i < offset; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    gint cls = steps[i / 2].cls, id = top1 (out, NULL);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    fail_unless (id == cls, "frame %d (%s %dx%d): top-1 %d, expected %d", i,
+        gst_video_format_to_string (steps[i / 2].format), steps[i / 2].w,
+        steps[i / 2].h, id, cls);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_state_cycles_never_deadlock)
+{
+  GstElement *p = parse_pipeline (
+      "videotestsrc is-live=%s ! video/x-raw,width=64,height=48 ! "
+      "vgginfer model=%s batch-size=3 batch-timeout=5 ! fakesink sync=false",
+      "false", spot_model);
+
+  for (gint i = 0; i < 100; i++) {
+    GstStateChangeReturn ret = gst_element_set_state (p, GST_STATE_PLAYING);
+    fail_unless (ret != GST_STATE_CHANGE_FAILURE, "cycle %d", i);
+    /* leave at once, or after some frames went through */
+    if (i % 2)
+      fail_unless (gst_element_get_state (p, NULL, NULL, 10 * GST_SECOND)
+              == GST_STATE_CHANGE_SUCCESS,
+          "cycle %d did not reach PLAYING", i);
+    if (i % 4 == 3)
+      g_usleep (20000);
+    fail_unless (
+        gst_element_set_state (p, GST_STATE_NULL) == GST_STATE_CHANGE_SUCCESS,
+        "cycle %d did not reach NULL", i);
+  }
+  gst_object_unref (p);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_property_changes_while_streaming)
+{
+  gchar *props = g_strdup_printf ("model=%s threads=1", spot_model);
+  GstHarness *h = new_harness (props);
+  GValue v = G_VALUE_INIT;
+  GstHarnessThread *t[10];
+  gint nt = 0;
+  const gint n = 120;
+
+  gst_harness_set_src_caps_str (
+      h, "video/x-raw,format=I420,width=80,height=60,framerate=30/1");
+#define STRESS(name, type, setter, val)                                        \
+  g_value_init (&v, type);                                                     \
+  setter (&v, val);                                                            \
+  t[nt++] = gst_harness_stress_property_start_full (h, name, &v, 500);         \
+  g_value_unset (&v)
+  STRESS ("batch-size", G_TYPE_UINT, g_value_set_uint, 1);
+  STRESS ("batch-size", G_TYPE_UINT, g_value_set_uint, 5);
+  STRESS ("threads", G_TYPE_INT, g_value_set_int, 2);
+  STRESS ("top-k", G_TYPE_UINT, g_value_set_uint, 3);
+  STRESS ("top-k", G_TYPE_UINT, g_value_set_uint, 20);
+  STRESS ("batch-timeout", G_TYPE_UINT, g_value_set_uint, 1);
+  STRESS ("max-queue", G_TYPE_UINT, g_value_set_uint, 2);
+  STRESS ("normalize-features", G_TYPE_BOOLEAN, g_value_set_boolean, TRUE);
+#undef STRESS
+  for (gint i = 0; i < n; i++) {
+    GstBuffer *buf = make_picture (GST_VIDEO_FORMAT_I420, 80, 60, 4);
+    GST_BUFFER_OFFSET (buf) = i;
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+    if (i == n / 2)
+      g_object_set (h->element, "resize", 2, "mode", 1, NULL);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (gint i = 0; i < n; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    GstVggMeta *meta;
+    fail_unless (out != NULL, "frame %d missing", i);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    meta = gst_buffer_get_vgg_meta (out);
+    fail_unless (meta != NULL, "frame %d has no meta", i);
+    fail_unless (meta->n_results > 0 || meta->n_features > 0);
+    gst_buffer_unref (out);
+  }
+  for (gint i = 0; i < nt; i++)
+    gst_harness_stress_thread_stop (t[i]);
+  fail_unless_equals_uint64 (get_u64 (h, "frames-inferred"), n);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+/* --- live policy --- */
+
+static gint
+run_live (
+    const gchar *leaky, gint seconds_x10, guint64 *inferred, guint64 *skipped)
+{
+  GstElement *p = parse_pipeline (
+      "videotestsrc is-live=true ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
+      "vgginfer name=v model=%s threads=1 max-queue=2 leaky=%s ! "
+      "fakesink name=sink signal-handoffs=true sync=false",
+      slow_model, leaky);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstElement *v = gst_bin_get_by_name (GST_BIN (p), "v");
+  gint counts[2] = { 0, 0 }, out;
+
+  g_signal_connect (sink, "handoff", G_CALLBACK (count_buffer), counts);
+  fail_unless (
+      gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  g_usleep (seconds_x10 * G_USEC_PER_SEC / 10);
+  out = g_atomic_int_get (&counts[0]);
+  g_object_get (
+      v, "frames-inferred", inferred, "frames-skipped", skipped, NULL);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (v);
+  gst_object_unref (p);
+  return out;
+}
+
+GST_START_TEST (test_leaky_skip_keeps_live_rate)
+{
+  guint64 inferred, skipped, inferred_none, skipped_none;
+  gint out = run_live ("skip", 20, &inferred, &skipped);
+  gint out_none = run_live ("none", 20, &inferred_none, &skipped_none);
+
+  g_print ("live 30 fps for 2 s, slow model: leaky=skip %d frames out "
+           "(%" G_GUINT64_FORMAT " inferred, %" G_GUINT64_FORMAT
+           " skipped); leaky=none %d frames out\n",
+      out, inferred, skipped, out_none);
+  /* the source keeps its 30 fps: about 60 frames in 2 s */
+  fail_unless (out >= 45, "leaky=skip: %d frames in 2 s", out);
+  /* the model is slower than the source, so some frames were skipped */
+  fail_unless (skipped > 0 && inferred > 0);
+  /* every frame out was inferred or skipped; a few are still in flight
+   * (the batch being inferred and the frames queued behind it) */
+  fail_unless (inferred + skipped >= (guint64) out
+          && inferred + skipped <= (guint64) out + 10,
+      "%d out, %" G_GUINT64_FORMAT " inferred, %" G_GUINT64_FORMAT " skipped",
+      out, inferred, skipped);
+  /* without skipping, the slow model sets the rate */
+  fail_unless (skipped_none == 0);
+  fail_unless (out_none < out, "leaky=none %d frames, skip %d", out_none, out);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_latency_adds_batch_timeout)
+{
+  GstElement *p = parse_pipeline (
+      "videotestsrc is-live=true ! video/x-raw,width=64,height=48 ! "
+      "vgginfer name=v model=%s batch-size=4 batch-timeout=70 ! "
+      "fakesink name=sink",
+      spot_model);
+  GstElement *v = gst_bin_get_by_name (GST_BIN (p), "v");
+  GstPad *src = gst_element_get_static_pad (v, "src");
+  GstQuery *q = gst_query_new_latency ();
+  GstClockTime min, max;
+  gboolean live;
+
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  gst_element_get_state (p, NULL, NULL, 10 * GST_SECOND);
+  fail_unless (gst_pad_query (src, q));
+  gst_query_parse_latency (q, &live, &min, &max);
+  fail_unless (live);
+  /* videotestsrc: one frame (33 ms); vgginfer: its batch timeout */
+  fail_unless_equals_uint64 (min, GST_SECOND / 30 + 70 * GST_MSECOND);
+  gst_query_unref (q);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (v);
+  gst_object_unref (p);
+}
+
+GST_END_TEST;
+
+/* --- results --- */
+
+GST_START_TEST (test_meta_copies_and_json)
+{
+  gchar *props = g_strdup_printf ("model=%s top-k=3", spot_model);
+  GstHarness *h = new_harness (props);
+  GstBuffer *out, *copy;
+  GstVggMeta *meta, *cmeta;
+  gchar *json;
+  const gchar *label;
+  gint id;
+  gfloat score;
+
+  gst_harness_set_src_caps_str (
+      h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  push_frames (h, 0, 1, 8);
+  out = gst_harness_pull (h);
+  meta = gst_buffer_get_vgg_meta (out);
+  fail_unless (meta != NULL);
+  fail_unless_equals_int (gst_vgg_meta_get_n_results (meta), 3);
+  fail_unless (gst_vgg_meta_get_result (meta, 0, &id, &score, &label));
+  fail_unless_equals_int (id, 8);
+  fail_unless_equals_string (label, "bottom-right");
+  fail_unless_equals_string (gst_vgg_meta_get_model_name (meta), "spot");
+  fail_unless (score > 0.3f && score <= 1.0f);
+  fail_unless (gst_vgg_meta_get_inference_ms (meta) > 0.0);
+
+  /* a copy, and a writable version of a shared buffer, carry the meta */
+  copy = gst_buffer_copy (out);
+  cmeta = gst_buffer_get_vgg_meta (copy);
+  fail_unless (cmeta != NULL && cmeta != meta);
+  fail_unless (cmeta->results != meta->results);
+  fail_unless_equals_int (cmeta->n_results, 3);
+  for (guint i = 0; i < 3; i++) {
+    fail_unless_equals_int (
+        cmeta->results[i].class_id, meta->results[i].class_id);
+    fail_unless_equals_float (cmeta->results[i].score, meta->results[i].score);
+  }
+  gst_buffer_ref (copy);
+  {
+    GstBuffer *w = gst_buffer_make_writable (copy);
+    fail_unless (w != copy);
+    fail_unless (gst_buffer_get_vgg_meta (w) != NULL);
+    fail_unless_equals_int (
+        gst_buffer_get_vgg_meta (w)->results[0].class_id, 8);
+    gst_buffer_unref (w);
+  }
+
+  json = gst_vgg_meta_to_json (meta);
+  GST_INFO ("json: %s", json);
+  fail_unless (g_str_has_prefix (json, "{\"model\": \"spot\", "), "%s", json);
+  fail_unless (strstr (json,
+                   "\"results\": [{\"class_id\": 8, \"label\": "
+                   "\"bottom-right\", \"score\": ")
+          != NULL,
+      "%s", json);
+  fail_unless (g_str_has_suffix (json, "}]}"), "%s", json);
+  g_free (json);
+  gst_buffer_unref (copy);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_meta_json_escapes_and_features)
+{
+  GstBuffer *buf = gst_buffer_new ();
+  GstVggMeta *meta = gst_buffer_add_vgg_meta (buf);
+  GstVggClassification r[2] = {
+    { 3, 0.75f, g_quark_from_static_string ("a \"quoted\"\\label\n") },
+    { 1, 0.25f, 0 },
+  };
+  const gfloat f[3] = { 1.5f, -2.0f, 0.0f };
+  gchar *json;
+
+  gst_vgg_meta_set_model_name (meta, "m");
+  meta->inference_ms = 2.5;
+  gst_vgg_meta_set_results (meta, r, 2);
+  gst_vgg_meta_set_features (meta, "fc7", f, 3);
+  json = gst_vgg_meta_to_json (meta);
+  fail_unless_equals_string (json,
+      "{\"model\": \"m\", \"inference_ms\": 2.5, \"results\": "
+      "[{\"class_id\": 3, \"label\": \"a \\\"quoted\\\"\\\\label\\n\", "
+      "\"score\": 0.75}, {\"class_id\": 1, \"label\": null, \"score\": "
+      "0.25}], \"feature_layer\": \"fc7\", \"features\": [1.5, -2, 0]}");
+  g_free (json);
+  gst_buffer_unref (buf);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_features_mode_attaches_vector)
+{
+  gchar *props = g_strdup_printf (
+      "model=%s mode=features feature-layer=pool5 normalize-features=true",
+      spot_model);
+  GstHarness *h = new_harness (props);
+  GstBuffer *out;
+  GstVggMeta *meta;
+  const gfloat *f;
+  guint n;
+  gdouble sum = 0;
+
+  gst_harness_set_src_caps_str (
+      h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  push_frames (h, 0, 1, 4);
+  out = gst_harness_pull (h);
+  meta = gst_buffer_get_vgg_meta (out);
+  fail_unless (meta != NULL);
+  f = gst_vgg_meta_get_features (meta, &n);
+  /* pool5 of the spot model: 1 channel x 7 x 7 */
+  fail_unless_equals_int (n, 49);
+  fail_unless_equals_string (gst_vgg_meta_get_feature_layer (meta), "pool5");
+  fail_unless_equals_int (gst_vgg_meta_get_n_results (meta), 0);
+  for (guint i = 0; i < n; i++)
+    sum += (gdouble) f[i] * f[i];
+  fail_unless (fabs (sum - 1.0) < 1e-4, "L2 norm^2 %f", sum);
+  /* the spot is in the centre cell, the brightest */
+  for (guint i = 0; i < n; i++)
+    fail_unless (f[i] <= f[24], "cell %u %f > centre %f", i, f[i], f[24]);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_messages_carry_results)
+{
+  GstElement *p = parse_pipeline (
+      "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! "
+      "vgginfer model=%s top-k=2 ! fakesink",
+      rand_model);
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *msg;
+  gint n = 0;
+
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  while ((msg = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND,
+              GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR))) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_ELEMENT) {
+      fail_unless (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+      gst_message_unref (msg);
+      break;
+    }
+    if (gst_structure_has_name (s, "vgginfer")) {
+      const GValue *ids = gst_structure_get_value (s, "class-ids");
+      const GValue *labels = gst_structure_get_value (s, "labels");
+      guint64 ts;
+      fail_unless (gst_structure_get_uint64 (s, "timestamp", &ts));
+      fail_unless_equals_uint64 (ts, n * GST_SECOND / 30);
+      fail_unless_equals_string (gst_structure_get_string (s, "model"), "rand");
+      fail_unless_equals_int (gst_value_array_get_size (ids), 2);
+      fail_unless_equals_int (gst_value_array_get_size (labels), 2);
+      fail_unless (g_value_get_string (gst_value_array_get_value (labels, 0))[0]
+          != '\0');
+      n++;
+    }
+    gst_message_unref (msg);
+  }
+  fail_unless_equals_int (n, 3);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (p);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_imagenet_labels_for_1000_classes)
+{
+  gchar *props = g_strdup_printf ("model=%s top-k=1000", in1000_model);
+  GstHarness *h = new_harness (props);
+  gchar *path =
+            g_build_filename (VGG_SOURCE_DATADIR, "imagenet-labels.txt", NULL),
+        *contents;
+  gchar **lines;
+  GstBuffer *out;
+  GstVggMeta *meta;
+
+  fail_unless (g_file_get_contents (path, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  gst_harness_set_src_caps_str (
+      h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  push_frames (h, 0, 1, 0);
+  out = gst_harness_pull (h);
+  meta = gst_buffer_get_vgg_meta (out);
+  fail_unless_equals_int (gst_vgg_meta_get_n_results (meta), 1000);
+  for (guint i = 0; i < 1000; i++) {
+    gint id;
+    const gchar *label;
+    gst_vgg_meta_get_result (meta, i, &id, NULL, &label);
+    fail_unless_equals_string (label, lines[id]);
+  }
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_strfreev (lines);
+  g_free (contents);
+  g_free (path);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+/* --- errors --- */
+
+static void
+expect_model_error (const gchar *path, const gchar *expected)
+{
+  GstElement *p = parse_pipeline (
+      "videotestsrc num-buffers=1 ! vgginfer model=\"%s\" ! fakesink", path);
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *msg;
+  GError *err = NULL;
+
+  fail_unless_equals_int (
+      gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "%s: no error on the bus", path);
+  gst_message_parse_error (msg, &err, NULL);
+  GST_INFO ("%s: %s", path, err->message);
+  fail_unless (strstr (err->message, expected) != NULL,
+      "%s: error \"%s\" lacks \"%s\"", path, err->message, expected);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (p);
+}
+
+GST_START_TEST (test_bad_model_files_error_on_bus)
+{
+  gchar *missing = g_build_filename (model_dir, "missing.safetensors", NULL);
+  gchar *garbage = g_build_filename (model_dir, "garbage.safetensors", NULL);
+  gchar *truncated =
+      g_build_filename (model_dir, "truncated.safetensors", NULL);
+  gchar *noclass = g_build_filename (model_dir, "noclass.safetensors", NULL);
+  const gchar *paths[] = { missing, garbage, truncated, noclass };
+  gchar *contents;
+  gsize len;
+  gfloat w[27] = { 0 }, b[1] = { 0 };
+  const VggTestTensor convs[] = {
+    { "features.0.weight", 4, { 1, 3, 3, 3 }, w },
+    { "features.0.bias", 1, { 1 }, b },
+  };
+
+  fail_unless (g_file_set_contents (garbage, "not a model at all", -1, NULL));
+  fail_unless (g_file_get_contents (spot_model, &contents, &len, NULL));
+  fail_unless (g_file_set_contents (truncated, contents, len - 100, NULL));
+  g_free (contents);
+  fail_unless (vgg_test_write_safetensors (noclass, convs, 2, NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++) {
+    /* the element's message carries the engine's */
+    char error[VGG_ERROR_SIZE];
+    VggModel *model = NULL;
+    fail_unless (vgg_model_load (paths[i], &model, error) != VGG_OK);
+    expect_model_error (paths[i], error);
+  }
+  g_free (missing);
+  g_free (garbage);
+  g_free (truncated);
+  g_free (noclass);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_no_model_is_an_error)
+{
+  GstElement *e = gst_element_factory_make ("vgginfer", NULL);
+  fail_unless_equals_int (
+      gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+static gint
+get_enum (GstElement *e, const gchar *name)
+{
+  gint v;
+  g_object_get (e, name, &v, NULL);
+  return v;
+}
+
+GST_START_TEST (test_bad_property_values_are_refused)
+{
+  GstElement *e = gst_element_factory_make ("vgginfer", NULL);
+  guint k, batch;
+
+  ASSERT_WARNING (g_object_set (e, "top-k", 0, NULL));
+  ASSERT_WARNING (g_object_set (e, "batch-size", 100000, NULL));
+  /* an unknown enum nick leaves the value as it was */
+  gst_util_set_object_arg (G_OBJECT (e), "mode", "bogus");
+  fail_unless_equals_int (get_enum (e, "mode"), 0);
+  g_object_get (e, "top-k", &k, "batch-size", &batch, NULL);
+  fail_unless_equals_int (k, 5);
+  fail_unless_equals_int (batch, 1);
+  g_object_set (e, "model", spot_model, NULL);
+  fail_unless (
+      gst_element_set_state (e, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  /* the model is fixed above READY (refused with a g_warning in the
+   * element's log domain, which gst-check does not intercept) */
+  g_object_set (e, "model", rand_model, NULL);
+  {
+    gchar *m;
+    g_object_get (e, "model", &m, NULL);
+    fail_unless_equals_string (m, spot_model);
+    g_free (m);
+  }
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+static Suite *
+vgginfer_suite (void)
+{
+  Suite *s = suite_create ("vgginfer");
+  TCase *tc = tcase_create ("general");
+
+  write_models ();
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_every_format_gives_the_top1_of_rgb);
+  tcase_add_test (tc, test_random_model_formats_agree);
+  tcase_add_test (tc, test_resize_modes_see_the_spot);
+  tcase_add_test (tc, test_batches_keep_order_exactly_once);
+  tcase_add_test (tc, test_inference_interval_infers_every_nth);
+  tcase_add_test (tc, test_eos_runs_partial_batch);
+  tcase_add_test (tc, test_flush_discards_queued_frames);
+  tcase_add_test (tc, test_flushing_seek_in_pipeline);
+  tcase_add_test (tc, test_caps_change_mid_stream);
+  tcase_add_test (tc, test_state_cycles_never_deadlock);
+  tcase_add_test (tc, test_property_changes_while_streaming);
+  tcase_add_test (tc, test_leaky_skip_keeps_live_rate);
+  tcase_add_test (tc, test_latency_adds_batch_timeout);
+  tcase_add_test (tc, test_meta_copies_and_json);
+  tcase_add_test (tc, test_meta_json_escapes_and_features);
+  tcase_add_test (tc, test_features_mode_attaches_vector);
+  tcase_add_test (tc, test_messages_carry_results);
+  tcase_add_test (tc, test_imagenet_labels_for_1000_classes);
+  tcase_add_test (tc, test_bad_model_files_error_on_bus);
+  tcase_add_test (tc, test_no_model_is_an_error);
+  tcase_add_test (tc, test_bad_property_values_are_refused);
+  return s;
+}
+
+GST_CHECK_MAIN (vgginfer);
