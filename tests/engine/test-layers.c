@@ -343,6 +343,12 @@ main (void)
     test_linear (pool, 3, 37, 53, 0);
     test_linear (pool, 1, 61, 29, 1);
     test_linear (pool, 5, 200, 131, 1);
+    /* every small batch, inputs spanning several 512-float spans with a
+     * tail of i % 8; then the sgemm path above 8 */
+    for (int n = 1; n <= 9; n++)
+      test_linear (pool, n, 1037, 19, n % 2);
+    test_linear (pool, 2, 5, 7, 0);
+    test_linear (pool, 11, 1037, 45, 1);
 
     for (int t = 0; t < threads; t++)
       free (scratch[t]);
