@@ -642,7 +642,7 @@ gst_vgg_overlay_negotiate (GstVggOverlay *self, GstCaps *caps)
         gst_caps_features_new_single (
             GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION));
     peer = gst_pad_peer_query_caps (self->srcpad, feature_caps);
-    if (!gst_caps_is_empty (peer)) {
+    if (gst_caps_can_intersect (peer, feature_caps)) {
       GstQuery *query = gst_query_new_allocation (feature_caps, FALSE);
 
       /* the ALLOCATION query needs the caps on the pad first */
