@@ -154,7 +154,7 @@ def main():
     p.add_argument("--first", type=int, default=0,
                    help="index of the first test image")
     p.add_argument("--fps", type=int, default=2)
-    p.add_argument("--size", type=int, default=224,
+    p.add_argument("--size", type=int, default=336,
                    help="frame width and height")
     p.add_argument("--no-overlay", action="store_true",
                    help="leave vggoverlay out")

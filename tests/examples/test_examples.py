@@ -254,11 +254,13 @@ def check_launch(recipes, source, model, workdir):
     if Gst.ElementFactory.find("vggoverlay") is None:
         print("live-overlay.sh: not run, vggoverlay is not built")
         return
-    # the camera is replaced by the clip, the window by a PNG of the
-    # first frame: the overlay must have drawn on it
+    # the camera is replaced by the clip, the window by PNGs that
+    # multifilesink writes over one another, leaving the last frame: the
+    # overlay must have drawn on it.  (Not pngenc snapshot=true: its EOS
+    # return can overtake the clip's own EOS, which vgginfer then keeps.)
     png = os.path.join(workdir, "live-overlay.png")
     env = dict(os.environ, SOURCE=source,
-               SINK="pngenc snapshot=true ! filesink location=%s" % png)
+               SINK="pngenc ! multifilesink location=%s" % png)
     run = subprocess.run([os.path.join(recipes, "live-overlay.sh"), model],
                          capture_output=True, text=True, timeout=120,
                          env=env)
@@ -267,7 +269,7 @@ def check_launch(recipes, source, model, workdir):
     from PIL import Image
     img = Image.open(png).convert("RGB")
     check(img.size == (SIZE, SIZE), "live-overlay.png is %s" % (img.size,))
-    # the first frame is black with a white square in cell CELLS[0]:
+    # the last frame is black with a white square in cell CELLS[-1]:
     # pixels of any other value were drawn by the overlay
     drawn = sum(1 for p in img.getdata()
                 if p not in ((0, 0, 0), (255, 255, 255)))
