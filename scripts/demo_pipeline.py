@@ -4,17 +4,19 @@ dataset-fashion-mnist) goes through vgginfer ! vggoverlay into an annotated
 WebM video and a PNG snapshot of its last frame; the label of every frame is
 printed beside the truth, then the accuracy over the clip.
 
-The clip is written as raw GRAY8 28x28 frames (the dataset's own pixels);
-the pipeline scales them up (nearest neighbour) to the video size.  The
-pipeline is printed as a gst-launch-1.0 line that reproduces the files.
+The clip is written as raw GRAY8 frames: the dataset's own 28x28 pixels
+centred on a 32x32 black frame, as the shipped model was trained
+(models/train_fashion_mnist.py pads with zeros); the pipeline scales them
+up (nearest neighbour) to the video size and vgginfer (resize=stretch)
+back down to the model's 32x32.  The pipeline is printed as a
+gst-launch-1.0 line that reproduces the files.
 
 usage: scripts/demo_pipeline.py [--build DIR] [--model FILE] [--out DIR]
                                 [--frames N] [--first I] [--fps F]
-                                [--size S] [--no-overlay]
+                                [--size S] [--pad P] [--no-overlay]
 """
 
 import argparse
-import glob
 import gzip
 import os
 import shlex
@@ -26,6 +28,7 @@ import warnings
 ROOT = os.path.normpath(os.path.join(os.path.dirname(
     os.path.abspath(__file__)), ".."))
 DATASET = "dataset-fashion-mnist"
+DEFAULT_MODEL = "fashion-vgg.safetensors"
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
            "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -63,10 +66,10 @@ def read_idx(path, first, count):
 
 
 def default_model():
-    found = sorted(glob.glob(os.path.join(ROOT, "models", "*.safetensors")))
-    if not found:
-        sys.exit("demo: no model under models/ (give one with --model)")
-    return found[0]
+    path = os.path.join(ROOT, "models", DEFAULT_MODEL)
+    if not os.path.exists(path):
+        sys.exit("demo: %s is missing (give a model with --model)" % path)
+    return path
 
 
 def has_element(name):
@@ -74,12 +77,25 @@ def has_element(name):
     return Gst.ElementFactory.find(name) is not None
 
 
+def pad_frames(pixels, count, pad):
+    """count 28x28 images -> (28+2*pad)^2 images on black."""
+    side = 28 + 2 * pad
+    out = bytearray(count * side * side)
+    for i in range(count):
+        for y in range(28):
+            start = (i * side + y + pad) * side + pad
+            out[start:start + 28] = pixels[(i * 28 + y) * 28:
+                                           (i * 28 + y + 1) * 28]
+    return bytes(out)
+
+
 def pipeline_description(a, clip, video, snapshot, overlay):
     q = shlex.quote
+    side = 28 + 2 * a.pad
     parts = [
         "filesrc location=%s" % q(clip),
-        "rawvideoparse format=gray8 width=28 height=28 framerate=%d/1"
-        % a.fps,
+        "rawvideoparse format=gray8 width=%d height=%d framerate=%d/1"
+        % (side, side, a.fps),
         "videoscale method=nearest-neighbour",
         "video/x-raw,width=%d,height=%d" % (a.size, a.size),
         "vgginfer model=%s resize=stretch top-k=3" % q(a.model),
@@ -154,8 +170,11 @@ def main():
     p.add_argument("--first", type=int, default=0,
                    help="index of the first test image")
     p.add_argument("--fps", type=int, default=2)
-    p.add_argument("--size", type=int, default=336,
+    p.add_argument("--size", type=int, default=320,
                    help="frame width and height")
+    p.add_argument("--pad", type=int, default=2,
+                   help="black border around the 28x28 images (2: the "
+                   "shipped model's 32x32 framing)")
     p.add_argument("--no-overlay", action="store_true",
                    help="leave vggoverlay out")
     a = p.parse_args()
@@ -182,9 +201,10 @@ def main():
                         a.first, a.frames)
     if tuple(shape) != (28, 28):
         sys.exit("demo: unexpected image shape %s" % (shape,))
-    clip = os.path.join(out, "clip-gray8-28x28.raw")
+    side = 28 + 2 * a.pad
+    clip = os.path.join(out, "clip-gray8-%dx%d.raw" % (side, side))
     with open(clip, "wb") as f:
-        f.write(pixels)
+        f.write(pad_frames(pixels, a.frames, a.pad))
     video = os.path.join(out, "fashion-mnist.webm")
     snapshot = os.path.join(out, "snapshot.png")
 
