@@ -178,6 +178,9 @@ def main():
     p.add_argument("--no-overlay", action="store_true",
                    help="leave vggoverlay out")
     a = p.parse_args()
+    if a.frames < 1 or a.fps < 1 or a.pad < 0 or a.size < 28 + 2 * a.pad:
+        p.error("need --frames >= 1, --fps >= 1, --pad >= 0 and --size at "
+                "least 28 + 2 * pad")
     a.model = os.path.abspath(a.model or default_model())
     out = os.path.abspath(a.out or os.path.join(a.build, "demo"))
     os.makedirs(out, exist_ok=True)
@@ -214,7 +217,8 @@ def main():
     print("  GST_PLUGIN_PATH=%s gst-launch-1.0 %s"
           % (os.environ["GST_PLUGIN_PATH"], desc))
     if not overlay:
-        print("  (vggoverlay is not built: the video has no annotations)")
+        print("  (without vggoverlay%s: the video has no annotations)"
+              % ("" if a.no_overlay else ", which is not built"))
     print()
 
     results = run(desc)
