@@ -1,13 +1,13 @@
 #!/bin/sh
-# The main job: installs what is missing, builds, then shows the engine on a
-# full-size VGG16 written by torchvision (inspect, classify, parity with
-# torchvision) and its speed against PyTorch on this machine.
+# The main job: installs what is missing, builds, then runs the pipeline
+# demo: Fashion-MNIST test images through vgginfer ! vggoverlay into an
+# annotated video and a PNG snapshot (build/demo/), with the label of every
+# frame and the accuracy over the clip.  Options go to
+# scripts/demo_pipeline.py (--frames, --first, --size, --model, ...).
+# The engine demo (VGG16 against torchvision and PyTorch) is
+# scripts/demo-engine.sh.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-/usr/bin/python3 scripts/demo_engine.py build
-echo
-echo "$ bench/compare-pytorch.py --arch vgg16 --batch 8 --threads 2"
-/usr/bin/python3 bench/compare-pytorch.py --vgg-bench build/vggcore/tools/vgg-bench \
-    --arch vgg16 --batch 8 --threads 2 --iters 3
+exec /usr/bin/python3 scripts/demo_pipeline.py --build build "$@"

@@ -1,0 +1,853 @@
+/* vggoverlay: draws the GstVggMeta results on the video.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-vggoverlay
+ * @title: vggoverlay
+ * @short_description: draws the top-k classes of vgginfer on the video
+ *
+ * vggoverlay draws the results that vgginfer attached to a frame as a
+ * #GstVggMeta: one row per class, best first, with its label, a bar
+ * chart of its probability (#GstVggOverlay:show-bars) and the probability
+ * in percent (#GstVggOverlay:show-scores), on a box of
+ * #GstVggOverlay:background-color in one corner of the frame
+ * (#GstVggOverlay:position).  Text and bars are drawn with pango and cairo
+ * in #GstVggOverlay:color and #GstVggOverlay:font-desc; a class without a
+ * label is written "class N".  The box is cut to the frame when it does
+ * not fit, and its corners and size are even so that chroma subsampling
+ * does not reach outside it.
+ *
+ * When downstream accepts the `meta:GstVideoOverlayComposition` caps
+ * feature and the #GstVideoOverlayCompositionMeta in its ALLOCATION query
+ * (e.g. glimagesink), the box is attached to the buffer as that meta and
+ * the pixels are left as they are, for the sink to draw; otherwise it is
+ * blended into the frame with gst_video_overlay_composition_blend().
+ *
+ * Frames without a #GstVggMeta, or whose meta holds no classes (vgginfer
+ * in mode=features), pass untouched.  The picture is rendered again only
+ * when what it shows changes (the classes, their scores rounded to the
+ * printed 0.1 %, the properties or the frame size).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc ! vgginfer model=vgg16.safetensors ! \
+ *     vggoverlay position=top-right top-k=5 ! videoconvert ! autovideosink
+ * ]| Shows the five best ImageNet classes of VGG16 for each test frame in
+ * the top right corner of the video.
+ */
+
+#include "gstvggoverlay.h"
+
+#include <math.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_vgg_overlay_debug);
+#define GST_CAT_DEFAULT gst_vgg_overlay_debug
+
+#define DEFAULT_POSITION GST_VGG_OVERLAY_POSITION_TOP_LEFT
+#define DEFAULT_FONT_DESC "Sans 12"
+#define DEFAULT_TOP_K 3
+#define DEFAULT_SHOW_SCORES TRUE
+#define DEFAULT_SHOW_BARS TRUE
+#define DEFAULT_COLOR 0xffffffff
+#define DEFAULT_BACKGROUND_COLOR 0x80000000
+
+enum
+{
+  PROP_0,
+  PROP_POSITION,
+  PROP_FONT_DESC,
+  PROP_TOP_K,
+  PROP_SHOW_SCORES,
+  PROP_SHOW_BARS,
+  PROP_COLOR,
+  PROP_BACKGROUND_COLOR
+};
+
+/* The formats of vgginfer; gst_video_overlay_composition_blend() handles
+ * all of them. */
+#define VIDEO_FORMATS                                                          \
+  "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, I420, YV12, "   \
+  "NV12, NV21, YUY2, UYVY, GRAY8 }"
+
+#define OVERLAY_CAPS                                                                              \
+  GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)                                                             \
+  ";" GST_VIDEO_CAPS_MAKE_WITH_FEATURES (                                                         \
+      GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION,                                        \
+      VIDEO_FORMATS) ";" GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_SYSTEM_MEMORY \
+      "," GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION,                                    \
+      VIDEO_FORMATS)
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (OVERLAY_CAPS));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (OVERLAY_CAPS));
+
+#define gst_vgg_overlay_parent_class parent_class
+G_DEFINE_TYPE (GstVggOverlay, gst_vgg_overlay, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE (
+    vggoverlay, "vggoverlay", GST_RANK_NONE, GST_TYPE_VGG_OVERLAY);
+
+GType
+gst_vgg_overlay_position_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = { { GST_VGG_OVERLAY_POSITION_TOP_LEFT,
+                                           "Top left corner", "top-left" },
+    { GST_VGG_OVERLAY_POSITION_TOP_RIGHT, "Top right corner", "top-right" },
+    { GST_VGG_OVERLAY_POSITION_BOTTOM_LEFT, "Bottom left corner",
+        "bottom-left" },
+    { GST_VGG_OVERLAY_POSITION_BOTTOM_RIGHT, "Bottom right corner",
+        "bottom-right" },
+    { 0, NULL, NULL } };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVggOverlayPosition", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static void gst_vgg_overlay_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
+static void gst_vgg_overlay_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
+static void gst_vgg_overlay_finalize (GObject *object);
+static GstStateChangeReturn gst_vgg_overlay_change_state (
+    GstElement *element, GstStateChange transition);
+static GstFlowReturn gst_vgg_overlay_chain (
+    GstPad *pad, GstObject *parent, GstBuffer *buffer);
+static gboolean gst_vgg_overlay_sink_event (
+    GstPad *pad, GstObject *parent, GstEvent *event);
+static gboolean gst_vgg_overlay_sink_query (
+    GstPad *pad, GstObject *parent, GstQuery *query);
+static gboolean gst_vgg_overlay_src_query (
+    GstPad *pad, GstObject *parent, GstQuery *query);
+
+static void
+gst_vgg_overlay_class_init (GstVggOverlayClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  const GParamFlags playing =
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
+
+  GST_DEBUG_CATEGORY_INIT (
+      gst_vgg_overlay_debug, "vggoverlay", 0, "VGG results overlay");
+
+  gobject_class->set_property = gst_vgg_overlay_set_property;
+  gobject_class->get_property = gst_vgg_overlay_get_property;
+  gobject_class->finalize = gst_vgg_overlay_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_POSITION,
+      g_param_spec_enum ("position", "Position",
+          "Corner of the frame where the results are drawn",
+          GST_TYPE_VGG_OVERLAY_POSITION, DEFAULT_POSITION, playing));
+  g_object_class_install_property (gobject_class, PROP_FONT_DESC,
+      g_param_spec_string ("font-desc", "Font description",
+          "Pango font description of the text, e.g. \"Sans Bold 16\" (sizes "
+          "in points are drawn one pixel per point; the bars and the box "
+          "scale with the text)",
+          DEFAULT_FONT_DESC, playing));
+  g_object_class_install_property (gobject_class, PROP_TOP_K,
+      g_param_spec_uint ("top-k", "Top k",
+          "Largest number of classes drawn, best first (fewer when the meta "
+          "holds fewer)",
+          1, GST_VGG_OVERLAY_MAX_TOP_K, DEFAULT_TOP_K, playing));
+  g_object_class_install_property (gobject_class, PROP_SHOW_SCORES,
+      g_param_spec_boolean ("show-scores", "Show scores",
+          "Write the probability of each class in percent", DEFAULT_SHOW_SCORES,
+          playing));
+  g_object_class_install_property (gobject_class, PROP_SHOW_BARS,
+      g_param_spec_boolean ("show-bars", "Show bars",
+          "Draw a bar chart of the probabilities", DEFAULT_SHOW_BARS, playing));
+  g_object_class_install_property (gobject_class, PROP_COLOR,
+      g_param_spec_uint ("color", "Color",
+          "Color of the text and bars, big-endian ARGB (0xAARRGGBB)", 0,
+          G_MAXUINT32, DEFAULT_COLOR, playing));
+  g_object_class_install_property (gobject_class, PROP_BACKGROUND_COLOR,
+      g_param_spec_uint ("background-color", "Background color",
+          "Color of the box behind the results, big-endian ARGB "
+          "(0xAARRGGBB); the default is half-transparent black",
+          0, G_MAXUINT32, DEFAULT_BACKGROUND_COLOR, playing));
+
+  gst_type_mark_as_plugin_api (GST_TYPE_VGG_OVERLAY_POSITION, 0);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "VGG results overlay",
+      "Filter/Editor/Video",
+      "Draws the top-k classes of a GstVggMeta, with scores and a bar "
+      "chart, on the video",
+      "gst-vgg developers");
+  element_class->change_state = gst_vgg_overlay_change_state;
+}
+
+static void
+gst_vgg_overlay_init (GstVggOverlay *self)
+{
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, gst_vgg_overlay_chain);
+  gst_pad_set_event_function (self->sinkpad, gst_vgg_overlay_sink_event);
+  gst_pad_set_query_function (self->sinkpad, gst_vgg_overlay_sink_query);
+  GST_PAD_SET_PROXY_ALLOCATION (self->sinkpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad, gst_vgg_overlay_src_query);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  self->settings.position = DEFAULT_POSITION;
+  self->settings.top_k = DEFAULT_TOP_K;
+  self->settings.show_scores = DEFAULT_SHOW_SCORES;
+  self->settings.show_bars = DEFAULT_SHOW_BARS;
+  self->settings.color = DEFAULT_COLOR;
+  self->settings.background_color = DEFAULT_BACKGROUND_COLOR;
+  self->font_desc = g_strdup (DEFAULT_FONT_DESC);
+  self->settings_serial = 1;
+  self->active_serial = 0;
+}
+
+static void
+gst_vgg_overlay_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstVggOverlay *self = GST_VGG_OVERLAY (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_POSITION:
+      self->settings.position = g_value_get_enum (value);
+      break;
+    case PROP_FONT_DESC:
+      g_free (self->font_desc);
+      self->font_desc = g_value_dup_string (value);
+      break;
+    case PROP_TOP_K:
+      self->settings.top_k = g_value_get_uint (value);
+      break;
+    case PROP_SHOW_SCORES:
+      self->settings.show_scores = g_value_get_boolean (value);
+      break;
+    case PROP_SHOW_BARS:
+      self->settings.show_bars = g_value_get_boolean (value);
+      break;
+    case PROP_COLOR:
+      self->settings.color = g_value_get_uint (value);
+      break;
+    case PROP_BACKGROUND_COLOR:
+      self->settings.background_color = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  self->settings_serial++;
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vgg_overlay_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstVggOverlay *self = GST_VGG_OVERLAY (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_POSITION:
+      g_value_set_enum (value, self->settings.position);
+      break;
+    case PROP_FONT_DESC:
+      g_value_set_string (value, self->font_desc);
+      break;
+    case PROP_TOP_K:
+      g_value_set_uint (value, self->settings.top_k);
+      break;
+    case PROP_SHOW_SCORES:
+      g_value_set_boolean (value, self->settings.show_scores);
+      break;
+    case PROP_SHOW_BARS:
+      g_value_set_boolean (value, self->settings.show_bars);
+      break;
+    case PROP_COLOR:
+      g_value_set_uint (value, self->settings.color);
+      break;
+    case PROP_BACKGROUND_COLOR:
+      g_value_set_uint (value, self->settings.background_color);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vgg_overlay_clear_pango (GstVggOverlay *self)
+{
+  g_clear_object (&self->layout);
+  g_clear_object (&self->pango_context);
+  g_clear_pointer (&self->font, pango_font_description_free);
+  /* the font is parsed again with the next frame */
+  self->active_serial = self->settings_serial - 1;
+}
+
+static void
+gst_vgg_overlay_finalize (GObject *object)
+{
+  GstVggOverlay *self = GST_VGG_OVERLAY (object);
+
+  gst_vgg_overlay_clear_pango (self);
+  g_clear_pointer (&self->composition, gst_video_overlay_composition_unref);
+  g_free (self->font_desc);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* --- drawing --- */
+
+static void
+set_source_argb (cairo_t *cr, guint32 argb, gdouble alpha_scale)
+{
+  cairo_set_source_rgba (cr, ((argb >> 16) & 0xff) / 255.0,
+      ((argb >> 8) & 0xff) / 255.0, (argb & 0xff) / 255.0,
+      ((argb >> 24) & 0xff) / 255.0 * alpha_scale);
+}
+
+static gint
+round_up_even (gint v)
+{
+  return (v + 1) & ~1;
+}
+
+/* The box of `w` x `h` pixels in one corner of a frame of `fw` x `fh`:
+ * a margin of 1/50 of the shorter side, cut to the frame, every corner
+ * even so that the 2x2 chroma blocks of I420 or NV12 (and the pixel pairs
+ * of YUY2) are either wholly inside or wholly outside.  FALSE when no box
+ * fits. */
+static gboolean
+place_box (GstVggOverlayPosition position, gint fw, gint fh, gint *x, gint *y,
+    gint *w, gint *h)
+{
+  gint margin = MAX (2, (MIN (fw, fh) / 50) & ~1);
+  gint mx = fw - 2 * margin >= 2 ? margin : 0;
+  gint my = fh - 2 * margin >= 2 ? margin : 0;
+  gboolean left = position == GST_VGG_OVERLAY_POSITION_TOP_LEFT
+      || position == GST_VGG_OVERLAY_POSITION_BOTTOM_LEFT;
+  gboolean top = position == GST_VGG_OVERLAY_POSITION_TOP_LEFT
+      || position == GST_VGG_OVERLAY_POSITION_TOP_RIGHT;
+
+  *w = MIN (round_up_even (*w), (fw - 2 * mx) & ~1);
+  *h = MIN (round_up_even (*h), (fh - 2 * my) & ~1);
+  if (*w < 2 || *h < 2)
+    return FALSE;
+  *x = (left ? mx : fw - mx - *w) & ~1;
+  *y = (top ? my : fh - my - *h) & ~1;
+  return TRUE;
+}
+
+/* Renders `key` with the active settings into self->composition (NULL
+ * when the frame is too small for a box).
+ *
+ * Layout, all from the text's row height r: padding p = r/4 around the
+ * rows, rows r + p/2 apart; per row the label (at most half the frame
+ * wide, ellipsized), a gap of r/2, a bar of 5r with a track at a third of
+ * the colour's alpha, a gap, and the score right-aligned in the width of
+ * "100.0%". */
+static void
+gst_vgg_overlay_render (GstVggOverlay *self)
+{
+  const GstVggOverlaySettings *s = &self->active;
+  const GstVggOverlayKey *key = &self->key;
+  gint fw = GST_VIDEO_INFO_WIDTH (&self->info);
+  gint fh = GST_VIDEO_INFO_HEIGHT (&self->info);
+  gchar fallback[GST_VGG_OVERLAY_MAX_TOP_K][32];
+  const gchar *labels[GST_VGG_OVERLAY_MAX_TOP_K];
+  gchar score[16];
+  PangoRectangle ink, logical;
+  gint row_h = 1, label_w = 0, score_w = 0, bar_w, pad, gap, pitch;
+  gint x, y, w, h, stride;
+  GstBuffer *pixels = NULL;
+  GstMapInfo map;
+  cairo_surface_t *surface;
+  cairo_t *cr;
+  GstVideoOverlayRectangle *rect;
+
+  g_clear_pointer (&self->composition, gst_video_overlay_composition_unref);
+
+  pango_layout_set_font_description (self->layout, self->font);
+  pango_layout_set_ellipsize (self->layout, PANGO_ELLIPSIZE_END);
+  pango_layout_set_width (self->layout, MAX (fw / 2, 1) * PANGO_SCALE);
+  for (guint i = 0; i < key->n; i++) {
+    if (key->label[i] != 0) {
+      labels[i] = g_quark_to_string (key->label[i]);
+    } else {
+      g_snprintf (
+          fallback[i], sizeof (fallback[i]), "class %d", key->class_id[i]);
+      labels[i] = fallback[i];
+    }
+    pango_layout_set_text (self->layout, labels[i], -1);
+    pango_layout_get_pixel_extents (self->layout, &ink, &logical);
+    label_w = MAX (label_w, logical.x + logical.width);
+    row_h = MAX (row_h, logical.height);
+  }
+  pango_layout_set_text (self->layout, "100.0%", -1);
+  pango_layout_get_pixel_extents (self->layout, &ink, &logical);
+  score_w = logical.x + logical.width;
+  row_h = MAX (row_h, logical.height);
+
+  pad = MAX (2, row_h / 4);
+  gap = MAX (2, row_h / 2);
+  pitch = row_h + pad / 2;
+  bar_w = 5 * row_h;
+  w = pad + label_w + (s->show_bars ? gap + bar_w : 0)
+      + (s->show_scores ? gap + score_w : 0) + pad;
+  h = 2 * pad + key->n * pitch - (pitch - row_h);
+  if (!place_box (s->position, fw, fh, &x, &y, &w, &h)) {
+    GST_DEBUG_OBJECT (self, "no room for the results in %dx%d", fw, fh);
+    return;
+  }
+
+  /* cairo's ARGB32 is premultiplied, native-endian 32-bit ARGB: the byte
+   * order of GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB */
+  stride = cairo_format_stride_for_width (CAIRO_FORMAT_ARGB32, w);
+  pixels = gst_buffer_new_allocate (NULL, (gsize) stride * h, NULL);
+  {
+    gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+    gint strides[GST_VIDEO_MAX_PLANES] = { stride };
+    gst_buffer_add_video_meta_full (pixels, GST_VIDEO_FRAME_FLAG_NONE,
+        GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, w, h, 1, offset, strides);
+  }
+  if (!gst_buffer_map (pixels, &map, GST_MAP_WRITE)) {
+    GST_ERROR_OBJECT (self, "could not map a new buffer");
+    goto out;
+  }
+  surface = cairo_image_surface_create_for_data (
+      map.data, CAIRO_FORMAT_ARGB32, w, h, stride);
+  cr = cairo_create (surface);
+
+  cairo_set_operator (cr, CAIRO_OPERATOR_SOURCE);
+  set_source_argb (cr, s->background_color, 1.0);
+  cairo_paint (cr);
+  cairo_set_operator (cr, CAIRO_OPERATOR_OVER);
+
+  for (guint i = 0; i < key->n; i++) {
+    gint ry = pad + i * pitch;
+    gdouble bx = pad + label_w + gap;
+
+    set_source_argb (cr, s->color, 1.0);
+    pango_layout_set_text (self->layout, labels[i], -1);
+    cairo_move_to (cr, pad, ry);
+    pango_cairo_show_layout (cr, self->layout);
+
+    if (s->show_bars) {
+      gdouble by = ry + row_h * 0.2, bh = MAX (1.0, row_h * 0.6);
+
+      set_source_argb (cr, s->color, 1.0 / 3.0);
+      cairo_rectangle (cr, bx, by, bar_w, bh);
+      cairo_fill (cr);
+      set_source_argb (cr, s->color, 1.0);
+      cairo_rectangle (cr, bx, by, bar_w * key->permille[i] / 1000.0, bh);
+      cairo_fill (cr);
+    }
+    if (s->show_scores) {
+      g_snprintf (score, sizeof (score), "%.1f%%", key->permille[i] / 10.0);
+      pango_layout_set_text (self->layout, score, -1);
+      pango_layout_get_pixel_extents (self->layout, &ink, &logical);
+      set_source_argb (cr, s->color, 1.0);
+      cairo_move_to (cr,
+          pad + label_w + (s->show_bars ? gap + bar_w : 0) + gap + score_w
+              - (logical.x + logical.width),
+          ry);
+      pango_cairo_show_layout (cr, self->layout);
+    }
+  }
+
+  cairo_destroy (cr);
+  cairo_surface_destroy (surface);
+  gst_buffer_unmap (pixels, &map);
+
+  rect = gst_video_overlay_rectangle_new_raw (
+      pixels, x, y, w, h, GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+  self->composition = gst_video_overlay_composition_new (rect);
+  gst_video_overlay_rectangle_unref (rect);
+  GST_DEBUG_OBJECT (
+      self, "rendered %u classes in %dx%d at %d,%d", key->n, w, h, x, y);
+
+out:
+  gst_buffer_unref (pixels);
+}
+
+static gboolean
+key_equal (const GstVggOverlayKey *a, const GstVggOverlayKey *b)
+{
+  if (a->n != b->n)
+    return FALSE;
+  for (guint i = 0; i < a->n; i++) {
+    if (a->class_id[i] != b->class_id[i] || a->label[i] != b->label[i]
+        || a->permille[i] != b->permille[i])
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Brings self->composition up to date with `meta` and the settings;
+ * renders only when what it would show changed. */
+static void
+gst_vgg_overlay_update (GstVggOverlay *self, const GstVggMeta *meta)
+{
+  GstVggOverlayKey key;
+  gboolean changed = !self->have_composition;
+
+  GST_OBJECT_LOCK (self);
+  if (self->active_serial != self->settings_serial) {
+    self->active = self->settings;
+    self->active_serial = self->settings_serial;
+    if (self->font)
+      pango_font_description_free (self->font);
+    self->font = pango_font_description_from_string (
+        self->font_desc ? self->font_desc : DEFAULT_FONT_DESC);
+    changed = TRUE;
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  key.n = MIN (meta->n_results, self->active.top_k);
+  for (guint i = 0; i < key.n; i++) {
+    const GstVggClassification *c = &meta->results[i];
+    key.class_id[i] = c->class_id;
+    key.label[i] = c->label;
+    key.permille[i] = CLAMP ((gint) lrintf (c->score * 1000.0f), 0, 1000);
+  }
+  if (!changed && key_equal (&key, &self->key))
+    return;
+
+  self->key = key;
+  gst_vgg_overlay_render (self);
+  self->have_composition = TRUE;
+}
+
+/* --- caps --- */
+
+static gboolean
+features_have_composition (GstCapsFeatures *f)
+{
+  return f != NULL && !gst_caps_features_is_any (f)
+      && gst_caps_features_contains (
+          f, GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION);
+}
+
+static gboolean
+features_are_system_memory (GstCapsFeatures *f)
+{
+  return f == NULL
+      || gst_caps_features_is_equal (f, GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY);
+}
+
+/* Appends structure `i` of `caps` to `out`, with the overlay-composition
+ * feature (alone) when `composition`, in system memory otherwise. */
+static void
+append_with_features (
+    GstCaps *out, GstCaps *caps, guint i, gboolean composition)
+{
+  GstStructure *s = gst_structure_copy (gst_caps_get_structure (caps, i));
+  GstCapsFeatures *f = composition
+      ? gst_caps_features_new_single (
+          GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION)
+      : gst_caps_features_new_single (GST_CAPS_FEATURE_MEMORY_SYSTEM_MEMORY);
+
+  gst_caps_append_structure_full (out, s, f);
+}
+
+/* What `pad` can take or give, given what the peer of `other` can: the
+ * same caps, and what the element can turn into them.  Towards upstream
+ * (`to_sink`), downstream caps with the composition feature also allow
+ * the same caps without it (we attach the meta, or blend); towards
+ * downstream, every system-memory caps also comes with the feature
+ * (we can attach instead of blending), first as textoverlay does. */
+static GstCaps *
+gst_vgg_overlay_query_caps (
+    GstVggOverlay *self, GstPad *pad, GstPad *other, GstCaps *filter)
+{
+  GstCaps *templ = gst_pad_get_pad_template_caps (pad);
+  GstCaps *peer = gst_pad_peer_query_caps (other, NULL);
+  GstCaps *caps, *result;
+
+  if (gst_caps_is_any (peer)) {
+    caps = gst_caps_ref (templ);
+  } else {
+    GstCaps *mapped = gst_caps_new_empty ();
+    gboolean to_sink = pad == self->sinkpad;
+
+    for (guint i = 0; i < gst_caps_get_size (peer); i++) {
+      GstCapsFeatures *f = gst_caps_get_features (peer, i);
+
+      if (to_sink && features_have_composition (f)) {
+        gst_caps_append_structure_full (mapped,
+            gst_structure_copy (gst_caps_get_structure (peer, i)),
+            gst_caps_features_copy (f));
+        append_with_features (mapped, peer, i, FALSE);
+      } else if (!to_sink && features_are_system_memory (f)) {
+        append_with_features (mapped, peer, i, TRUE);
+        append_with_features (mapped, peer, i, FALSE);
+      } else {
+        gst_caps_append_structure_full (mapped,
+            gst_structure_copy (gst_caps_get_structure (peer, i)),
+            f ? gst_caps_features_copy (f) : NULL);
+      }
+    }
+    caps = gst_caps_intersect_full (mapped, templ, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (mapped);
+  }
+
+  if (filter) {
+    result = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (caps);
+  } else {
+    result = caps;
+  }
+  gst_caps_unref (peer);
+  gst_caps_unref (templ);
+  GST_DEBUG_OBJECT (pad, "caps %" GST_PTR_FORMAT, result);
+  return result;
+}
+
+/* Decides between attaching and blending for the input `caps` (NULL: the
+ * current ones) and sets the output caps: attach when upstream already
+ * sends the composition feature, or when downstream takes the feature
+ * and the meta in its ALLOCATION query; blend otherwise. */
+static gboolean
+gst_vgg_overlay_negotiate (GstVggOverlay *self, GstCaps *caps)
+{
+  GstCaps *feature_caps = NULL;
+  gboolean upstream_has_feature, attach = FALSE, ret = FALSE;
+
+  gst_pad_check_reconfigure (self->srcpad);
+  if (caps)
+    gst_caps_ref (caps);
+  else
+    caps = gst_pad_get_current_caps (self->sinkpad);
+  if (caps == NULL || gst_caps_is_empty (caps))
+    goto out;
+
+  upstream_has_feature =
+      features_have_composition (gst_caps_get_features (caps, 0));
+  if (upstream_has_feature) {
+    attach = TRUE;
+  } else {
+    GstCaps *peer;
+
+    feature_caps = gst_caps_copy (caps);
+    gst_caps_set_features (feature_caps, 0,
+        gst_caps_features_new_single (
+            GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION));
+    peer = gst_pad_peer_query_caps (self->srcpad, feature_caps);
+    if (gst_caps_can_intersect (peer, feature_caps)) {
+      GstQuery *query = gst_query_new_allocation (feature_caps, FALSE);
+
+      /* the ALLOCATION query needs the caps on the pad first */
+      if (gst_pad_set_caps (self->srcpad, feature_caps)) {
+        if (!gst_pad_peer_query (self->srcpad, query))
+          GST_DEBUG_OBJECT (self, "ALLOCATION query failed");
+        attach = gst_query_find_allocation_meta (
+            query, GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE, NULL);
+      }
+      gst_query_unref (query);
+    }
+    gst_caps_unref (peer);
+  }
+  GST_DEBUG_OBJECT (self, "%s", attach ? "attaching" : "blending");
+
+  if (attach && upstream_has_feature)
+    ret = gst_pad_set_caps (self->srcpad, caps);
+  else if (attach)
+    ret = TRUE; /* feature_caps are set */
+  else
+    ret = gst_pad_set_caps (self->srcpad, caps);
+  self->attach = attach;
+
+out:
+  if (!ret) {
+    GST_DEBUG_OBJECT (self, "negotiation failed, retrying with next buffer");
+    gst_pad_mark_reconfigure (self->srcpad);
+  }
+  if (feature_caps)
+    gst_caps_unref (feature_caps);
+  if (caps)
+    gst_caps_unref (caps);
+  return ret;
+}
+
+static gboolean
+gst_vgg_overlay_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstVggOverlay *self = GST_VGG_OVERLAY (parent);
+  GstCaps *caps;
+  gboolean ret;
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:
+      gst_event_parse_caps (event, &caps);
+      ret = gst_video_info_from_caps (&self->info, caps);
+      self->have_info = ret;
+      /* a new frame size needs a new picture */
+      self->have_composition = FALSE;
+      if (ret)
+        ret = gst_vgg_overlay_negotiate (self, caps);
+      gst_event_unref (event);
+      break;
+    default:
+      ret = gst_pad_event_default (pad, parent, event);
+      break;
+  }
+  return ret;
+}
+
+static gboolean
+gst_vgg_overlay_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstVggOverlay *self = GST_VGG_OVERLAY (parent);
+  GstCaps *filter, *caps;
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS:
+      gst_query_parse_caps (query, &filter);
+      caps = gst_vgg_overlay_query_caps (self, pad, self->srcpad, filter);
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+static gboolean
+gst_vgg_overlay_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstVggOverlay *self = GST_VGG_OVERLAY (parent);
+  GstCaps *filter, *caps;
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS:
+      gst_query_parse_caps (query, &filter);
+      caps = gst_vgg_overlay_query_caps (self, pad, self->sinkpad, filter);
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+/* --- data flow --- */
+
+/* Adds self->composition to `buffer` as a meta, after the rectangles of a
+ * composition upstream already attached. */
+static void
+gst_vgg_overlay_attach (GstVggOverlay *self, GstBuffer *buffer)
+{
+  GstVideoOverlayCompositionMeta *upstream =
+      gst_buffer_get_video_overlay_composition_meta (buffer);
+
+  if (upstream) {
+    GstVideoOverlayComposition *comp =
+        gst_video_overlay_composition_copy (upstream->overlay);
+    gst_video_overlay_composition_add_rectangle (comp,
+        gst_video_overlay_composition_get_rectangle (self->composition, 0));
+    gst_buffer_remove_meta (buffer, (GstMeta *) upstream);
+    gst_buffer_add_video_overlay_composition_meta (buffer, comp);
+    gst_video_overlay_composition_unref (comp);
+  } else {
+    gst_buffer_add_video_overlay_composition_meta (buffer, self->composition);
+  }
+}
+
+static GstFlowReturn
+gst_vgg_overlay_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+{
+  GstVggOverlay *self = GST_VGG_OVERLAY (parent);
+  GstVggMeta *meta;
+  GstVideoFrame frame;
+
+  if (gst_pad_check_reconfigure (self->srcpad)
+      && !gst_vgg_overlay_negotiate (self, NULL)) {
+    gst_buffer_unref (buffer);
+    return GST_PAD_IS_FLUSHING (self->srcpad) ? GST_FLOW_FLUSHING
+                                              : GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (!self->have_info) {
+    GST_ELEMENT_ERROR (
+        self, CORE, NEGOTIATION, (NULL), ("a buffer arrived before the caps"));
+    gst_buffer_unref (buffer);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+
+  meta = gst_buffer_get_vgg_meta (buffer);
+  if (meta == NULL || meta->n_results == 0)
+    return gst_pad_push (self->srcpad, buffer);
+
+  gst_vgg_overlay_update (self, meta);
+  if (self->composition == NULL)
+    return gst_pad_push (self->srcpad, buffer);
+
+  buffer = gst_buffer_make_writable (buffer);
+  if (self->attach) {
+    gst_vgg_overlay_attach (self, buffer);
+  } else {
+    if (!gst_video_frame_map (&frame, &self->info, buffer, GST_MAP_READWRITE)) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
+          ("could not map a %dx%d frame for writing",
+              GST_VIDEO_INFO_WIDTH (&self->info),
+              GST_VIDEO_INFO_HEIGHT (&self->info)));
+      gst_buffer_unref (buffer);
+      return GST_FLOW_ERROR;
+    }
+    gst_video_overlay_composition_blend (self->composition, &frame);
+    gst_video_frame_unmap (&frame);
+  }
+  return gst_pad_push (self->srcpad, buffer);
+}
+
+static GstStateChangeReturn
+gst_vgg_overlay_change_state (GstElement *element, GstStateChange transition)
+{
+  GstVggOverlay *self = GST_VGG_OVERLAY (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    PangoFontMap *font_map = pango_cairo_font_map_new ();
+    cairo_font_options_t *options = cairo_font_options_create ();
+
+    gst_vgg_overlay_clear_pango (self);
+
+    /* one font map per element: pango objects are not thread-safe, and
+     * each element draws from its own streaming thread */
+    self->pango_context = pango_font_map_create_context (font_map);
+    g_object_unref (font_map);
+    /* a point is a pixel; grey antialiasing, which every format shows */
+    pango_cairo_context_set_resolution (self->pango_context, 72.0);
+    cairo_font_options_set_antialias (options, CAIRO_ANTIALIAS_GRAY);
+    pango_cairo_context_set_font_options (self->pango_context, options);
+    cairo_font_options_destroy (options);
+    self->layout = pango_layout_new (self->pango_context);
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      g_clear_pointer (&self->composition, gst_video_overlay_composition_unref);
+      self->have_composition = FALSE;
+      self->have_info = FALSE;
+      self->attach = FALSE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      gst_vgg_overlay_clear_pango (self);
+      break;
+    default:
+      break;
+  }
+  return ret;
+}

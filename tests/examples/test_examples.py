@@ -1,0 +1,303 @@
+#!/usr/bin/python3
+"""Runs the examples of examples/ for real and checks what they print.
+
+usage: test_examples.py c-appsink WRITE_TEST_MODELS WORKDIR APP
+       test_examples.py python-meta WRITE_TEST_MODELS WORKDIR APP.py
+       test_examples.py launch WRITE_TEST_MODELS WORKDIR EXAMPLES_LAUNCH_DIR
+
+The input is a clip of known answer: frames of 96x96 black with one white
+32x32 square in a different cell of the 3x3 grid each, classified by the
+test suite's "spot" model (nine classes, "top-left" ... "bottom-right",
+one per cell).  The expected class of each frame follows from where the
+square was drawn; the apps' results are also compared frame by frame with
+the element's own bus messages for the same input.
+(GST_PLUGIN_PATH, GI_TYPELIB_PATH and LD_LIBRARY_PATH point at the build.)
+"""
+
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import warnings
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402
+
+SPOT_LABELS = ["top-left", "top", "top-right", "left", "centre", "right",
+               "bottom-left", "bottom", "bottom-right"]
+SIZE, CELL, FPS = 96, 32, 5
+# a different cell per frame, not in class order, one cell twice
+CELLS = [4, 0, 8, 2, 6, 1, 7, 3, 5, 0, 4]
+FAILURES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL: %s" % what)
+
+
+def write_clip(workdir):
+    """The raw RGB clip; returns its gst-launch source description."""
+    path = os.path.join(workdir, "spots-rgb-96x96.raw")
+    with open(path, "wb") as f:
+        for cell in CELLS:
+            frame = bytearray(SIZE * SIZE * 3)
+            r, c = divmod(cell, 3)
+            for y in range(r * CELL, (r + 1) * CELL):
+                start = (y * SIZE + c * CELL) * 3
+                frame[start:start + CELL * 3] = b"\xff" * (CELL * 3)
+            f.write(frame)
+    return ("filesrc location=%s ! rawvideoparse format=rgb width=%d "
+            "height=%d framerate=%d/1" % (path, SIZE, SIZE, FPS))
+
+
+def frame_index(ns):
+    return round(ns * FPS / Gst.SECOND)
+
+
+def value_array(structure, field):
+    ok, array = structure.get_array(field)
+    assert ok, field
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return [array.get_nth(i) for i in range(array.n_values)]
+
+
+def bus_results(source, model):
+    """The vgginfer element messages of SOURCE ! vgginfer top-k=3, by
+    frame: (class ids, labels, scores)."""
+    pipeline = Gst.parse_launch(
+        "%s ! videoconvert ! vgginfer model=\"%s\" top-k=3 ! fakesink"
+        % (source, model))
+    bus = pipeline.get_bus()
+    out = {}
+    pipeline.set_state(Gst.State.PLAYING)
+    while True:
+        msg = bus.timed_pop_filtered(
+            30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR
+            | Gst.MessageType.ELEMENT)
+        assert msg is not None, "no bus message for 30 s"
+        assert msg.type != Gst.MessageType.ERROR, msg.parse_error()
+        if msg.type == Gst.MessageType.EOS:
+            break
+        s = msg.get_structure()
+        if s.get_name() == "vgginfer":
+            out[frame_index(s.get_value("timestamp"))] = (
+                value_array(s, "class-ids"), value_array(s, "labels"),
+                value_array(s, "scores"))
+    pipeline.set_state(Gst.State.NULL)
+    return out
+
+
+# 0:00:00.200000000 spot 0.12 ms: top-left #0 0.9981, left #3 0.0012, ...
+APP_LINE = re.compile(r"^(\d+):(\d\d):(\d\d)\.(\d{9}) (\S+) [0-9.]+ ms:(.*)$")
+APP_ENTRY = re.compile(r"^ (.+) #(\d+) ([0-9.]+)$")
+
+
+def parse_app_output(text):
+    frames = {}
+    for line in text.splitlines():
+        m = APP_LINE.match(line)
+        check(m is not None, "unexpected line %r" % line)
+        if m is None:
+            continue
+        h, mi, s, ns = (int(g) for g in m.groups()[:4])
+        ts = ((h * 60 + mi) * 60 + s) * Gst.SECOND + ns
+        entries = [APP_ENTRY.match(e) for e in m.group(6).split(",")]
+        check(all(entries), "unparsable results in %r" % line)
+        frames[frame_index(ts)] = (
+            m.group(5), [int(e.group(2)) for e in entries if e],
+            [e.group(1) for e in entries if e],
+            [float(e.group(3)) for e in entries if e])
+    return frames
+
+
+def check_app(command, source, model, name):
+    run = subprocess.run(command + [model, source], capture_output=True,
+                         text=True, timeout=120)
+    check(run.returncode == 0, "%s exited %d: %s" % (name, run.returncode,
+                                                      run.stderr))
+    printed = parse_app_output(run.stdout)
+    expected = bus_results(source, model)
+    check(sorted(printed) == list(range(len(CELLS))),
+          "%s printed frames %s, expected 0..%d"
+          % (name, sorted(printed), len(CELLS) - 1))
+    check(sorted(expected) == list(range(len(CELLS))),
+          "the bus had frames %s" % sorted(expected))
+    for i, cell in enumerate(CELLS):
+        if i not in printed or i not in expected:
+            continue
+        model_name, ids, labels, scores = printed[i]
+        bus_ids, bus_labels, bus_scores = expected[i]
+        check(model_name == "spot", "frame %d: model %r" % (i, model_name))
+        check(ids[0] == cell and labels[0] == SPOT_LABELS[cell],
+              "frame %d (square in cell %d): %s printed %s %s"
+              % (i, cell, name, ids, labels))
+        check(ids == bus_ids and labels == bus_labels,
+              "frame %d: %s printed %s %s, the bus said %s %s"
+              % (i, name, ids, labels, bus_ids, bus_labels))
+        check(all(abs(a - b) <= 5.1e-5 for a, b in zip(scores, bus_scores)),
+              "frame %d: %s printed scores %s, the bus said %s"
+              % (i, name, scores, bus_scores))
+    print("%s: %d frames, top-1 as drawn and equal to the bus messages"
+          % (name, len(printed)))
+
+
+def safetensors_shapes(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    return {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
+
+
+def make_webm(source, workdir):
+    path = os.path.join(workdir, "spots.webm")
+    pipeline = Gst.parse_launch(
+        "%s ! videoconvert ! vp8enc deadline=1 target-bitrate=2000000 ! "
+        "webmmux ! filesink location=%s" % (source, path))
+    pipeline.set_state(Gst.State.PLAYING)
+    msg = pipeline.get_bus().timed_pop_filtered(
+        30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    pipeline.set_state(Gst.State.NULL)
+    assert msg is not None and msg.type == Gst.MessageType.EOS, msg
+    return path
+
+
+def launch_messages(script, args, env=None):
+    """Runs a recipe that prints bus messages (-m); returns them parsed
+    by messages-to-jsonl.py, by frame."""
+    here = os.path.dirname(script)
+    run = subprocess.run([script] + args, capture_output=True, text=True,
+                         timeout=120, env=env)
+    check(run.returncode == 0, "%s exited %d: %s"
+          % (script, run.returncode, run.stderr[-2000:]))
+    conv = subprocess.run(
+        ["/usr/bin/python3", os.path.join(here, "messages-to-jsonl.py")],
+        input=run.stdout, capture_output=True, text=True, timeout=60)
+    check(conv.returncode == 0, "messages-to-jsonl: %s" % conv.stderr)
+    return {frame_index(r["timestamp"]): r
+            for r in map(json.loads, conv.stdout.splitlines())}
+
+
+def check_classified(records, name):
+    check(sorted(records) == list(range(len(CELLS))),
+          "%s: frames %s, expected 0..%d" % (name, sorted(records),
+                                            len(CELLS) - 1))
+    for i, cell in enumerate(CELLS):
+        r = records.get(i)
+        if r is None:
+            continue
+        check(r["class-ids"][0] == cell
+              and r["labels"][0] == SPOT_LABELS[cell]
+              and len(r["class-ids"]) == 3,
+              "%s frame %d (square in cell %d): %s %s"
+              % (name, i, cell, r["class-ids"], r["labels"]))
+    print("%s: %d frames, top-1 as drawn" % (name, len(records)))
+
+
+def check_launch(recipes, source, model, workdir):
+    # the camera is replaced by the clip (SOURCE), as the README says
+    env = dict(os.environ, SOURCE=source)
+    check_classified(launch_messages(os.path.join(recipes, "camera.sh"),
+                                     [model], env), "camera.sh")
+
+    webm = make_webm(source, workdir)
+    check_classified(launch_messages(os.path.join(recipes, "decode.sh"),
+                                     [model, webm]), "decode.sh")
+
+    shapes = safetensors_shapes(model)
+    convs = sorted((k for k in shapes if k.startswith("features.")
+                    and k.endswith(".weight") and len(shapes[k]) == 4),
+                   key=lambda k: int(k.split(".")[1]))
+    sizes = {"fc7": shapes["classifier.3.weight"][0],
+             "fc6": shapes["classifier.0.weight"][0],
+             "pool5": shapes[convs[-1]][0] * 49}
+    for layer in ("fc7", "pool5"):
+        out = os.path.join(workdir, "features-%s.jsonl" % layer)
+        args = [model, webm, out] + ([] if layer == "fc7" else [layer])
+        run = subprocess.run(
+            [os.path.join(recipes, "features-jsonl.sh")] + args,
+            capture_output=True, text=True, timeout=120)
+        check(run.returncode == 0, "features-jsonl.sh %s exited %d: %s"
+              % (layer, run.returncode, run.stderr[-2000:]))
+        with open(out) as f:
+            lines = f.read().splitlines()
+        check(len(lines) == len(CELLS), "features-jsonl.sh %s: %d lines for "
+              "%d frames" % (layer, len(lines), len(CELLS)))
+        stamps = []
+        for n, line in enumerate(lines):
+            r = json.loads(line)
+            missing = {"timestamp", "model", "feature-layer",
+                       "features"} - set(r)
+            check(not missing, "line %d lacks %s" % (n, missing))
+            if missing:
+                continue
+            stamps.append(frame_index(r["timestamp"]))
+            check(r["feature-layer"] == layer and r["model"] == "spot",
+                  "line %d: layer %r model %r" % (n, r["feature-layer"],
+                                                  r["model"]))
+            check(len(r["features"]) == sizes[layer],
+                  "line %d: %d %s features, the model's layer has %d"
+                  % (n, len(r["features"]), layer, sizes[layer]))
+            check(all(isinstance(v, float) for v in r["features"]),
+                  "line %d: non-float features" % n)
+        check(stamps == list(range(len(CELLS))),
+              "features-jsonl.sh %s: frames %s" % (layer, stamps))
+        print("features-jsonl.sh %s: %d lines of %d features"
+              % (layer, len(lines), sizes[layer]))
+
+    if Gst.ElementFactory.find("vggoverlay") is None:
+        print("live-overlay.sh: not run, vggoverlay is not built")
+        return
+    # the camera is replaced by the clip, the window by PNGs that
+    # multifilesink writes over one another, leaving the last frame: the
+    # overlay must have drawn on it.  (Not pngenc snapshot=true: its EOS
+    # return can overtake the clip's own EOS, which vgginfer then keeps.)
+    png = os.path.join(workdir, "live-overlay.png")
+    env = dict(os.environ, SOURCE=source,
+               SINK="pngenc ! multifilesink location=%s" % png)
+    run = subprocess.run([os.path.join(recipes, "live-overlay.sh"), model],
+                         capture_output=True, text=True, timeout=120,
+                         env=env)
+    check(run.returncode == 0, "live-overlay.sh exited %d: %s"
+          % (run.returncode, run.stderr[-2000:]))
+    from PIL import Image
+    img = Image.open(png).convert("RGB")
+    check(img.size == (SIZE, SIZE), "live-overlay.png is %s" % (img.size,))
+    # the last frame is black with a white square in cell CELLS[-1]:
+    # pixels of any other value were drawn by the overlay
+    drawn = sum(1 for p in img.getdata()
+                if p not in ((0, 0, 0), (255, 255, 255)))
+    check(drawn > 50, "live-overlay.png: only %d drawn pixels" % drawn)
+    print("live-overlay.sh: %d pixels drawn by vggoverlay" % drawn)
+
+
+def main():
+    what, writer, workdir, target = sys.argv[1:5]
+    os.makedirs(workdir, exist_ok=True)
+    model = os.path.join(workdir, "spot-%s.safetensors" % what)
+    subprocess.run([writer, model], check=True)
+    Gst.init(None)
+    source = write_clip(workdir)
+    if what == "c-appsink":
+        check_app([target], source, model, "vgg-appsink-example")
+    elif what == "python-meta":
+        check_app(["/usr/bin/python3", target], source, model,
+                  "vgg_meta_example.py")
+    elif what == "launch":
+        check_launch(target, source, model, workdir)
+    else:
+        sys.exit("unknown example %r" % what)
+    if FAILURES:
+        print("%d checks failed" % len(FAILURES))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
