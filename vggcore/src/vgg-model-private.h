@@ -11,8 +11,8 @@ typedef struct
   char name[64];
   /* conv: batch-norm folded, packed by vgg_conv3x3_pack, then transformed
    * for Winograd when the channels allow (and packed freed) */
-  float *packed; /* (3, 3, in, out), or NULL */
-  float *bias;   /* (out) */
+  float *packed;   /* (3, 3, in, out), or NULL */
+  float *bias;     /* (out) */
   float *winograd; /* (36, in, out) transformed filters, or NULL when the
                       layer runs im2col (channels not multiples of 8) */
   /* linear: torch layout, borrowed from the file's mapping when it holds

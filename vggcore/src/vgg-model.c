@@ -679,7 +679,7 @@ vgg_model_load (const char *path, VggModel **out, char error[VGG_ERROR_SIZE])
     set_error (error, "no model file given");
     return VGG_ERROR_INVALID;
   }
-  status = vgg_safetensors_open (path, &file, error);
+  status = vgg_tensor_file_open (path, &file, error);
   if (status != VGG_OK)
     return status;
   ld.file = file;
