@@ -66,4 +66,8 @@ VggStatus vgg_model_finish (
  * name is unknown. */
 int vgg_arch_config (const char *arch, int cfg[VGG_CFG_MAX], int *batch_norm);
 
+/* The known model whose torchvision file name is the base name of path,
+ * or NULL. */
+const VggKnownModel *vgg_known_model_for_file (const char *path);
+
 #endif
