@@ -372,19 +372,21 @@ read_long (Machine *m, uint64_t n)
   return v;
 }
 
-/* Copies s for a message: printable ASCII kept, the rest as \xNN. */
+/* Copies s for a message: printable ASCII kept, the rest as \xNN, cut
+ * with "..." when long. */
 static const char *
 printable (char buf[128], const unsigned char *s, size_t n)
 {
-  size_t k = 0;
+  size_t k = 0, i;
 
-  for (size_t i = 0; i < n && k + 5 < 128; i++) {
+  /* each step adds at most 4 chars; 4 more for "..." and the NUL */
+  for (i = 0; i < n && k + 8 <= 128; i++) {
     if (s[i] >= 0x20 && s[i] < 0x7f)
       buf[k++] = (char) s[i];
     else
       k += (size_t) snprintf (buf + k, 128 - k, "\\x%02x", s[i]);
   }
-  if (k + 5 >= 128)
+  if (i < n)
     memcpy (buf + k, "...", 4);
   else
     buf[k] = '\0';
@@ -637,6 +639,7 @@ reduce (Machine *m, uint32_t callable, uint32_t args_index)
 {
   const VggPickleValue *f = value (m, callable);
   const VggPickleValue *args = value (m, args_index);
+  int storage_type = f->storage_type;
   uint32_t d;
 
   if (f->kind != VGG_PK_GLOBAL) {
@@ -655,6 +658,7 @@ reduce (Machine *m, uint32_t callable, uint32_t args_index)
       d = new_value (m, VGG_PK_DICT);
       if (d == UINT32_MAX)
         return d;
+      args = value (m, args_index); /* new_value may move the values */
       if (args->n_items == 0)
         return d;
       if (args->n_items == 1
@@ -685,7 +689,7 @@ reduce (Machine *m, uint32_t callable, uint32_t args_index)
   }
   fail (m, VGG_ERROR_UNSUPPORTED,
       "torch.%s may only appear in a persistent id, not be called",
-      vgg_storage_types[f->storage_type].torch_name);
+      vgg_storage_types[storage_type].torch_name);
   return UINT32_MAX;
 }
 
