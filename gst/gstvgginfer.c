@@ -15,7 +15,11 @@
  * tensor names; its metadata may carry the labels (`vgg.labels`, one per
  * line), the normalization (`vgg.mean`, `vgg.std`) and the input size
  * (`vgg.input_size`, "HxW").  A 1000-class model without labels gets
- * ImageNet's.
+ * ImageNet's.  PyTorch checkpoints (.pth, as torch.save writes them) load
+ * too, and #GstVggInfer:model may name torchvision's weights instead of a
+ * file (`vgg16`, ..., `vgg16-features`, which selects mode=features and its
+ * own normalization unless #GstVggInfer:mode, #GstVggInfer:mean or
+ * #GstVggInfer:std say otherwise).
  *
  * Each frame is converted by a #GstVideoConverter from any raw format
  * straight to RGB at the model's input size (property #GstVggInfer:resize:
@@ -73,6 +77,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_vgg_infer_debug);
 #define DEFAULT_MAX_QUEUE 16
 #define DEFAULT_POST_MESSAGES TRUE
 #define DEFAULT_RESIZE GST_VGG_INFER_RESIZE_CENTER_CROP
+#define DEFAULT_MEAN NULL
+#define DEFAULT_STD NULL
 
 #define MAX_BATCH_SIZE 256
 #define MAX_THREADS 256
@@ -98,7 +104,9 @@ enum
   PROP_RESIZE,
   PROP_FRAMES_INFERRED,
   PROP_FRAMES_SKIPPED,
-  PROP_MEAN_INFERENCE_MS
+  PROP_MEAN_INFERENCE_MS,
+  PROP_MEAN,
+  PROP_STD
 };
 
 #define VIDEO_FORMATS                                                          \
@@ -248,8 +256,10 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
-          "Model file (safetensors with torchvision or timm tensor names); "
-          "required",
+          "Model file (safetensors or PyTorch .pth with torchvision or timm "
+          "tensor names) or model name (vgg11 ... vgg19_bn, vgg16-features: "
+          "found in $GST_VGG_MODEL_PATH, torch's hub cache or the data "
+          "folder); required",
           DEFAULT_MODEL, ready));
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels",
@@ -326,6 +336,16 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           "Mean time of preprocessing and forward pass per frame, in "
           "milliseconds",
           0.0, G_MAXDOUBLE, 0.0, ro));
+  g_object_class_install_property (gobject_class, PROP_MEAN,
+      g_param_spec_string ("mean", "Mean",
+          "RGB mean of inputs in [0,1] as \"R,G,B\", overriding the "
+          "model's normalization",
+          DEFAULT_MEAN, ready));
+  g_object_class_install_property (gobject_class, PROP_STD,
+      g_param_spec_string ("std", "Standard deviation",
+          "RGB standard deviation of inputs in [0,1] as \"R,G,B\", "
+          "overriding the model's normalization",
+          DEFAULT_STD, ready));
 
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_MODE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_FEATURE_LAYER, 0);
@@ -411,6 +431,8 @@ gst_vgg_infer_set_property (
   switch (prop_id) {
     case PROP_MODEL:
     case PROP_LABELS:
+    case PROP_MEAN:
+    case PROP_STD:
       if (!gst_vgg_infer_check_mutable_ready (self, pspec))
         return;
       break;
@@ -430,6 +452,15 @@ gst_vgg_infer_set_property (
       break;
     case PROP_MODE:
       self->mode = g_value_get_enum (value);
+      self->mode_set = TRUE;
+      break;
+    case PROP_MEAN:
+      g_free (self->mean_text);
+      self->mean_text = g_value_dup_string (value);
+      break;
+    case PROP_STD:
+      g_free (self->std_text);
+      self->std_text = g_value_dup_string (value);
       break;
     case PROP_FEATURE_LAYER:
       self->feature_layer = g_value_get_enum (value);
@@ -498,6 +529,12 @@ gst_vgg_infer_get_property (
       break;
     case PROP_MODE:
       g_value_set_enum (value, self->mode);
+      break;
+    case PROP_MEAN:
+      g_value_set_string (value, self->mean_text);
+      break;
+    case PROP_STD:
+      g_value_set_string (value, self->std_text);
       break;
     case PROP_FEATURE_LAYER:
       g_value_set_enum (value, self->feature_layer);
@@ -651,6 +688,62 @@ gst_vgg_infer_ensure_context (GstVggInfer *self, guint batch, gint threads)
   return TRUE;
 }
 
+/* Parses "R,G,B" (NULL or "" leaves v as it is). */
+static gboolean
+gst_vgg_infer_parse_rgb (const gchar *text, gfloat v[3], gboolean positive)
+{
+  gchar **parts;
+  gboolean ok;
+
+  if (text == NULL || text[0] == '\0')
+    return TRUE;
+  parts = g_strsplit (text, ",", -1);
+  ok = g_strv_length (parts) == 3;
+  for (gint c = 0; ok && c < 3; c++) {
+    gchar *end;
+    gdouble d = g_ascii_strtod (g_strstrip (parts[c]), &end);
+    ok = end != parts[c] && *end == '\0' && isfinite (d) && (!positive || d > 0);
+    v[c] = (gfloat) d;
+  }
+  g_strfreev (parts);
+  return ok;
+}
+
+/* The input normalization: the mean/std properties, else the model
+ * file's, else the known model's (vgg16-features), else ImageNet's. */
+static gboolean
+gst_vgg_infer_update_normalization (GstVggInfer *self)
+{
+  gfloat mean[3], std[3];
+  gboolean ok;
+
+  if (!vgg_model_get_normalization (self->model, mean, std) && self->known) {
+    memcpy (mean, self->known->mean, sizeof mean);
+    memcpy (std, self->known->std, sizeof std);
+  }
+  GST_OBJECT_LOCK (self);
+  ok = gst_vgg_infer_parse_rgb (self->mean_text, mean, FALSE)
+      && gst_vgg_infer_parse_rgb (self->std_text, std, TRUE);
+  GST_OBJECT_UNLOCK (self);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Invalid mean \"%s\" or std \"%s\": three comma-separated "
+         "numbers (std positive) expected",
+            GST_STR_NULL (self->mean_text), GST_STR_NULL (self->std_text)),
+        (NULL));
+    return FALSE;
+  }
+  for (gint c = 0; c < 3; c++) {
+    self->scale[c] = 1.0f / (255.0f * std[c]);
+    self->offset[c] = -mean[c] / std[c];
+  }
+  self->border_argb = 0xff000000u
+      | (guint32) CLAMP (lrintf (mean[0] * 255), 0, 255) << 16
+      | (guint32) CLAMP (lrintf (mean[1] * 255), 0, 255) << 8
+      | (guint32) CLAMP (lrintf (mean[2] * 255), 0, 255);
+  return TRUE;
+}
+
 /* Loads the model and its labels, and creates the context: what a state
  * change to READY needs.  Errors are posted on the bus. */
 static gboolean
@@ -660,7 +753,7 @@ gst_vgg_infer_open (GstVggInfer *self)
   char error[VGG_ERROR_SIZE];
   VggStatus status;
   GError *err = NULL;
-  float mean[3], std[3];
+  gchar *found = NULL;
   guint batch;
   gint threads;
   gboolean ret = FALSE;
@@ -679,7 +772,26 @@ gst_vgg_infer_open (GstVggInfer *self)
         ("set the \"model\" property to a safetensors file"));
     goto out;
   }
-  status = vgg_model_load (model_path, &self->model, error);
+  /* A model name (vgg16, ...) unless it is a file here */
+  self->known = vgg_known_model_lookup (model_path);
+  if (strchr (model_path, '/') == NULL
+      && !g_file_test (model_path, G_FILE_TEST_EXISTS)) {
+    status = vgg_model_find (model_path, &found, error);
+    if (status != VGG_OK) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("Could not find the model: %s", error), (NULL));
+      goto out;
+    }
+  } else {
+    self->known = NULL;
+  }
+  GST_OBJECT_LOCK (self);
+  if (!self->mode_set)
+    self->mode = self->known && self->known->features
+        ? GST_VGG_INFER_MODE_FEATURES
+        : DEFAULT_MODE;
+  GST_OBJECT_UNLOCK (self);
+  status = vgg_model_load (found ? found : model_path, &self->model, error);
   if (status != VGG_OK) {
     if (status == VGG_ERROR_IO)
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
@@ -731,15 +843,8 @@ gst_vgg_infer_open (GstVggInfer *self)
     }
   }
 
-  vgg_model_get_normalization (self->model, mean, std);
-  for (gint c = 0; c < 3; c++) {
-    self->scale[c] = 1.0f / (255.0f * std[c]);
-    self->offset[c] = -mean[c] / std[c];
-  }
-  self->border_argb = 0xff000000u
-      | (guint32) CLAMP (lrintf (mean[0] * 255), 0, 255) << 16
-      | (guint32) CLAMP (lrintf (mean[1] * 255), 0, 255) << 8
-      | (guint32) CLAMP (lrintf (mean[2] * 255), 0, 255);
+  if (!gst_vgg_infer_update_normalization (self))
+    goto out;
   gst_video_info_set_format (&self->rgbx_info, GST_VIDEO_FORMAT_RGBx,
       self->model_width, self->model_height);
   self->rgbx = gst_buffer_new_allocate (NULL, self->rgbx_info.size, NULL);
@@ -762,6 +867,7 @@ out:
     gst_clear_buffer (&self->rgbx);
   }
   g_clear_error (&err);
+  free (found);
   g_free (imagenet);
   g_free (model_path);
   g_free (labels_path);
@@ -1549,6 +1655,8 @@ gst_vgg_infer_change_state (GstElement *element, GstStateChange transition)
       GST_OBJECT_UNLOCK (self);
       if ((changed || self->model == NULL) && !gst_vgg_infer_open (self))
         return GST_STATE_CHANGE_FAILURE;
+      if (!gst_vgg_infer_update_normalization (self))
+        return GST_STATE_CHANGE_FAILURE;
       gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
       self->have_info = FALSE;
       self->warned_layer = FALSE;
@@ -1597,6 +1705,8 @@ gst_vgg_infer_finalize (GObject *object)
   g_free (self->features);
   g_free (self->model_path);
   g_free (self->labels_path);
+  g_free (self->mean_text);
+  g_free (self->std_text);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);

@@ -95,6 +95,9 @@ struct _GstVggInfer
   guint max_queue;
   gboolean post_messages;
   GstVggInferResize resize;
+  gchar *mean_text; /* "R,G,B" overriding the model's, or NULL */
+  gchar *std_text;
+  gboolean mode_set; /* mode was set: no default from the model name */
 
   /* Statistics, under the object lock. */
   guint64 frames_inferred;
@@ -105,6 +108,7 @@ struct _GstVggInfer
   VggModel *model;
   gchar *loaded_model_path;
   gchar *loaded_labels_path;
+  const VggKnownModel *known; /* when `model` named a known model */
   GQuark *labels; /* (n_classes), 0 for a class without a label */
   gint n_classes;
   gint model_width, model_height;

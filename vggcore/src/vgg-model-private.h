@@ -11,8 +11,8 @@ typedef struct
   char name[64];
   /* conv: batch-norm folded, packed by vgg_conv3x3_pack, then transformed
    * for Winograd when the channels allow (and packed freed) */
-  float *packed; /* (3, 3, in, out), or NULL */
-  float *bias;   /* (out) */
+  float *packed;   /* (3, 3, in, out), or NULL */
+  float *bias;     /* (out) */
   float *winograd; /* (36, in, out) transformed filters, or NULL when the
                       layer runs im2col (channels not multiples of 8) */
   /* linear: torch layout, borrowed from the file's mapping when it holds
@@ -65,5 +65,9 @@ VggStatus vgg_model_finish (
  * and VGG_CFG_POOL), returns its length and sets *batch_norm; -1 if the
  * name is unknown. */
 int vgg_arch_config (const char *arch, int cfg[VGG_CFG_MAX], int *batch_norm);
+
+/* The known model whose torchvision file name is the base name of path,
+ * or NULL. */
+const VggKnownModel *vgg_known_model_for_file (const char *path);
 
 #endif

@@ -679,7 +679,7 @@ vgg_model_load (const char *path, VggModel **out, char error[VGG_ERROR_SIZE])
     set_error (error, "no model file given");
     return VGG_ERROR_INVALID;
   }
-  status = vgg_safetensors_open (path, &file, error);
+  status = vgg_tensor_file_open (path, &file, error);
   if (status != VGG_OK)
     return status;
   ld.file = file;
@@ -760,6 +760,21 @@ vgg_model_load (const char *path, VggModel **out, char error[VGG_ERROR_SIZE])
   status = read_metadata (model, &ld);
   if (status != VGG_OK)
     goto error;
+  if (model->file->n_meta == 0) {
+    /* torchvision's published checkpoints carry no metadata; their file
+     * name says which they are */
+    const VggKnownModel *known = vgg_known_model_for_file (path);
+    if (known != NULL) {
+      model->name = strdup (known->name);
+      if (model->name == NULL) {
+        status = VGG_ERROR_NOMEM;
+        goto error;
+      }
+      memcpy (model->mean, known->mean, sizeof model->mean);
+      memcpy (model->std, known->std, sizeof model->std);
+      model->has_normalization = 1;
+    }
+  }
   free (convs);
   *out = model;
   return VGG_OK;

@@ -1,5 +1,5 @@
 /* A set of named tensors read from a model file: what every loader
- * (safetensors, and later PyTorch checkpoints) produces and what the model
+ * (safetensors, PyTorch checkpoints) produces and what the model
  * builder consumes.  Private to vggcore. */
 #ifndef VGG_TENSORS_PRIVATE_H
 #define VGG_TENSORS_PRIVATE_H
@@ -44,6 +44,22 @@ typedef struct
  * overlapping, matching shape x dtype size).  On error returns a status
  * and writes "PATH: problem" into error. */
 VggStatus vgg_safetensors_open (
+    const char *path, VggTensorFile **file, char error[VGG_ERROR_SIZE]);
+
+/* Opens a PyTorch checkpoint (.pth): torch.save's zip archive or its
+ * legacy pickle format, read by a restricted unpickler (vgg-pickle.c). */
+VggStatus vgg_pth_open (
+    const char *path, VggTensorFile **file, char error[VGG_ERROR_SIZE]);
+
+/* The tensors of the checkpoint in data[0, size) (not copied: they point
+ * into data) added to file, whose map the caller owns.  path names the
+ * file in messages. */
+VggStatus vgg_pth_read (const char *path, const unsigned char *data,
+    size_t size, VggTensorFile *file, char error[VGG_ERROR_SIZE]);
+
+/* Opens any model file, choosing the reader by content: a zip or pickle
+ * header means a PyTorch checkpoint, anything else safetensors. */
+VggStatus vgg_tensor_file_open (
     const char *path, VggTensorFile **file, char error[VGG_ERROR_SIZE]);
 
 void vgg_tensor_file_free (VggTensorFile *file);

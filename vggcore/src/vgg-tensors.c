@@ -4,7 +4,42 @@
  * cast pointer that would assume alignment. */
 #include "vgg-tensors-private.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+VggStatus
+vgg_tensor_file_open (
+    const char *path, VggTensorFile **file, char error[VGG_ERROR_SIZE])
+{
+  unsigned char head[8] = { 0 };
+  uint64_t header_size = 0;
+  ssize_t n;
+  int fd;
+
+  *file = NULL;
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf (
+        error, VGG_ERROR_SIZE, "%s: cannot open: %s", path, strerror (errno));
+    return VGG_ERROR_IO;
+  }
+  n = read (fd, head, sizeof head);
+  close (fd);
+  /* A safetensors file starts with its header length, at most 100 MiB.
+   * torch.save's zip archive starts with a local header ("PK\3\4", then a
+   * non-zero version) and its legacy format with a pickle's PROTO opcode
+   * (0x80, then the protocol and the magic number or a FRAME length):
+   * both read as a length far above that. */
+  for (int i = 7; i >= 0; i--)
+    header_size = (header_size << 8) | head[i];
+  if (n == 8 && header_size > ((uint64_t) 100 << 20)
+      && (memcmp (head, "PK\3\4", 4) == 0 || head[0] == 0x80))
+    return vgg_pth_open (path, file, error);
+  return vgg_safetensors_open (path, file, error);
+}
 
 int64_t
 vgg_tensor_numel (const VggTensor *tensor)

@@ -1,7 +1,29 @@
 #include "vgg-tool-common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+char *
+vgg_tool_resolve_model (const char *prog, const char *path_or_name)
+{
+  char error[VGG_ERROR_SIZE];
+  char *path = NULL;
+  VggStatus status;
+
+  /* An existing file, or anything with a '/', is a path; else a name. */
+  if (access (path_or_name, F_OK) == 0 || strchr (path_or_name, '/') != NULL)
+    return strdup (path_or_name);
+  status = vgg_model_find (path_or_name, &path, error);
+  if (status != VGG_OK) {
+    fprintf (
+        stderr, "%s: %s (%s)\n", prog, error, vgg_status_to_string (status));
+    return NULL;
+  }
+  return path;
+}
 
 VggModel *
 vgg_tool_load_model (const char *prog, const char *path, const char *arch)
@@ -15,9 +37,13 @@ vgg_tool_load_model (const char *prog, const char *path, const char *arch)
         stderr, "%s: give exactly one of --model FILE and --arch NAME\n", prog);
     return NULL;
   }
-  if (path)
-    status = vgg_model_load (path, &model, error);
-  else
+  if (path) {
+    char *file = vgg_tool_resolve_model (prog, path);
+    if (file == NULL)
+      return NULL;
+    status = vgg_model_load (file, &model, error);
+    free (file);
+  } else
     status = vgg_model_new_random (arch, 1, 1000, 0, &model, error);
   if (status != VGG_OK) {
     fprintf (

@@ -4,7 +4,12 @@
 
 #include <vggcore/vggcore.h>
 
-/* Exactly one of path and arch is set.  Prints the error and returns NULL
+/* path_or_name itself when it is an existing file or has a '/', else the
+ * file vgg_model_find finds for the name; a new string (free ()), or NULL
+ * after printing the error. */
+char *vgg_tool_resolve_model (const char *prog, const char *path_or_name);
+
+/* Exactly one of path (a file or a model name) and arch is set.  Prints the error and returns NULL
  * on failure. */
 VggModel *vgg_tool_load_model (
     const char *prog, const char *path, const char *arch);

@@ -92,8 +92,14 @@ VGG_API const char *vgg_output_to_string (VggOutput output);
 
 /* --- Models --- */
 
-/* Loads a model file (safetensors) and infers its architecture from the
- * tensor names and shapes.  *model receives a new reference.  Convolution
+/* Loads a model file and infers its architecture from the tensor names
+ * and shapes.  The format is chosen by content: safetensors, or a PyTorch
+ * checkpoint (torch.save's zip or legacy format, read without executing
+ * anything: only a state dict's globals are accepted), whose state dict
+ * may be wrapped ({"state_dict": ...}, {"model": ...}) and carry
+ * DataParallel's "module." prefix.  A checkpoint named as torchvision
+ * publishes it ("vgg16-397923af.pth") gets that model's name and
+ * normalization.  *model receives a new reference.  Convolution
  * weights are repacked; F32 classifier weights stay in the read-only
  * mapping of the file. */
 VGG_API VggStatus vgg_model_load (
@@ -134,7 +140,8 @@ VGG_API int vgg_model_get_output_dims (const VggModel *model, VggOutput output);
 VGG_API int vgg_model_get_n_labels (const VggModel *model);
 VGG_API const char *vgg_model_get_label (const VggModel *model, int index);
 /* RGB mean and std for inputs in [0,1]: the file's `vgg.mean`/`vgg.std`,
- * else ImageNet's.  Returns 1 when they came from the file. */
+ * else a known torchvision file's (see vgg_model_load), else ImageNet's.
+ * Returns 1 when they came from the file or its name. */
 VGG_API int vgg_model_get_normalization (
     const VggModel *model, float mean[3], float std[3]);
 /* A `__metadata__` value, or NULL. */
@@ -151,6 +158,66 @@ VGG_API uint64_t vgg_model_get_n_params (const VggModel *model);
  * (convolutions and linear layers). */
 VGG_API uint64_t vgg_model_get_macs (
     const VggModel *model, int width, int height);
+
+/* --- Model names --- */
+
+/* torchvision's published weights. */
+typedef struct
+{
+  const char *name;      /* "vgg11" ... "vgg19_bn", "vgg16-features" */
+  const char *file_name; /* torchvision's file, "vgg16-397923af.pth" */
+  const char *url;       /* where torchvision downloads it from */
+  float mean[3], std[3]; /* normalization of RGB inputs in [0,1] */
+  int features; /* 1: the classifier is untrained (IMAGENET1K_FEATURES),
+                   use the model for features */
+} VggKnownModel;
+
+/* The known model called name, or NULL.  Static data. */
+VGG_API const VggKnownModel *vgg_known_model_lookup (const char *name);
+/* The n-th known model (0 <= n < vgg_known_model_count ()). */
+VGG_API int vgg_known_model_count (void);
+VGG_API const VggKnownModel *vgg_known_model_get (int n);
+
+/* Finds the file of a model by name (no '/'), in this order:
+ *   each folder of $GST_VGG_MODEL_PATH (colon-separated):
+ *       NAME.safetensors, NAME.pth, torchvision's file name;
+ *   torch's hub cache ($TORCH_HOME/hub/checkpoints, by default
+ *       ${XDG_CACHE_HOME:-~/.cache}/torch/hub/checkpoints):
+ *       torchvision's file name;
+ *   the installed data folder (DATADIR/gst-vgg): NAME.safetensors,
+ *       torchvision's file name.
+ * *path receives a new string (free ()).  When nothing is found, returns
+ * VGG_ERROR_IO and an error that lists the places searched and, for a
+ * known model, the URL to download it from. */
+VGG_API VggStatus vgg_model_find (
+    const char *name, char **path, char error[VGG_ERROR_SIZE]);
+
+/* --- Conversion --- */
+
+typedef enum
+{
+  VGG_CONVERT_KEEP, /* write each tensor in its own dtype */
+  VGG_CONVERT_F16,  /* float tensors as IEEE half, rounded to nearest */
+  VGG_CONVERT_BF16  /* float tensors as bfloat16, rounded to nearest */
+} VggConvertDType;
+
+typedef struct
+{
+  const char *labels; /* one label per line (as `vgg.labels`), or NULL */
+  const char *name;   /* `vgg.name`, or NULL */
+  const float *mean;  /* 3 floats, or NULL: the model's if it has its own */
+  const float *std;
+  VggConvertDType dtype;
+} VggConvertOptions;
+
+/* Writes any model file that vgg_model_load accepts (safetensors or a
+ * PyTorch checkpoint) as safetensors with the same tensor names, plus the
+ * `__metadata__` of the source, the options and a known torchvision
+ * file's name and normalization.  The output is written to a temporary
+ * file beside out_path and renamed, then loaded back as a check.
+ * options may be NULL. */
+VGG_API VggStatus vgg_model_convert (const char *in_path, const char *out_path,
+    const VggConvertOptions *options, char error[VGG_ERROR_SIZE]);
 
 /* --- Contexts --- */
 
