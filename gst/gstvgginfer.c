@@ -44,12 +44,38 @@
  * queue full (#GstVggInfer:max-queue frames waiting for inference) pass
  * without inference, so the source never blocks.
  *
+ * All vgginfer elements of a process that load the same file (the same
+ * file on disk, however its path is spelled) share one copy of the
+ * weights; the last one to close frees it.  Elements with the same
+ * #GstVggInfer:batch-group share one inference worker: each element
+ * converts its own frames and pushes them, in its own order, from its own
+ * streaming thread, while the worker runs them in batches of up to the
+ * group's batch-size with the frames of the other streams, taking one
+ * frame of each stream in turn.  The group is made by the first element
+ * to reach PAUSED, with its #GstVggInfer:batch-size,
+ * #GstVggInfer:batch-timeout and #GstVggInfer:threads; every element of a
+ * group must load the same model file.
+ *
+ * #GstVggInfer:model may be set while PAUSED or PLAYING: the new file is
+ * loaded in the calling thread, and the element uses it from its next
+ * batch on; no frame is lost or reordered.  A file that does not load
+ * posts a WARNING message (not an ERROR, which would stop the pipeline)
+ * naming the file and the problem, and the old model keeps running.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -m videotestsrc num-buffers=20 ! \
  *     vgginfer model=vgg16.safetensors batch-size=4 threads=2 ! fakesink
  * ]| Classifies 20 test frames with VGG16 in batches of four and prints
  * the results from the bus.
+ * |[
+ * gst-launch-1.0 \
+ *     videotestsrc num-buffers=40 ! vgginfer model=vgg16.safetensors \
+ *         batch-group=cams batch-size=4 ! fakesink \
+ *     videotestsrc num-buffers=40 pattern=ball ! \
+ *         vgginfer model=vgg16.safetensors batch-group=cams ! fakesink
+ * ]| Two streams, one copy of VGG16 and one worker that batches the frames
+ * of both.
  */
 
 #include "gstvgginfer.h"
@@ -57,6 +83,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "gstvggbatchgroup.h"
+#include "gstvggmodelcache.h"
 #include "vggorc.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vgg_infer_debug);
@@ -79,6 +107,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_vgg_infer_debug);
 #define DEFAULT_RESIZE GST_VGG_INFER_RESIZE_CENTER_CROP
 #define DEFAULT_MEAN NULL
 #define DEFAULT_STD NULL
+#define DEFAULT_BATCH_GROUP NULL
 
 #define MAX_BATCH_SIZE 256
 #define MAX_THREADS 256
@@ -102,6 +131,7 @@ enum
   PROP_MAX_QUEUE,
   PROP_POST_MESSAGES,
   PROP_RESIZE,
+  PROP_BATCH_GROUP,
   PROP_FRAMES_INFERRED,
   PROP_FRAMES_SKIPPED,
   PROP_MEAN_INFERENCE_MS,
@@ -259,8 +289,10 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           "Model file (safetensors or PyTorch .pth with torchvision or timm "
           "tensor names) or model name (vgg11 ... vgg19_bn, vgg16-features: "
           "found in $GST_VGG_MODEL_PATH, torch's hub cache or the data "
-          "folder); required",
-          DEFAULT_MODEL, ready));
+          "folder); required.  Set while PAUSED or PLAYING, the new model is "
+          "loaded at once and used from the next batch on; one that does not "
+          "load posts a warning and the old one keeps running",
+          DEFAULT_MODEL, playing));
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels",
           "Text file with one class label per line, overriding the model's "
@@ -324,6 +356,14 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
       g_param_spec_enum ("resize", "Resize",
           "How frames are fitted to the model's input size",
           GST_TYPE_VGG_INFER_RESIZE, DEFAULT_RESIZE, playing));
+  g_object_class_install_property (gobject_class, PROP_BATCH_GROUP,
+      g_param_spec_string ("batch-group", "Batch group",
+          "Name of a batch group: the vgginfer elements of a process with "
+          "the same name (and the same model file) share one inference "
+          "worker that batches their frames together, with the batch-size, "
+          "batch-timeout and threads of the first to start; NULL for an "
+          "own worker",
+          DEFAULT_BATCH_GROUP, ready));
   g_object_class_install_property (gobject_class, PROP_FRAMES_INFERRED,
       g_param_spec_uint64 ("frames-inferred", "Frames inferred",
           "Number of frames the network ran on", 0, G_MAXUINT64, 0, ro));
@@ -396,6 +436,7 @@ gst_vgg_infer_init (GstVggInfer *self)
   self->max_queue = DEFAULT_MAX_QUEUE;
   self->post_messages = DEFAULT_POST_MESSAGES;
   self->resize = DEFAULT_RESIZE;
+  self->batch_group = g_strdup (DEFAULT_BATCH_GROUP);
 
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
@@ -422,6 +463,95 @@ gst_vgg_infer_check_mutable_ready (GstVggInfer *self, GParamSpec *pspec)
   return ok;
 }
 
+/* PAUSED or PLAYING, or on the way there: the model is in use. */
+static gboolean
+gst_vgg_infer_is_running (GstVggInfer *self)
+{
+  gboolean running;
+
+  GST_OBJECT_LOCK (self);
+  running = GST_STATE (self) >= GST_STATE_PAUSED
+      || GST_STATE_PENDING (self) >= GST_STATE_PAUSED;
+  GST_OBJECT_UNLOCK (self);
+  return running;
+}
+
+/* `model` set while running: loads the new model here, in the setter's
+ * thread, outside the streaming lock, and hands it to the task, which
+ * switches at the next batch (gst_vgg_infer_switch_model).  A model that
+ * does not load posts a WARNING, not an ERROR: an error message stops the
+ * pipeline in gst-launch-1.0 and in most applications, and the point is
+ * that the old model keeps running; the "model" property then still names
+ * the old file. */
+static void
+gst_vgg_infer_change_model (GstVggInfer *self, const gchar *path)
+{
+  char error[VGG_ERROR_SIZE];
+  VggStatus status = VGG_OK;
+  VggModel *model = NULL, *old;
+  gchar *current, *group;
+  char *found = NULL;
+  gint w = 0, h = 0;
+
+  GST_OBJECT_LOCK (self);
+  current = g_strdup (self->model_path);
+  group = g_strdup (self->batch_group);
+  GST_OBJECT_UNLOCK (self);
+
+  if (group && group[0]) {
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("Cannot change the model of a batch-group member while running; "
+         "keeping %s",
+            current),
+        ("batch-group \"%s\" shares one model: set \"model\" in the NULL or "
+         "READY state",
+            group));
+    goto out;
+  }
+  if (path == NULL || path[0] == '\0') {
+    g_snprintf (error, sizeof error, "no model file given");
+    goto refused;
+  }
+  if (strchr (path, '/') == NULL && !g_file_test (path, G_FILE_TEST_EXISTS)) {
+    status = vgg_model_find (path, &found, error);
+    if (status != VGG_OK)
+      goto refused;
+  }
+  model = gst_vgg_model_cache_acquire (found ? found : path, &status, error);
+  if (model == NULL)
+    goto refused;
+  vgg_model_get_input_size (model, &w, &h);
+  if (w < 32 || h < 32) {
+    g_snprintf (error, sizeof error,
+        "%s: input size %dx%d (HxW) is smaller than 32x32", path, h, w);
+    gst_vgg_model_cache_release (model);
+    goto refused;
+  }
+
+  GST_OBJECT_LOCK (self);
+  g_free (self->model_path);
+  self->model_path = g_strdup (path);
+  GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->lock);
+  old = self->next_model;
+  self->next_model = model;
+  g_mutex_unlock (&self->lock);
+  if (old)
+    gst_vgg_model_cache_release (old);
+  GST_INFO_OBJECT (self, "model %s loaded, used from the next batch", path);
+  goto out;
+
+refused:
+  GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
+      ("Could not load the model: %s; keeping %s", error,
+          current ? current : "(none)"),
+      ("vgg_model_load: %s", vgg_status_to_string (status)));
+out:
+  free (found);
+  g_free (current);
+  g_free (group);
+}
+
 static void
 gst_vgg_infer_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
@@ -430,9 +560,15 @@ gst_vgg_infer_set_property (
 
   switch (prop_id) {
     case PROP_MODEL:
+      if (gst_vgg_infer_is_running (self)) {
+        gst_vgg_infer_change_model (self, g_value_get_string (value));
+        return;
+      }
+      break;
     case PROP_LABELS:
     case PROP_MEAN:
     case PROP_STD:
+    case PROP_BATCH_GROUP:
       if (!gst_vgg_infer_check_mutable_ready (self, pspec))
         return;
       break;
@@ -497,6 +633,10 @@ gst_vgg_infer_set_property (
       break;
     case PROP_RESIZE:
       self->resize = g_value_get_enum (value);
+      break;
+    case PROP_BATCH_GROUP:
+      g_free (self->batch_group);
+      self->batch_group = g_value_dup_string (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -571,6 +711,9 @@ gst_vgg_infer_get_property (
       break;
     case PROP_RESIZE:
       g_value_set_enum (value, self->resize);
+      break;
+    case PROP_BATCH_GROUP:
+      g_value_set_string (value, self->batch_group);
       break;
     case PROP_FRAMES_INFERRED:
       g_value_set_uint64 (value, self->frames_inferred);
@@ -649,10 +792,17 @@ gst_vgg_infer_read_labels (GstVggInfer *self, const gchar *path, GError **err)
 static void
 gst_vgg_infer_close (GstVggInfer *self)
 {
+  VggModel *next;
+
+  g_mutex_lock (&self->lock);
+  next = g_steal_pointer (&self->next_model);
+  g_mutex_unlock (&self->lock);
+  g_clear_pointer (&next, gst_vgg_model_cache_release);
   g_clear_pointer (&self->context, vgg_context_free);
   g_clear_pointer (&self->input, g_free);
+  self->input_alloc = 0;
   self->context_batch = 0;
-  g_clear_pointer (&self->model, vgg_model_unref);
+  g_clear_pointer (&self->model, gst_vgg_model_cache_release);
   g_clear_pointer (&self->labels, g_free);
   g_clear_pointer (&self->loaded_model_path, g_free);
   g_clear_pointer (&self->loaded_labels_path, g_free);
@@ -681,8 +831,9 @@ gst_vgg_infer_ensure_context (GstVggInfer *self, guint batch, gint threads)
             vgg_status_to_string (status), batch, threads));
     return FALSE;
   }
-  self->input = g_new (
-      gfloat, (gsize) batch * 3 * self->model_width * self->model_height);
+  self->input_alloc =
+      (gsize) batch * 3 * self->model_width * self->model_height;
+  self->input = g_new (gfloat, self->input_alloc);
   self->context_batch = batch;
   self->context_threads = threads;
   return TRUE;
@@ -702,7 +853,8 @@ gst_vgg_infer_parse_rgb (const gchar *text, gfloat v[3], gboolean positive)
   for (gint c = 0; ok && c < 3; c++) {
     gchar *end;
     gdouble d = g_ascii_strtod (g_strstrip (parts[c]), &end);
-    ok = end != parts[c] && *end == '\0' && isfinite (d) && (!positive || d > 0);
+    ok =
+        end != parts[c] && *end == '\0' && isfinite (d) && (!positive || d > 0);
     v[c] = (gfloat) d;
   }
   g_strfreev (parts);
@@ -756,13 +908,14 @@ gst_vgg_infer_open (GstVggInfer *self)
   gchar *found = NULL;
   guint batch;
   gint threads;
-  gboolean ret = FALSE;
+  gboolean ret = FALSE, grouped;
 
   GST_OBJECT_LOCK (self);
   model_path = g_strdup (self->model_path);
   labels_path = g_strdup (self->labels_path);
   batch = self->batch_size;
   threads = self->threads;
+  grouped = self->batch_group != NULL && self->batch_group[0] != '\0';
   GST_OBJECT_UNLOCK (self);
 
   gst_vgg_infer_close (self);
@@ -791,8 +944,9 @@ gst_vgg_infer_open (GstVggInfer *self)
         ? GST_VGG_INFER_MODE_FEATURES
         : DEFAULT_MODE;
   GST_OBJECT_UNLOCK (self);
-  status = vgg_model_load (found ? found : model_path, &self->model, error);
-  if (status != VGG_OK) {
+  self->model =
+      gst_vgg_model_cache_acquire (found ? found : model_path, &status, error);
+  if (self->model == NULL) {
     if (status == VGG_ERROR_IO)
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
           ("Could not load the model: %s", error),
@@ -849,14 +1003,16 @@ gst_vgg_infer_open (GstVggInfer *self)
       self->model_width, self->model_height);
   self->rgbx = gst_buffer_new_allocate (NULL, self->rgbx_info.size, NULL);
 
-  if (!gst_vgg_infer_ensure_context (self, batch, threads))
+  /* a batch group's worker has the context */
+  if (!grouped && !gst_vgg_infer_ensure_context (self, batch, threads))
     goto out;
   GST_INFO_OBJECT (self,
       "loaded %s: %s (%s), %d classes, input %dx%d (WxH), batch %u, "
       "threads %d",
       model_path, vgg_model_get_name (self->model),
       vgg_model_get_arch (self->model), self->n_classes, self->model_width,
-      self->model_height, batch, vgg_context_get_threads (self->context));
+      self->model_height, batch,
+      self->context ? vgg_context_get_threads (self->context) : -1);
   self->loaded_model_path = g_steal_pointer (&model_path);
   self->loaded_labels_path = g_steal_pointer (&labels_path);
   ret = TRUE;
@@ -986,6 +1142,8 @@ gst_vgg_infer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       self->srcresult = GST_FLOW_FLUSHING;
       gst_vgg_infer_flush_queue_locked (self, FALSE);
       g_mutex_unlock (&self->lock);
+      if (self->group_member)
+        gst_vgg_batch_group_cancel (self->group_member);
       gst_pad_pause_task (self->srcpad);
       GST_DEBUG_OBJECT (self, "flush started, task paused");
       return ret;
@@ -995,6 +1153,8 @@ gst_vgg_infer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       self->srcresult = GST_FLOW_OK;
       self->frame_count = 0;
       g_mutex_unlock (&self->lock);
+      if (self->group_member)
+        gst_vgg_batch_group_resume (self->group_member);
       ret = gst_pad_push_event (self->srcpad, event);
       if (GST_PAD_MODE (self->srcpad) == GST_PAD_MODE_PUSH)
         gst_pad_start_task (
@@ -1123,6 +1283,8 @@ gst_vgg_infer_src_activate_mode (
     g_mutex_lock (&self->lock);
     self->srcresult = GST_FLOW_OK;
     g_mutex_unlock (&self->lock);
+    if (self->group_member)
+      gst_vgg_batch_group_resume (self->group_member);
     return gst_pad_start_task (
         pad, (GstTaskFunction) gst_vgg_infer_loop, self, NULL);
   }
@@ -1130,6 +1292,8 @@ gst_vgg_infer_src_activate_mode (
   self->srcresult = GST_FLOW_FLUSHING;
   gst_vgg_infer_flush_queue_locked (self, TRUE);
   g_mutex_unlock (&self->lock);
+  if (self->group_member)
+    gst_vgg_batch_group_cancel (self->group_member);
   return gst_pad_stop_task (pad);
 }
 
@@ -1354,6 +1518,58 @@ gst_vgg_infer_post_message (
       GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* At a batch boundary: the model set while running replaces the old one.
+ * It is already loaded (self->next_model holds one use of the cache), so
+ * gst_vgg_infer_open only takes it from the cache and sizes the context. */
+static gboolean
+gst_vgg_infer_switch_model (GstVggInfer *self)
+{
+  VggModel *next;
+  gboolean ok;
+
+  g_mutex_lock (&self->lock);
+  next = g_steal_pointer (&self->next_model);
+  g_mutex_unlock (&self->lock);
+  if (next == NULL)
+    return TRUE;
+  ok = gst_vgg_infer_open (self);
+  /* the converter scales to the old model's input size */
+  g_clear_pointer (&self->converter, gst_video_converter_free);
+  gst_vgg_model_cache_release (next);
+  if (ok)
+    GST_INFO_OBJECT (self, "switched to model %s", self->loaded_model_path);
+  return ok;
+}
+
+/* Runs n frames of self->input through the batch group's worker; their
+ * `output` rows land in self->group_out.  Returns FLUSHING when a flush or
+ * a state change cancelled it. */
+static GstFlowReturn
+gst_vgg_infer_group_forward (
+    GstVggInfer *self, guint n, VggOutput output, gint dims)
+{
+  char error[VGG_ERROR_SIZE];
+  GstVggBatchGroupResult res;
+
+  if (self->group_out_alloc < (gsize) n * dims) {
+    self->group_out_alloc = (gsize) n * dims;
+    self->group_out = g_renew (gfloat, self->group_out, self->group_out_alloc);
+  }
+  res = gst_vgg_batch_group_forward (
+      self->group_member, self->input, n, output, dims, self->group_out, error);
+  switch (res) {
+    case GST_VGG_BATCH_GROUP_OK:
+      return GST_FLOW_OK;
+    case GST_VGG_BATCH_GROUP_CANCELLED:
+      return GST_FLOW_FLUSHING;
+    case GST_VGG_BATCH_GROUP_ERROR:
+      break;
+  }
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Inference failed: %s", error),
+      ("batch group forward"));
+  return GST_FLOW_ERROR;
+}
+
 /* Runs the network on the ITEM_BUFFERs among the n_items of self->batch
  * and pushes every buffer in order.  Consumes the items. */
 static GstFlowReturn
@@ -1369,7 +1585,7 @@ gst_vgg_infer_process_batch (
   gint threads, probs_dims = 0, feat_dims = 0;
   const gfloat *probs = NULL, *feats = NULL;
   const gchar *layer_name = NULL;
-  gsize plane3 = (gsize) 3 * self->model_width * self->model_height;
+  gsize plane3;
   GstFlowReturn ret = GST_FLOW_OK;
 
   GST_OBJECT_LOCK (self);
@@ -1383,7 +1599,69 @@ gst_vgg_infer_process_batch (
   threads = self->threads;
   GST_OBJECT_UNLOCK (self);
 
-  if (n_infer > 0) {
+  if (!gst_vgg_infer_switch_model (self)) {
+    ret = GST_FLOW_ERROR;
+    goto out;
+  }
+  plane3 = (gsize) 3 * self->model_width * self->model_height;
+
+  if (n_infer > 0 && self->group_member) {
+    gint64 t0 = g_get_monotonic_time ();
+    VggOutput out = mode == GST_VGG_INFER_MODE_CLASSIFY
+        ? VGG_OUTPUT_PROBS
+        : feature_outputs[layer];
+    gint dims = vgg_model_get_output_dims (self->model, out);
+
+    if (!gst_vgg_infer_ensure_converter (self, resize)) {
+      ret = GST_FLOW_ERROR;
+      goto out;
+    }
+    if (mode == GST_VGG_INFER_MODE_FEATURES && dims <= 0) {
+      if (!self->warned_layer)
+        GST_ELEMENT_WARNING (self, STREAM, FAILED,
+            ("The model has no layer %s; using its logits",
+                vgg_output_to_string (out)),
+            (NULL));
+      self->warned_layer = TRUE;
+      out = VGG_OUTPUT_LOGITS;
+      dims = vgg_model_get_output_dims (self->model, out);
+    }
+    if (self->input_alloc < (gsize) n_infer * plane3) {
+      self->input_alloc = (gsize) n_infer * plane3;
+      self->input = g_renew (gfloat, self->input, self->input_alloc);
+    }
+    for (guint i = 0; i < n_items; i++) {
+      if (self->batch[i].type != GST_VGG_INFER_ITEM_BUFFER)
+        continue;
+      if (!gst_vgg_infer_preprocess (self,
+              GST_BUFFER_CAST (self->batch[i].object),
+              self->input + k * plane3)) {
+        ret = GST_FLOW_ERROR;
+        goto out;
+      }
+      k++;
+    }
+    ret = gst_vgg_infer_group_forward (self, n_infer, out, dims);
+    if (ret != GST_FLOW_OK)
+      goto out;
+    ms = (g_get_monotonic_time () - t0) / 1000.0;
+    if (mode == GST_VGG_INFER_MODE_CLASSIFY) {
+      probs = self->group_out;
+      probs_dims = dims;
+    } else {
+      feats = self->group_out;
+      feat_dims = dims;
+      layer_name = vgg_output_to_string (out);
+      if (self->features_alloc < (guint) feat_dims) {
+        self->features = g_renew (gfloat, self->features, feat_dims);
+        self->features_alloc = feat_dims;
+      }
+    }
+    GST_OBJECT_LOCK (self);
+    self->frames_inferred += n_infer;
+    self->inference_ms_total += ms;
+    GST_OBJECT_UNLOCK (self);
+  } else if (n_infer > 0) {
     gint64 t0 = g_get_monotonic_time ();
     VggStatus status;
 
@@ -1530,6 +1808,9 @@ gst_vgg_infer_loop (GstVggInfer *self)
   batch_size = self->batch_size;
   batch_timeout = self->batch_timeout;
   GST_OBJECT_UNLOCK (self);
+  /* in a batch group the group's worker waits for frames of all streams;
+   * this task hands over what it has at once */
+  timed_out = self->group_member != NULL;
 
   g_mutex_lock (&self->lock);
   while (
@@ -1634,6 +1915,39 @@ paused_locked:
 
 /* --- state --- */
 
+/* With batch-group set, joins the group for the model just opened. */
+static gboolean
+gst_vgg_infer_join_group (GstVggInfer *self)
+{
+  gchar *group, *error = NULL;
+  guint batch, timeout;
+  gint threads;
+
+  GST_OBJECT_LOCK (self);
+  group = g_strdup (self->batch_group);
+  batch = self->batch_size;
+  timeout = self->batch_timeout;
+  threads = self->threads;
+  GST_OBJECT_UNLOCK (self);
+
+  if (group == NULL || group[0] == '\0' || self->group_member) {
+    g_free (group);
+    return TRUE;
+  }
+  self->group_member = gst_vgg_batch_group_join (
+      group, self->model, batch, timeout, threads, &error);
+  if (self->group_member == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Could not join the batch group: %s", error), (NULL));
+  } else {
+    GST_INFO_OBJECT (self, "joined batch-group \"%s\" (batch %u)", group,
+        gst_vgg_batch_group_get_batch_size (self->group_member));
+  }
+  g_free (error);
+  g_free (group);
+  return self->group_member != NULL;
+}
+
 static GstStateChangeReturn
 gst_vgg_infer_change_state (GstElement *element, GstStateChange transition)
 {
@@ -1655,7 +1969,8 @@ gst_vgg_infer_change_state (GstElement *element, GstStateChange transition)
       GST_OBJECT_UNLOCK (self);
       if ((changed || self->model == NULL) && !gst_vgg_infer_open (self))
         return GST_STATE_CHANGE_FAILURE;
-      if (!gst_vgg_infer_update_normalization (self))
+      if (!gst_vgg_infer_update_normalization (self)
+          || !gst_vgg_infer_join_group (self))
         return GST_STATE_CHANGE_FAILURE;
       gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
       self->have_info = FALSE;
@@ -1671,11 +1986,20 @@ gst_vgg_infer_change_state (GstElement *element, GstStateChange transition)
     return ret;
 
   switch (transition) {
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
+    case GST_STATE_CHANGE_PAUSED_TO_READY: {
+      VggModel *next;
       /* the task has stopped with the pads */
       g_clear_pointer (&self->converter, gst_video_converter_free);
       self->have_info = FALSE;
+      g_clear_pointer (&self->group_member, gst_vgg_batch_group_leave);
+      /* a model set while running and not used yet: READY_TO_PAUSED
+       * opens it, as model_path now names it */
+      g_mutex_lock (&self->lock);
+      next = g_steal_pointer (&self->next_model);
+      g_mutex_unlock (&self->lock);
+      g_clear_pointer (&next, gst_vgg_model_cache_release);
       break;
+    }
     case GST_STATE_CHANGE_READY_TO_NULL:
       gst_vgg_infer_close (self);
       gst_clear_buffer (&self->rgbx);
@@ -1691,6 +2015,7 @@ gst_vgg_infer_finalize (GObject *object)
 {
   GstVggInfer *self = GST_VGG_INFER (object);
 
+  g_clear_pointer (&self->group_member, gst_vgg_batch_group_leave);
   gst_vgg_infer_close (self);
   gst_clear_buffer (&self->rgbx);
   g_clear_pointer (&self->converter, gst_video_converter_free);
@@ -1703,6 +2028,8 @@ gst_vgg_infer_finalize (GObject *object)
   g_free (self->batch);
   g_free (self->top);
   g_free (self->features);
+  g_free (self->group_out);
+  g_free (self->batch_group);
   g_free (self->model_path);
   g_free (self->labels_path);
   g_free (self->mean_text);

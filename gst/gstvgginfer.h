@@ -10,6 +10,7 @@
 #include <gst/video/video.h>
 #include <vggcore/vggcore.h>
 
+#include "gstvggbatchgroup.h"
 #include "gstvggmeta.h"
 
 G_BEGIN_DECLS
@@ -98,6 +99,7 @@ struct _GstVggInfer
   gchar *mean_text; /* "R,G,B" overriding the model's, or NULL */
   gchar *std_text;
   gboolean mode_set; /* mode was set: no default from the model name */
+  gchar *batch_group;
 
   /* Statistics, under the object lock. */
   guint64 frames_inferred;
@@ -125,6 +127,14 @@ struct _GstVggInfer
   gboolean query_running; /* the task holds `query` */
   gboolean query_result;
   guint64 frame_count; /* frames seen by the chain function */
+  /* A model set while PAUSED or PLAYING, loaded by the setter (one use of
+   * the model cache, so it stays loaded); the task switches to it at the
+   * next batch. */
+  VggModel *next_model;
+
+  /* The batch group joined from PAUSED up (NULL when batch-group is
+   * unset): its worker runs the network instead of self->context. */
+  GstVggBatchGroupMember *group_member;
 
   /* Streaming task only. */
   VggContext *context;
@@ -142,7 +152,10 @@ struct _GstVggInfer
   guint batch_alloc;
   GstVggClassification *top; /* (top_alloc) */
   guint top_alloc;
-  gfloat *features; /* (features_alloc) */
+  gfloat *group_out; /* (group_out_alloc), the rows a group returns */
+  gsize group_out_alloc;
+  gsize input_alloc; /* floats of self->input */
+  gfloat *features;  /* (features_alloc) */
   guint features_alloc;
   gboolean warned_layer;
 };

@@ -6,7 +6,10 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
+#include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
+#include <unistd.h>
 #include <vggcore/vggcore.h>
 
 #include "gstvggmeta.h"
@@ -650,19 +653,27 @@ GST_START_TEST (test_leaky_skip_keeps_live_rate)
            "(%" G_GUINT64_FORMAT " inferred, %" G_GUINT64_FORMAT
            " skipped); leaky=none %d frames out\n",
       out, inferred, skipped, out_none);
-  /* the source keeps its 30 fps: about 60 frames in 2 s */
-  fail_unless (out >= 45, "leaky=skip: %d frames in 2 s", out);
+  /* the source keeps its 30 fps: about 60 frames in 2 s (a rate, so not
+   * under the sanitizers and valgrind, whose setups set
+   * VGG_TEST_INSTRUMENTED) */
+  if (g_getenv ("VGG_TEST_INSTRUMENTED") == NULL)
+    fail_unless (out >= 45, "leaky=skip: %d frames in 2 s", out);
   /* the model is slower than the source, so some frames were skipped */
-  fail_unless (skipped > 0 && inferred > 0);
+  /* (under valgrind the pipeline may not even have started in 2 s) */
+  fail_unless ((skipped > 0 && inferred > 0)
+      || (g_getenv ("VGG_TEST_INSTRUMENTED") && (skipped > 0 || out == 0)));
   /* every frame out was inferred or skipped; a few are still in flight
    * (the batch being inferred and the frames queued behind it) */
   fail_unless (inferred + skipped >= (guint64) out
-          && inferred + skipped <= (guint64) out + 10,
+          && (inferred + skipped <= (guint64) out + 10
+              || g_getenv ("VGG_TEST_INSTRUMENTED")),
       "%d out, %" G_GUINT64_FORMAT " inferred, %" G_GUINT64_FORMAT " skipped",
       out, inferred, skipped);
   /* without skipping, the slow model sets the rate */
   fail_unless (skipped_none == 0);
-  fail_unless (out_none < out, "leaky=none %d frames, skip %d", out_none, out);
+  if (g_getenv ("VGG_TEST_INSTRUMENTED") == NULL)
+    fail_unless (
+        out_none < out, "leaky=none %d frames, skip %d", out_none, out);
 }
 
 GST_END_TEST;
@@ -999,17 +1010,415 @@ GST_START_TEST (test_bad_property_values_are_refused)
   g_object_set (e, "model", spot_model, NULL);
   fail_unless (
       gst_element_set_state (e, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
-  /* the model is fixed above READY (refused with a g_warning in the
-   * element's log domain, which gst-check does not intercept) */
-  g_object_set (e, "model", rand_model, NULL);
+  /* the labels and the batch group are fixed above READY (refused with a
+   * g_warning in the element's log domain, which gst-check does not
+   * intercept) */
+  g_object_set (e, "labels", spot_model, "batch-group", "g", NULL);
   {
-    gchar *m;
-    g_object_get (e, "model", &m, NULL);
-    fail_unless_equals_string (m, spot_model);
-    g_free (m);
+    gchar *l, *g;
+    g_object_get (e, "labels", &l, "batch-group", &g, NULL);
+    fail_unless (l == NULL, "labels changed to %s in PAUSED", l);
+    fail_unless (g == NULL, "batch-group changed to %s in PAUSED", g);
   }
   gst_element_set_state (e, GST_STATE_NULL);
   gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+/* --- model changes while running --- */
+
+static const gchar *
+meta_model (GstBuffer *buf)
+{
+  GstVggMeta *meta = gst_buffer_get_vgg_meta (buf);
+  return meta ? meta->model_name : NULL;
+}
+
+/* A harness whose element posts on its own bus. */
+static GstBus *
+harness_bus (GstHarness *h)
+{
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  return bus;
+}
+
+GST_START_TEST (test_model_change_while_playing_switches_between_frames)
+{
+  /* rand (10 classes, 48x40) first, then spot (9 classes, 64x64): the
+   * frames pushed after the property is set all run on spot and get the
+   * class of their bright spot; none is lost or reordered */
+  static const guint batch_sizes[] = { 1, 3 };
+
+  for (guint b = 0; b < G_N_ELEMENTS (batch_sizes); b++) {
+    gchar *props = g_strdup_printf (
+        "model=%s batch-size=%u batch-timeout=20", rand_model, batch_sizes[b]);
+    GstHarness *h = new_harness (props);
+    GstHarness *ref = new_harness (props);
+    gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+    const gint n_before = 7, n_after = 11;
+
+    gst_harness_set_src_caps_str (h, caps);
+    gst_harness_set_src_caps_str (ref, caps);
+    push_frames (h, 0, n_before, 2);
+    push_frames (ref, 0, 1, 2);
+    {
+      GstBuffer *r = gst_harness_pull (ref);
+      gint rand_top1 = top1 (r, NULL);
+      for (gint i = 0; i < n_before; i++) {
+        GstBuffer *out = gst_harness_pull (h);
+        fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+        fail_unless_equals_string (meta_model (out), "rand");
+        fail_unless_equals_int (top1 (out, NULL), rand_top1);
+        gst_buffer_unref (out);
+      }
+      gst_buffer_unref (r);
+    }
+    g_object_set (h->element, "model", spot_model, NULL);
+    for (gint i = n_before; i < n_before + n_after; i++) {
+      GstBuffer *buf = make_picture (GST_VIDEO_FORMAT_RGB, 64, 48, i % 9);
+      GST_BUFFER_PTS (buf) = i * GST_SECOND / 30;
+      GST_BUFFER_OFFSET (buf) = i;
+      fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+    }
+    for (gint i = n_before; i < n_before + n_after; i++) {
+      GstBuffer *out = gst_harness_pull (h);
+      fail_unless (
+          out != NULL, "batch %u: frame %d missing", batch_sizes[b], i);
+      fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+      fail_unless_equals_string (meta_model (out), "spot");
+      fail_unless_equals_int (top1 (out, NULL), i % 9);
+      gst_buffer_unref (out);
+    }
+    fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+    gst_harness_teardown (h);
+    gst_harness_teardown (ref);
+    g_free (caps);
+    g_free (props);
+  }
+}
+
+GST_END_TEST;
+
+/* Frames flow from another thread while the model changes back and forth:
+ * every frame comes out once, in order, and the model names of the frames
+ * change only where a switch happened (at most once per set). */
+typedef struct
+{
+  GstHarness *h;
+  gint n;
+} PushJob;
+
+static gpointer
+push_thread (gpointer data)
+{
+  PushJob *job = data;
+  push_frames (job->h, 0, job->n, 4);
+  return NULL;
+}
+
+GST_START_TEST (test_model_changes_under_load_keep_every_frame)
+{
+  gchar *props =
+      g_strdup_printf ("model=%s batch-size=4 batch-timeout=5", spot_model);
+  GstHarness *h = new_harness (props);
+  gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+  PushJob job = { h, 300 };
+  GThread *t;
+  gint switches = 0, sets = 0;
+  const gchar *last = "spot";
+
+  gst_harness_set_src_caps_str (h, caps);
+  t = g_thread_new ("push", push_thread, &job);
+  for (gint i = 0; i < job.n; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    const gchar *m;
+    fail_unless (out != NULL, "frame %d missing", i);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    m = meta_model (out);
+    fail_unless (m != NULL, "frame %d has no meta", i);
+    if (strcmp (m, last) != 0) {
+      switches++;
+      last = strcmp (m, "spot") == 0 ? "spot" : "rand";
+    }
+    /* spot frames see the spot; rand ones just have ten classes */
+    if (strcmp (m, "spot") == 0)
+      fail_unless_equals_int (top1 (out, NULL), 4);
+    gst_buffer_unref (out);
+    if (i % 37 == 0) {
+      g_object_set (
+          h->element, "model", sets % 2 ? spot_model : rand_model, NULL);
+      sets++;
+    }
+  }
+  g_thread_join (t);
+  GST_INFO ("%d model sets, %d switches seen in 300 frames", sets, switches);
+  fail_unless (switches >= 1 && switches <= sets, "%d switches for %d sets",
+      switches, sets);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+  gst_harness_teardown (h);
+  g_free (caps);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_bad_model_while_playing_warns_and_keeps_old)
+{
+  gchar *props = g_strdup_printf ("model=%s", spot_model);
+  gchar *garbage =
+      g_build_filename (model_dir, "garbage-live.safetensors", NULL);
+  GstHarness *h = new_harness (props);
+  GstBus *bus = harness_bus (h);
+  gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *m;
+
+  fail_unless (g_file_set_contents (garbage, "not a model at all", -1, NULL));
+  gst_harness_set_src_caps_str (h, caps);
+  push_frames (h, 0, 2, 1);
+  g_object_set (h->element, "model", garbage, NULL);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no warning for %s", garbage);
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_WARNING);
+  gst_message_parse_warning (msg, &err, NULL);
+  GST_INFO ("warning: %s", err->message);
+  fail_unless (strstr (err->message, garbage) != NULL,
+      "warning \"%s\" does not name %s", err->message, garbage);
+  fail_unless (strstr (err->message, "keeping") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  g_object_get (h->element, "model", &m, NULL);
+  fail_unless_equals_string (m, spot_model);
+  g_free (m);
+  /* a missing file too */
+  g_object_set (h->element, "model", "/nonexistent/m.safetensors", NULL);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING);
+  gst_message_unref (msg);
+  push_frames (h, 2, 3, 1);
+  for (gint i = 0; i < 5; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    fail_unless_equals_string (meta_model (out), "spot");
+    fail_unless_equals_int (top1 (out, NULL), 1);
+    gst_buffer_unref (out);
+  }
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  g_unlink (garbage);
+  g_free (garbage);
+  g_free (caps);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+/* --- batch groups --- */
+
+typedef struct
+{
+  GstHarness *h;
+  gint stream;
+  gint n;
+} StreamJob;
+
+/* stream s, frame i: the spot in region (i * (s + 2) + s) % 9 */
+static gint
+stream_class (gint s, gint i)
+{
+  return (i * (s + 2) + s) % 9;
+}
+
+static gpointer
+stream_thread (gpointer data)
+{
+  StreamJob *job = data;
+
+  for (gint i = 0; i < job->n; i++) {
+    GstBuffer *buf = make_picture (
+        GST_VIDEO_FORMAT_RGB, 64, 48, stream_class (job->stream, i));
+    GST_BUFFER_PTS (buf) = i * GST_SECOND / 30;
+    GST_BUFFER_OFFSET (buf) = i;
+    if (gst_harness_push (job->h, buf) != GST_FLOW_OK)
+      break;
+  }
+  return NULL;
+}
+
+GST_START_TEST (test_batch_group_keeps_each_stream_in_order)
+{
+  /* three elements, one group, the same model under three spellings (a
+   * symlink and a "dir/../" path share the cache entry); each frame's
+   * top-1 is its spot and its scores equal those of an element of its
+   * own at batch 1 (within float rounding of a different batch) */
+  enum
+  {
+    N_STREAMS = 3,
+    N_FRAMES = 40
+  };
+  gchar *link = g_build_filename (model_dir, "spot-link.safetensors", NULL);
+  gchar *dotdot = g_strdup_printf (
+      "%s/../%s/spot.safetensors", model_dir, strrchr (model_dir, '/') + 1);
+  const gchar *paths[N_STREAMS] = { spot_model, link, dotdot };
+  GstHarness *h[N_STREAMS], *ref;
+  StreamJob jobs[N_STREAMS];
+  GThread *threads[N_STREAMS];
+  gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+  gchar *ref_props = g_strdup_printf ("model=%s top-k=9", spot_model);
+  gfloat ref_scores[9][9];
+
+  g_unlink (link);
+  fail_unless (symlink (spot_model, link) == 0);
+  /* the reference scores of each class picture */
+  ref = new_harness (ref_props);
+  gst_harness_set_src_caps_str (ref, caps);
+  for (gint c = 0; c < 9; c++) {
+    GstBuffer *out;
+    GstVggMeta *meta;
+    gst_harness_push (ref, make_picture (GST_VIDEO_FORMAT_RGB, 64, 48, c));
+    out = gst_harness_pull (ref);
+    meta = gst_buffer_get_vgg_meta (out);
+    for (gint k = 0; k < 9; k++) {
+      gint id;
+      gfloat p;
+      fail_unless (gst_vgg_meta_get_result (meta, k, &id, &p, NULL));
+      ref_scores[c][id] = p;
+    }
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (ref);
+
+  for (gint s = 0; s < N_STREAMS; s++) {
+    gchar *props = g_strdup_printf (
+        "model=%s batch-group=order batch-size=%d batch-timeout=50 top-k=9",
+        paths[s], s == 0 ? 4 : s);
+    h[s] = new_harness (props);
+    gst_harness_set_src_caps_str (h[s], caps);
+    g_free (props);
+    jobs[s] = (StreamJob){ h[s], s, N_FRAMES };
+  }
+  for (gint s = 0; s < N_STREAMS; s++)
+    threads[s] = g_thread_new ("stream", stream_thread, &jobs[s]);
+  for (gint s = 0; s < N_STREAMS; s++) {
+    for (gint i = 0; i < N_FRAMES; i++) {
+      GstBuffer *out = gst_harness_pull (h[s]);
+      GstVggMeta *meta;
+      gint c = stream_class (s, i);
+      fail_unless (out != NULL, "stream %d frame %d missing", s, i);
+      fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+      fail_unless_equals_int (top1 (out, NULL), c);
+      meta = gst_buffer_get_vgg_meta (out);
+      for (gint k = 0; k < 9; k++) {
+        gint id;
+        gfloat p;
+        fail_unless (gst_vgg_meta_get_result (meta, k, &id, &p, NULL));
+        fail_unless (fabsf (p - ref_scores[c][id]) <= 1e-5f,
+            "stream %d frame %d class %d: %g, alone %g", s, i, id, p,
+            ref_scores[c][id]);
+      }
+      gst_buffer_unref (out);
+    }
+  }
+  for (gint s = 0; s < N_STREAMS; s++) {
+    g_thread_join (threads[s]);
+    fail_unless_equals_int (gst_harness_buffers_in_queue (h[s]), 0);
+    fail_unless_equals_uint64 (get_u64 (h[s], "frames-inferred"), N_FRAMES);
+    gst_harness_teardown (h[s]);
+  }
+  g_unlink (link);
+  g_free (link);
+  g_free (dotdot);
+  g_free (ref_props);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_batch_group_flush_and_restart)
+{
+  /* one stream of a group flushes while frames are in the worker; the
+   * other goes on; after the flush the first stream starts again */
+  gchar *props = g_strdup_printf (
+      "model=%s batch-group=flush batch-size=4 batch-timeout=30", rand_model);
+  GstHarness *a = new_harness (props), *b = new_harness (props);
+  gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+
+  gst_harness_set_src_caps_str (a, caps);
+  gst_harness_set_src_caps_str (b, caps);
+  push_frames (a, 0, 6, 0);
+  push_frames (b, 0, 6, 0);
+  fail_unless (gst_harness_push_event (a, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (a, gst_event_new_flush_stop (TRUE)));
+  {
+    GstSegment seg;
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    fail_unless (gst_harness_push_event (a, gst_event_new_segment (&seg)));
+  }
+  /* whatever of a's first six was pushed before the flush, then 100-104 */
+  push_frames (a, 100, 5, 0);
+  for (gint i = 0; i < 6; i++) {
+    GstBuffer *out = gst_harness_pull (b);
+    fail_unless (out != NULL, "stream b: frame %d missing", i);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    gst_buffer_unref (out);
+  }
+  {
+    guint64 last = 0;
+    gint got_new = 0;
+    gboolean first = TRUE;
+    while (got_new < 5) {
+      GstBuffer *out = gst_harness_pull (a);
+      guint64 off;
+      fail_unless (out != NULL);
+      off = GST_BUFFER_OFFSET (out);
+      fail_unless (first || off > last,
+          "offset %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT, off, last);
+      fail_unless (off < 6 || (off >= 100 && off < 105));
+      if (off >= 100)
+        got_new++;
+      last = off;
+      first = FALSE;
+      gst_buffer_unref (out);
+    }
+  }
+  gst_harness_teardown (a);
+  gst_harness_teardown (b);
+  g_free (caps);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_batch_group_refuses_another_model)
+{
+  GstElement *p = parse_pipeline (
+      "videotestsrc num-buffers=5 ! vgginfer batch-group=mixed model=\"%s\" "
+      "! fakesink  videotestsrc num-buffers=5 ! vgginfer batch-group=mixed "
+      "model=\"%s\" ! fakesink",
+      spot_model, rand_model);
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *msg;
+  GError *err = NULL;
+
+  fail_unless_equals_int (
+      gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error on the bus");
+  gst_message_parse_error (msg, &err, NULL);
+  GST_INFO ("%s", err->message);
+  fail_unless (strstr (err->message, "mixed") != NULL
+          && strstr (err->message, spot_model) != NULL
+          && strstr (err->message, rand_model) != NULL,
+      "error \"%s\" does not name the group and both models", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (p);
 }
 
 GST_END_TEST;
@@ -1044,6 +1453,12 @@ vgginfer_suite (void)
   tcase_add_test (tc, test_bad_model_files_error_on_bus);
   tcase_add_test (tc, test_no_model_is_an_error);
   tcase_add_test (tc, test_bad_property_values_are_refused);
+  tcase_add_test (tc, test_model_change_while_playing_switches_between_frames);
+  tcase_add_test (tc, test_model_changes_under_load_keep_every_frame);
+  tcase_add_test (tc, test_bad_model_while_playing_warns_and_keeps_old);
+  tcase_add_test (tc, test_batch_group_keeps_each_stream_in_order);
+  tcase_add_test (tc, test_batch_group_flush_and_restart);
+  tcase_add_test (tc, test_batch_group_refuses_another_model);
   return s;
 }
 

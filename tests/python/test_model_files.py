@@ -8,6 +8,7 @@ usage: test_model_files.py --tools BUILD/vggcore/tools --workdir DIR
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 
@@ -16,6 +17,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vggtorch  # noqa: E402
+
+# A command that runs the engine's tools (e.g. valgrind in the valgrind
+# test setup), and how much longer they may then take.
+TEST_WRAPPER = shlex.split(os.environ.get("VGG_TEST_WRAPPER", ""))
+TIMEOUT_FACTOR = 50 if TEST_WRAPPER else 1
 
 passed = failed = 0
 
@@ -31,8 +37,9 @@ def check(cond, what, detail=""):
 
 
 def run(tool, *args):
-    p = subprocess.run([tool] + [str(a) for a in args], capture_output=True,
-                       text=True, timeout=300)
+    p = subprocess.run(TEST_WRAPPER + [tool] + [str(a) for a in args],
+                       capture_output=True, text=True,
+                       timeout=300 * TIMEOUT_FACTOR)
     return p.returncode, p.stdout, p.stderr
 
 

@@ -77,12 +77,15 @@ vgg_conv3x3_winograd (VggPool *pool, float *const *scratch, const float *zeros,
 {
   /* the same arithmetic either way; AVX2 does eight channels in one
    * register instead of two */
-  static int have_avx2 = -1;
+  /* atomic: contexts in several threads may ask first at the same time */
+  static int cached_avx2 = -1;
+  int have_avx2 = __atomic_load_n (&cached_avx2, __ATOMIC_RELAXED);
 
   if (have_avx2 < 0) {
     __builtin_cpu_init ();
     have_avx2 =
         __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+    __atomic_store_n (&cached_avx2, have_avx2, __ATOMIC_RELAXED);
   }
   (have_avx2 ? vgg_conv3x3_winograd_avx2 : vgg_conv3x3_winograd_generic) (
       pool, scratch, zeros, in, u, bias, out, n, h, w, c, o, relu);

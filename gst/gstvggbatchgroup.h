@@ -1,0 +1,59 @@
+/* Batch groups: one inference worker shared by several vgginfer elements.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __GST_VGG_BATCH_GROUP_H__
+#define __GST_VGG_BATCH_GROUP_H__
+
+#include <glib.h>
+#include <vggcore/vggcore.h>
+
+G_BEGIN_DECLS
+
+/* One element's seat in a group. */
+typedef struct _GstVggBatchGroupMember GstVggBatchGroupMember;
+
+typedef enum
+{
+  GST_VGG_BATCH_GROUP_OK,
+  GST_VGG_BATCH_GROUP_CANCELLED, /* gst_vgg_batch_group_cancel() */
+  GST_VGG_BATCH_GROUP_ERROR      /* the engine failed; see the message */
+} GstVggBatchGroupResult;
+
+/* Joins the group `name` of this process, creating it (its context and
+ * worker thread, with batch_size, batch_timeout_ms and threads) when this
+ * is the first member.  Later members keep the group's settings.  Every
+ * member must run the same model (the same pointer from the model cache,
+ * i.e. the same file); otherwise returns NULL and sets `error` to a
+ * message naming both files.  (transfer full) */
+GstVggBatchGroupMember *gst_vgg_batch_group_join (const gchar *name,
+    VggModel *model, guint batch_size, guint batch_timeout_ms, gint threads,
+    gchar **error);
+
+/* Leaves the group; the last member stops the worker and frees the group.
+ * No forward may be running on the member. */
+void gst_vgg_batch_group_leave (GstVggBatchGroupMember *member);
+
+/* Runs the network on n frames, `input` (n, 3, height, width) already
+ * normalized at the model's input size, in the group's worker together
+ * with frames of the other members; blocks until all n are done and
+ * writes their `output` rows, (n, dims), to `out`.  Returns CANCELLED at
+ * once, or as soon as the frames already in a running batch are done,
+ * after gst_vgg_batch_group_cancel(). */
+GstVggBatchGroupResult gst_vgg_batch_group_forward (
+    GstVggBatchGroupMember *member, const gfloat *input, guint n,
+    VggOutput output, gint dims, gfloat *out, char error[VGG_ERROR_SIZE]);
+
+/* Makes the running and every later forward of the member return
+ * CANCELLED until gst_vgg_batch_group_resume(). */
+void gst_vgg_batch_group_cancel (GstVggBatchGroupMember *member);
+void gst_vgg_batch_group_resume (GstVggBatchGroupMember *member);
+
+/* The group's settings, and how many frames its worker has run. */
+guint gst_vgg_batch_group_get_batch_size (GstVggBatchGroupMember *member);
+guint64 gst_vgg_batch_group_get_frames (GstVggBatchGroupMember *member);
+guint64 gst_vgg_batch_group_get_batches (GstVggBatchGroupMember *member);
+
+G_END_DECLS
+
+#endif
