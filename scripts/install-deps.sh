@@ -8,7 +8,7 @@ libopenblas-dev liborc-0.4-dev liborc-0.4-dev-bin
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 libpango1.0-dev libcairo2-dev fonts-dejavu-core
-python3 python3-numpy python3-torch python3-torchvision python3-pil
+python3 python3-numpy python3-torch python3-torchvision python3-pil python3-matplotlib
 libgirepository1.0-dev gobject-introspection gir1.2-gstreamer-1.0 python3-gi
 dataset-fashion-mnist"
 
