@@ -1795,9 +1795,27 @@ gst_vgg_infer_handle_event (GstVggInfer *self, GstEvent *event)
 
 /* The task: takes an event or query, or a batch of frames, from the head
  * of the queue and sends it downstream. */
+/* Drops the queue, keeping its EOS event if it has one (transfer full). */
+static GstEvent *
+gst_vgg_infer_take_eos_locked (GstVggInfer *self)
+{
+  GstEvent *eos = NULL;
+  guint len = gst_queue_array_get_length (self->queue);
+
+  for (guint i = 0; i < len && eos == NULL; i++) {
+    GstVggInferItem *item = gst_queue_array_peek_nth_struct (self->queue, i);
+    if (item->type == GST_VGG_INFER_ITEM_EVENT
+        && GST_EVENT_TYPE (item->object) == GST_EVENT_EOS)
+      eos = gst_event_ref (GST_EVENT_CAST (item->object));
+  }
+  gst_vgg_infer_flush_queue_locked (self, TRUE);
+  return eos;
+}
+
 static void
 gst_vgg_infer_loop (GstVggInfer *self)
 {
+  GstEvent *eos = NULL;
   GstVggInferItem *head;
   guint batch_size, batch_timeout, n_items = 0, n_infer = 0;
   GstFlowReturn ret;
@@ -1893,11 +1911,17 @@ gst_vgg_infer_loop (GstVggInfer *self)
   /* a flush may have reset srcresult meanwhile: keep FLUSHING then */
   if (self->srcresult == GST_FLOW_OK)
     self->srcresult = ret;
+  /* nothing queued goes out any more, but an EOS already queued must, or
+   * the pipeline never ends; one that comes later goes straight through
+   * the sink event function */
+  if (ret == GST_FLOW_EOS && self->srcresult == GST_FLOW_EOS)
+    eos = gst_vgg_infer_take_eos_locked (self);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   GST_DEBUG_OBJECT (self, "pausing task: %s", gst_flow_get_name (ret));
   if (ret == GST_FLOW_EOS) {
-    /* downstream is done: EOS still comes through the sink event function */
+    if (eos)
+      gst_pad_push_event (self->srcpad, eos);
   } else if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) {
     if (ret != GST_FLOW_ERROR)
       GST_ELEMENT_FLOW_ERROR (self, ret);

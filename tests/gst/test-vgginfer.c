@@ -391,6 +391,48 @@ GST_START_TEST (test_eos_runs_partial_batch)
 
 GST_END_TEST;
 
+/* downstream that takes one frame, then wants no more (as pngenc
+ * snapshot=true does) */
+static GstFlowReturn
+chain_one_then_eos (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+{
+  gint *taken = g_object_get_data (G_OBJECT (pad), "taken");
+
+  gst_buffer_unref (buffer);
+  return ++*taken == 1 ? GST_FLOW_OK : GST_FLOW_EOS;
+}
+
+GST_START_TEST (test_eos_queued_when_downstream_stops_still_goes_out)
+{
+  gchar *props =
+      g_strdup_printf ("model=%s batch-size=8 batch-timeout=60000", spot_model);
+  GstHarness *h = new_harness (props);
+  gint taken = 0;
+  GstEvent *ev;
+
+  g_object_set_data (G_OBJECT (h->sinkpad), "taken", &taken);
+  gst_pad_set_chain_function (h->sinkpad, chain_one_then_eos);
+  gst_harness_set_src_caps_str (
+      h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  /* five frames and EOS queued before the batch runs; downstream returns
+   * EOS for the second frame, with the EOS event still in the queue */
+  push_frames (h, 0, 5, 2);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  while ((ev = gst_harness_pull_event (h)) != NULL) {
+    GstEventType type = GST_EVENT_TYPE (ev);
+    gst_event_unref (ev);
+    if (type == GST_EVENT_EOS)
+      break;
+  }
+  fail_unless (
+      ev != NULL, "EOS never left the element (%d frames taken)", taken);
+  fail_unless_equals_int (taken, 2);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_flush_discards_queued_frames)
 {
   gchar *props =
@@ -1438,6 +1480,7 @@ vgginfer_suite (void)
   tcase_add_test (tc, test_batches_keep_order_exactly_once);
   tcase_add_test (tc, test_inference_interval_infers_every_nth);
   tcase_add_test (tc, test_eos_runs_partial_batch);
+  tcase_add_test (tc, test_eos_queued_when_downstream_stops_still_goes_out);
   tcase_add_test (tc, test_flush_discards_queued_frames);
   tcase_add_test (tc, test_flushing_seek_in_pipeline);
   tcase_add_test (tc, test_caps_change_mid_stream);
