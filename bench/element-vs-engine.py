@@ -7,12 +7,13 @@ tests/python/vggtorch.py and cached), the same batch size and threads:
   2. videotestsrc num-buffers=N ! video/x-raw,format=I420,width=1920,
      height=1080 ! vgginfer model=M batch-size=B threads=T ! fakesink
 and prints both frames per second and their ratio (the element's target is
-at least 0.97 of the engine's).  The element's rate is measured at the sink
+at least 0.97 of the engine's).  The two alternate --repeat times (the
+machine's speed drifts between runs); the figures are the medians.  The element's rate is measured at the sink
 between the end of the first batch (model warm-up, like vgg-bench's
 --warmup 1) and the last frame.
 
 Usage: bench/element-vs-engine.py [--frames 40] [--batch 8] [--threads 2]
-           [--arch vgg16] [--model FILE] [--build build]
+           [--repeat 3] [--arch vgg16] [--model FILE] [--build build]
 Needs /usr/bin/python3 with python3-gi, gir1.2-gstreamer-1.0 and (to make
 the model) python3-torch and python3-torchvision.
 """
@@ -20,6 +21,7 @@ the model) python3-torch and python3-torchvision.
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -83,6 +85,7 @@ def main():
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--arch", default="vgg16")
     ap.add_argument("--model")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -95,13 +98,21 @@ def main():
     os.makedirs(os.path.dirname(model), exist_ok=True)
     make_model(args.arch, model)
     iters = args.frames // args.batch - 1
-    engine = engine_fps(args.build, model, args.batch, args.threads, iters)
-    element = element_fps(args.build, model, args.batch, args.threads,
-                          args.frames)
+    engines, elements = [], []
+    for _ in range(max(1, args.repeat)):
+        engines.append(engine_fps(args.build, model, args.batch,
+                                  args.threads, iters))
+        elements.append(element_fps(args.build, model, args.batch,
+                                    args.threads, args.frames))
+        print("run %d: engine %.3f fps, element %.3f fps"
+              % (len(engines), engines[-1], elements[-1]), flush=True)
+    engine = statistics.median(engines)
+    element = statistics.median(elements)
     ratio = element / engine
     print(json.dumps({"model": os.path.basename(model),
                       "batch": args.batch, "threads": args.threads,
-                      "frames": args.frames, "engine_fps": round(engine, 3),
+                      "frames": args.frames, "repeat": len(engines),
+                      "engine_fps": round(engine, 3),
                       "element_fps": round(element, 3),
                       "ratio": round(ratio, 3)}))
     print("engine %.3f fps, element %.3f fps (1920x1080 I420): ratio %.3f "
