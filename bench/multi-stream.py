@@ -12,9 +12,10 @@ made by tests/python/vggtorch.py and cached) in one process,
 and prints the total frames per second of each.  Rates are measured at the
 sinks from the S-th frame out to the last (the first batch warms up).
 
-Memory: peak RSS (VmHWM) of a process running 1 element, 8 grouped
-elements and 8 separate elements on the same model file (8 frames each);
-every configuration runs in a fresh process.
+Memory: peak RSS (VmHWM) of a process running 8 separate elements against
+one running 1 element (both batch 1), and of one running 8 grouped
+elements (batch 8) against 1 element at batch 8, all on the same model
+file (8 frames each); every configuration runs in a fresh process.
 
 Usage: bench/multi-stream.py [--streams 4] [--frames 24] [--threads 2]
            [--arch vgg16] [--model FILE] [--build build] [--skip-memory]
@@ -63,7 +64,7 @@ def child(args):
     n, frames = args.child_streams, args.frames
     if args.child == "grouped":
         props = ("batch-group=bench batch-size=%d batch-timeout=200 "
-                 "threads=%d" % (n, args.threads))
+                 "threads=%d" % (args.child_batch or n, args.threads))
     else:
         props = "batch-size=1 threads=%d" % args.child_threads
     branches = []
@@ -96,9 +97,10 @@ def child(args):
                       "peak_rss_mb": round(peak_rss_mb(), 1)}))
 
 
-def run(args, config, streams, frames, threads):
+def run(args, config, streams, frames, threads, batch=0):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", config,
            "--child-streams", str(streams), "--child-threads", str(threads),
+           "--child-batch", str(batch),
            "--frames", str(frames), "--threads", str(args.threads),
            "--model", args.model, "--build", args.build]
     out = subprocess.run(cmd, check=True, capture_output=True,
@@ -119,6 +121,7 @@ def main():
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-streams", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-threads", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--child-batch", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     if args.child:
@@ -143,14 +146,16 @@ def main():
                                3)}
     if not args.skip_memory:
         one = run(args, "separate", 1, 8, args.threads)
+        one_b8 = run(args, "grouped", 1, 8, args.threads, batch=8)
         eight_g = run(args, "grouped", 8, 8, args.threads)
         eight_s = run(args, "separate", 8, 8, sep_threads)
         result["peak_rss_mb"] = {
             "1_element": one["peak_rss_mb"],
+            "1_element_batch8": one_b8["peak_rss_mb"],
             "8_grouped": eight_g["peak_rss_mb"],
             "8_separate": eight_s["peak_rss_mb"]}
         result["rss_ratio_8_grouped"] = round(
-            eight_g["peak_rss_mb"] / one["peak_rss_mb"], 3)
+            eight_g["peak_rss_mb"] / one_b8["peak_rss_mb"], 3)
         result["rss_ratio_8_separate"] = round(
             eight_s["peak_rss_mb"] / one["peak_rss_mb"], 3)
     print(json.dumps(result))
@@ -160,11 +165,12 @@ def main():
              sep_threads, separate["total_fps"], result["speedup"]))
     if "peak_rss_mb" in result:
         r = result["peak_rss_mb"]
-        print("peak RSS: 1 element %.0f MB, 8 grouped %.0f MB (x%.2f), "
-              "8 separate %.0f MB (x%.2f)"
-              % (r["1_element"], r["8_grouped"],
-                 result["rss_ratio_8_grouped"], r["8_separate"],
-                 result["rss_ratio_8_separate"]))
+        print("peak RSS: 1 element %.0f MB, 8 separate %.0f MB (x%.2f); "
+              "1 element at batch 8 %.0f MB, 8 grouped (batch 8) %.0f MB "
+              "(x%.2f)"
+              % (r["1_element"], r["8_separate"],
+                 result["rss_ratio_8_separate"], r["1_element_batch8"],
+                 r["8_grouped"], result["rss_ratio_8_grouped"]))
 
 
 if __name__ == "__main__":

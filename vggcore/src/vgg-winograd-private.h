@@ -8,7 +8,7 @@
 #define VGG_WINOGRAD_OUT 4  /* output tile side */
 /* Scratch per thread, in floats; a block of tiles holds V and M. */
 #define VGG_WINOGRAD_SCRATCH_FLOATS (6u << 20)
-#define VGG_WINOGRAD_MAX_BLOCK 512
+#define VGG_WINOGRAD_MAX_BLOCK 128
 
 void vgg_conv3x3_winograd_generic (VggPool *pool, float *const *scratch,
     const float *zeros, const float *in, const float *u, const float *bias,
