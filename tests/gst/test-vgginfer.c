@@ -1017,6 +1017,146 @@ GST_START_TEST (test_bad_model_files_error_on_bus)
 
 GST_END_TEST;
 
+/* --- model names, mean and std --- */
+
+static gint
+get_enum (GstElement *e, const gchar *name)
+{
+  gint v;
+  g_object_get (e, name, &v, NULL);
+  return v;
+}
+
+/* The feature vector vgginfer (props) gives one 64x48 picture; its mode
+ * is returned in *mode. */
+static gfloat *
+features_of (const gchar *props, guint *n, gint *mode)
+{
+  GstHarness *h = new_harness (props);
+  gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+  GstBuffer *out;
+  GstVggMeta *meta;
+  const gfloat *f;
+  gfloat *copy;
+
+  gst_harness_set_src_caps_str (h, caps);
+  push_frames (h, 0, 1, 4);
+  out = gst_harness_pull (h);
+  fail_unless (out != NULL, "%s: no frame out", props);
+  meta = gst_buffer_get_vgg_meta (out);
+  fail_unless (meta != NULL, "%s: no meta", props);
+  f = gst_vgg_meta_get_features (meta, n);
+  fail_unless (f != NULL && *n > 0, "%s: no features", props);
+  copy = g_memdup2 (f, *n * sizeof (gfloat));
+  *mode = get_enum (h->element, "mode");
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (caps);
+  return copy;
+}
+
+/* max |a - b| / max |b| */
+static gdouble
+relative_difference (const gfloat *a, const gfloat *b, guint n)
+{
+  gdouble diff = 0, scale = 0;
+  for (guint i = 0; i < n; i++) {
+    diff = MAX (diff, fabs ((gdouble) a[i] - b[i]));
+    scale = MAX (scale, fabs ((gdouble) b[i]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+/* model=vgg16-features finds NAME.safetensors in $GST_VGG_MODEL_PATH,
+ * defaults to mode=features and normalizes with that model's mean and std
+ * (torchvision's IMAGENET1K_FEATURES: mean 0.48235,0.45882,0.40784, std
+ * 1/255), as the same file by path with those mean/std properties does;
+ * mean/std override the normalization of a named model too. */
+GST_START_TEST (test_model_names_and_normalization)
+{
+  const gchar *features_norm =
+      "mean=0.48235,0.45882,0.40784 "
+      "std=0.00392156862745098,0.00392156862745098,0.00392156862745098";
+  gchar *dir = g_build_filename (model_dir, "names", NULL);
+  gchar *named = g_build_filename (dir, "vgg16-features.safetensors", NULL);
+  gchar *named16 = g_build_filename (dir, "vgg16.safetensors", NULL);
+  gchar *contents, *props;
+  gsize len;
+  guint n_name, n_path, n_default, n_override;
+  gint mode_name, mode_path, mode_default, mode_override;
+  gfloat *by_name, *by_path, *imagenet, *override;
+  gdouble d;
+
+  g_mkdir_with_parents (dir, 0755);
+  fail_unless (g_file_get_contents (rand_model, &contents, &len, NULL));
+  fail_unless (g_file_set_contents (named, contents, len, NULL));
+  fail_unless (g_file_set_contents (named16, contents, len, NULL));
+  g_free (contents);
+  g_setenv ("GST_VGG_MODEL_PATH", dir, TRUE);
+
+  by_name = features_of ("model=vgg16-features", &n_name, &mode_name);
+  fail_unless_equals_int (mode_name, 1 /* features */ );
+  props = g_strdup_printf ("model=%s mode=features %s", rand_model,
+      features_norm);
+  by_path = features_of (props, &n_path, &mode_path);
+  g_free (props);
+  fail_unless_equals_int (n_name, n_path);
+  d = relative_difference (by_name, by_path, n_name);
+  fail_unless (d <= 1e-5, "vgg16-features vs its normalization by hand: "
+      "relative difference %g over %u features", d, n_name);
+
+  /* the same file by path, ImageNet's normalization (the default) */
+  props = g_strdup_printf ("model=%s mode=features", rand_model);
+  imagenet = features_of (props, &n_default, &mode_default);
+  g_free (props);
+  fail_unless_equals_int (n_default, n_name);
+  d = relative_difference (imagenet, by_path, n_name);
+  fail_unless (d > 1e-2, "ImageNet and features normalization give the "
+      "same features (relative difference %g)", d);
+
+  /* mean/std override a named model's (vgg16: ImageNet's) */
+  props = g_strdup_printf ("model=vgg16 mode=features %s", features_norm);
+  override = features_of (props, &n_override, &mode_override);
+  g_free (props);
+  fail_unless_equals_int (n_override, n_name);
+  d = relative_difference (override, by_path, n_name);
+  fail_unless (d <= 1e-5, "model=vgg16 with mean/std: relative difference "
+      "%g", d);
+
+  g_free (by_name);
+  g_free (by_path);
+  g_free (imagenet);
+  g_free (override);
+  g_unsetenv ("GST_VGG_MODEL_PATH");
+  g_unlink (named);
+  g_unlink (named16);
+  g_rmdir (dir);
+  g_free (named);
+  g_free (named16);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* A name found nowhere: the error on the bus says where it looked and
+ * where to download the file. */
+GST_START_TEST (test_model_name_not_found_says_where)
+{
+  gchar *empty = g_build_filename (model_dir, "empty-hub", NULL);
+
+  g_mkdir_with_parents (empty, 0755);
+  g_setenv ("GST_VGG_MODEL_PATH", empty, TRUE);
+  g_setenv ("TORCH_HOME", empty, TRUE);
+  expect_model_error ("vgg13", "download.pytorch.org/models/vgg13-19584684.pth");
+  expect_model_error ("vgg13", empty);
+  g_unsetenv ("GST_VGG_MODEL_PATH");
+  g_unsetenv ("TORCH_HOME");
+  g_rmdir (empty);
+  g_free (empty);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_no_model_is_an_error)
 {
   GstElement *e = gst_element_factory_make ("vgginfer", NULL);
@@ -1027,14 +1167,6 @@ GST_START_TEST (test_no_model_is_an_error)
 }
 
 GST_END_TEST;
-
-static gint
-get_enum (GstElement *e, const gchar *name)
-{
-  gint v;
-  g_object_get (e, name, &v, NULL);
-  return v;
-}
 
 GST_START_TEST (test_bad_property_values_are_refused)
 {
@@ -1494,6 +1626,8 @@ vgginfer_suite (void)
   tcase_add_test (tc, test_messages_carry_results);
   tcase_add_test (tc, test_imagenet_labels_for_1000_classes);
   tcase_add_test (tc, test_bad_model_files_error_on_bus);
+  tcase_add_test (tc, test_model_names_and_normalization);
+  tcase_add_test (tc, test_model_name_not_found_says_where);
   tcase_add_test (tc, test_no_model_is_an_error);
   tcase_add_test (tc, test_bad_property_values_are_refused);
   tcase_add_test (tc, test_model_change_while_playing_switches_between_frames);
