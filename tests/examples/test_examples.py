@@ -17,6 +17,7 @@ the element's own bus messages for the same input.
 import json
 import os
 import re
+import shlex
 import struct
 import subprocess
 import sys
@@ -33,6 +34,8 @@ SIZE, CELL, FPS = 96, 32, 5
 # a different cell per frame, not in class order, one cell twice
 CELLS = [4, 0, 8, 2, 6, 1, 7, 3, 5, 0, 4]
 FAILURES = []
+# the valgrind test setup runs our C programs under memcheck through this
+TEST_WRAPPER = shlex.split(os.environ.get("VGG_TEST_WRAPPER", ""))
 
 
 def check(cond, what):
@@ -119,7 +122,7 @@ def parse_app_output(text):
 
 def check_app(command, source, model, name):
     run = subprocess.run(command + [model, source], capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=1200 if TEST_WRAPPER else 120)
     check(run.returncode == 0, "%s exited %d: %s" % (name, run.returncode,
                                                       run.stderr))
     printed = parse_app_output(run.stdout)
@@ -281,11 +284,12 @@ def main():
     what, writer, workdir, target = sys.argv[1:5]
     os.makedirs(workdir, exist_ok=True)
     model = os.path.join(workdir, "spot-%s.safetensors" % what)
-    subprocess.run([writer, model], check=True)
+    subprocess.run(TEST_WRAPPER + [writer, model], check=True)
     Gst.init(None)
     source = write_clip(workdir)
     if what == "c-appsink":
-        check_app([target], source, model, "vgg-appsink-example")
+        check_app(TEST_WRAPPER + [target], source, model,
+                  "vgg-appsink-example")
     elif what == "python-meta":
         check_app(["/usr/bin/python3", target], source, model,
                   "vgg_meta_example.py")
