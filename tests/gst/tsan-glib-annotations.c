@@ -1,4 +1,4 @@
-/* Linked into the element tests of a ThreadSanitizer build only.
+/* Linked into (or preloaded by) the tests of a ThreadSanitizer build only.
  *
  * GLib's GMutex and GCond are futex based on Linux, so ThreadSanitizer
  * does not see the order they impose and reports every access made under
@@ -6,26 +6,41 @@
  * of GLib's for every caller outside libglib (GStreamer, the plugin, the
  * tests), call GLib's own, and tell ThreadSanitizer what a lock, an unlock
  * and a condition wait mean for happens-before.  They change no behaviour.
- * The test programs export them (export_dynamic) so that the plugin and
- * GStreamer, loaded later, bind to them.
+ * The C test programs export them (export_dynamic) so that the plugin and
+ * GStreamer, loaded later, bind to them; the Python tests preload them as
+ * libtsan-glib-annotations.so.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <dlfcn.h>
 #include <glib.h>
+#include <stdlib.h>
 
 #define EXPORT __attribute__ ((visibility ("default")))
 
 void __tsan_acquire (void *addr);
 void __tsan_release (void *addr);
 
-/* GLib's own function, looked up once (any thread may be first) */
+/* GLib's own function, looked up in libglib itself (preloaded into
+ * Python, RTLD_NEXT would not find a GLib that the gi module loaded
+ * privately) once; any thread may be first */
+static void *
+glib_symbol (const char *name)
+{
+  void *glib = dlopen ("libglib-2.0.so.0", RTLD_LAZY | RTLD_NOLOAD);
+  void *sym = glib ? dlsym (glib, name) : NULL;
+  if (sym == NULL)
+    abort ();
+  dlclose (glib);
+  return sym;
+}
+
 #define REAL(ret, name, args)                                                  \
   static ret (*cached_##name) args;                                            \
   ret (*real_##name) args =                                                    \
       __atomic_load_n (&cached_##name, __ATOMIC_ACQUIRE);                      \
   if (real_##name == NULL) {                                                   \
-    real_##name = (ret (*) args) dlsym (RTLD_NEXT, #name);                     \
+    real_##name = (ret (*) args) glib_symbol (#name);                          \
     __atomic_store_n (&cached_##name, real_##name, __ATOMIC_RELEASE);          \
   }
 
