@@ -1567,6 +1567,100 @@ GST_START_TEST (test_batch_group_flush_and_restart)
 
 GST_END_TEST;
 
+typedef struct
+{
+  GstHarness *h;
+  gint cap;
+  gint stop; /* atomic */
+  gint pushed;
+} Flood;
+
+static gpointer
+flood_thread (gpointer data)
+{
+  Flood *f = data;
+
+  while (f->pushed < f->cap && !g_atomic_int_get (&f->stop)) {
+    GstBuffer *buf = make_picture (
+        GST_VIDEO_FORMAT_RGB, 64, 48, stream_class (0, f->pushed));
+    GST_BUFFER_OFFSET (buf) = f->pushed;
+    if (gst_harness_push (f->h, buf) != GST_FLOW_OK)
+      break;
+    f->pushed++;
+  }
+  return NULL;
+}
+
+GST_START_TEST (test_batch_group_does_not_starve_a_stream)
+{
+  /* stream a floods the group (its queue always full, so it always has a
+   * whole batch waiting); each frame of stream b, pushed one at a time,
+   * still comes out within a few of a's batches: every pass of the worker
+   * takes a frame from each stream.  A worker that filled its batches
+   * stream by stream would serve b only after a's flood (batch-timeout
+   * is long, so waiting b's frame out is no way around it). */
+  enum
+  {
+    N_B = 6,
+    MAX_A_WHILE_B_WAITS = 64
+  };
+  gchar *props = g_strdup_printf (
+      "model=%s batch-group=fair batch-size=4 batch-timeout=1000 "
+      "max-queue=8",
+      spot_model);
+  GstHarness *a = new_harness (props), *b = new_harness (props);
+  gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+  Flood flood = { a, 20000, 0, 0 };
+  GThread *thread;
+  GstBuffer *out;
+  guint most = 0;
+
+  gst_harness_set_src_caps_str (a, caps);
+  gst_harness_set_src_caps_str (b, caps);
+  thread = g_thread_new ("flood", flood_thread, &flood);
+  /* a is flowing */
+  gst_buffer_unref (gst_harness_pull (a));
+  for (gint i = 0; i < N_B; i++) {
+    GstBuffer *buf = make_picture (GST_VIDEO_FORMAT_RGB, 64, 48, i % 9);
+    guint before = gst_harness_buffers_received (a), during;
+
+    GST_BUFFER_OFFSET (buf) = i;
+    fail_unless_equals_int (gst_harness_push (b, buf), GST_FLOW_OK);
+    out = gst_harness_pull (b);
+    during = gst_harness_buffers_received (a) - before;
+    fail_unless (out != NULL, "stream b: frame %d missing", i);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    fail_unless_equals_int (top1 (out, NULL), i % 9);
+    fail_unless (during <= MAX_A_WHILE_B_WAITS,
+        "stream b's frame %d waited while stream a got %u frames out "
+        "(bound %d)",
+        i, during, MAX_A_WHILE_B_WAITS);
+    most = MAX (most, during);
+    gst_buffer_unref (out);
+  }
+  g_atomic_int_set (&flood.stop, 1);
+  g_thread_join (thread);
+  fail_unless (flood.pushed < flood.cap, "stream a's flood ran out first");
+  /* and a lost nothing: all its frames in order (the first was pulled) */
+  for (gint i = 1; i < flood.pushed; i++) {
+    out = gst_harness_pull (a);
+    fail_unless (out != NULL, "stream a: frame %d of %d missing", i,
+        flood.pushed);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    fail_unless_equals_int (top1 (out, NULL), stream_class (0, i));
+    gst_buffer_unref (out);
+  }
+  GST_INFO ("stream a: %d frames while b's %d went through, at most %u "
+            "while one of b's waited",
+      flood.pushed, N_B, most);
+  gst_harness_teardown (a);
+  gst_harness_teardown (b);
+  g_free (caps);
+  g_free (props);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_batch_group_refuses_another_model)
 {
   GstElement *p = parse_pipeline (
@@ -1634,6 +1728,7 @@ vgginfer_suite (void)
   tcase_add_test (tc, test_model_changes_under_load_keep_every_frame);
   tcase_add_test (tc, test_bad_model_while_playing_warns_and_keeps_old);
   tcase_add_test (tc, test_batch_group_keeps_each_stream_in_order);
+  tcase_add_test (tc, test_batch_group_does_not_starve_a_stream);
   tcase_add_test (tc, test_batch_group_flush_and_restart);
   tcase_add_test (tc, test_batch_group_refuses_another_model);
   return s;
