@@ -1,4 +1,4 @@
-/* Linked into (or preloaded by) the tests of a ThreadSanitizer build only.
+/* Linked into (or preloaded into) the tests of a ThreadSanitizer build only.
  *
  * GLib's GMutex and GCond are futex based on Linux, so ThreadSanitizer
  * does not see the order they impose and reports every access made under
@@ -21,9 +21,9 @@
 void __tsan_acquire (void *addr);
 void __tsan_release (void *addr);
 
-/* GLib's own function, looked up in libglib itself (preloaded into
- * Python, RTLD_NEXT would not find a GLib that the gi module loaded
- * privately) once; any thread may be first */
+/* GLib's own function, looked up once (any thread may be first) in
+ * libglib itself: RTLD_NEXT misses the GLib that Python's gi module loads
+ * privately after this library was preloaded */
 static void *
 glib_symbol (const char *name)
 {
