@@ -1398,6 +1398,8 @@ typedef struct
   GstHarness *h;
   gint stream;
   gint n;
+  gint stop; /* atomic: set to end before n */
+  gint pushed;
 } StreamJob;
 
 /* stream s, frame i: the spot in region (i * (s + 2) + s) % 9 */
@@ -1412,13 +1414,15 @@ stream_thread (gpointer data)
 {
   StreamJob *job = data;
 
-  for (gint i = 0; i < job->n; i++) {
+  while (job->pushed < job->n && !g_atomic_int_get (&job->stop)) {
+    gint i = job->pushed;
     GstBuffer *buf = make_picture (
         GST_VIDEO_FORMAT_RGB, 64, 48, stream_class (job->stream, i));
     GST_BUFFER_PTS (buf) = i * GST_SECOND / 30;
     GST_BUFFER_OFFSET (buf) = i;
     if (gst_harness_push (job->h, buf) != GST_FLOW_OK)
       break;
+    job->pushed++;
   }
   return NULL;
 }
@@ -1567,30 +1571,6 @@ GST_START_TEST (test_batch_group_flush_and_restart)
 
 GST_END_TEST;
 
-typedef struct
-{
-  GstHarness *h;
-  gint cap;
-  gint stop; /* atomic */
-  gint pushed;
-} Flood;
-
-static gpointer
-flood_thread (gpointer data)
-{
-  Flood *f = data;
-
-  while (f->pushed < f->cap && !g_atomic_int_get (&f->stop)) {
-    GstBuffer *buf = make_picture (
-        GST_VIDEO_FORMAT_RGB, 64, 48, stream_class (0, f->pushed));
-    GST_BUFFER_OFFSET (buf) = f->pushed;
-    if (gst_harness_push (f->h, buf) != GST_FLOW_OK)
-      break;
-    f->pushed++;
-  }
-  return NULL;
-}
-
 GST_START_TEST (test_batch_group_does_not_starve_a_stream)
 {
   /* stream a floods the group (its queue always full, so it always has a
@@ -1610,14 +1590,14 @@ GST_START_TEST (test_batch_group_does_not_starve_a_stream)
       spot_model);
   GstHarness *a = new_harness (props), *b = new_harness (props);
   gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
-  Flood flood = { a, 20000, 0, 0 };
+  StreamJob flood = { a, 0, 20000, 0, 0 };
   GThread *thread;
   GstBuffer *out;
   guint most = 0;
 
   gst_harness_set_src_caps_str (a, caps);
   gst_harness_set_src_caps_str (b, caps);
-  thread = g_thread_new ("flood", flood_thread, &flood);
+  thread = g_thread_new ("flood", stream_thread, &flood);
   /* a is flowing */
   gst_buffer_unref (gst_harness_pull (a));
   for (gint i = 0; i < N_B; i++) {
@@ -1640,7 +1620,7 @@ GST_START_TEST (test_batch_group_does_not_starve_a_stream)
   }
   g_atomic_int_set (&flood.stop, 1);
   g_thread_join (thread);
-  fail_unless (flood.pushed < flood.cap, "stream a's flood ran out first");
+  fail_unless (flood.pushed < flood.n, "stream a's flood ran out first");
   /* and a lost nothing: all its frames in order (the first was pulled) */
   for (gint i = 1; i < flood.pushed; i++) {
     out = gst_harness_pull (a);
