@@ -1,9 +1,12 @@
-/* Every fast layer against its reference, on odd shapes, fixed seeds, with
- * 1, 2 and 3 threads.  Bound: max|fast - ref| <= 1e-5 * max|ref| (float32
- * GEMM against double-accumulated loops). */
+/* Every fast layer against its reference, at every kernel level this CPU
+ * has, on odd shapes, fixed seeds, with 1, 2 and 3 threads.  Bound:
+ * max|fast - ref| <= 1e-5 * max|ref| (float32 against double-accumulated
+ * loops).  A level the CPU lacks is named as not run, never counted.  The
+ * levels' GEMM is also checked against OpenBLAS's cblas_sgemm, an
+ * independent implementation. */
 #include "vgg-layers-private.h"
-#include "vgg-winograd-private.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,9 +74,11 @@ nhwc_to_nchw (const float *in, int n, int h, int w, int c)
   return out;
 }
 
+static const VggKernels *kernels; /* the level under test */
+
 static void
-test_conv3x3 (VggPool *pool, float *const *scratch, int n, int c, int o, int h,
-    int w, int bn, int relu)
+test_conv3x3 (VggPool *pool, int n, int c, int o, int h, int w, int bn,
+    int relu)
 {
   size_t in_count = (size_t) n * c * h * w, out_count = (size_t) n * o * h * w;
   float *in = random_floats (in_count);
@@ -85,6 +90,10 @@ test_conv3x3 (VggPool *pool, float *const *scratch, int n, int c, int o, int h,
   float *in_nhwc = malloc (in_count * sizeof (float));
   float *out_nhwc = malloc (out_count * sizeof (float));
   float *packed = malloc ((size_t) 9 * c * o * sizeof (float));
+  float *panels =
+      malloc (vgg_conv3x3_panels_floats (kernels, c, o) * sizeof (float));
+  float *pad =
+      malloc (vgg_conv3x3_padded_floats (n, h, w, c) * sizeof (float));
   float *packed_bias = malloc (o * sizeof (float));
   float *got;
   char what[160];
@@ -100,29 +109,26 @@ test_conv3x3 (VggPool *pool, float *const *scratch, int n, int c, int o, int h,
   vgg_nchw_to_nhwc (pool, in, in_nhwc, n, c, h, w);
   vgg_conv3x3_pack (weight, bias, bn ? gamma : NULL, bn ? beta : NULL,
       bn ? mean : NULL, bn ? var : NULL, c, o, packed, packed_bias);
-  vgg_conv3x3_nhwc (pool, scratch, in_nhwc, packed, packed_bias, out_nhwc, n, h,
-      w, c, o, relu);
+  vgg_conv3x3_pack_panels (kernels, packed, c, o, panels);
+  vgg_conv3x3_direct (kernels, pool, pad, in_nhwc, panels, packed_bias,
+      out_nhwc, n, h, w, c, o, relu);
   got = nhwc_to_nchw (out_nhwc, n, h, w, o);
   snprintf (what, sizeof what,
-      "conv3x3 n=%d c=%d o=%d h=%d w=%d bn=%d "
-      "relu=%d threads=%d",
-      n, c, o, h, w, bn, relu, vgg_pool_get_threads (pool));
+      "%s conv3x3 n=%d c=%d o=%d h=%d w=%d bn=%d relu=%d threads=%d",
+      vgg_isa_to_string (kernels->isa), n, c, o, h, w, bn, relu,
+      vgg_pool_get_threads (pool));
   check_close (what, got, ref, out_count, 1e-5);
 
   free (in), free (weight), free (bias), free (gamma), free (beta);
   free (mean), free (var), free (ref), free (in_nhwc), free (out_nhwc);
-  free (packed), free (packed_bias), free (got);
+  free (packed), free (panels), free (pad), free (packed_bias), free (got);
 }
-
-typedef void (*WinogradFunc) (VggPool *, float *const *, const float *,
-    const float *, const float *, const float *, float *, int, int, int, int,
-    int, int);
 
 /* Winograd F(4x4, 3x3) against the reference: maps that are not multiples
  * of the 4x4 tile, 1x1 maps, batch-norm folded first. */
 static void
-test_winograd (VggPool *pool, float *const *scratch, WinogradFunc func,
-    const char *variant, int n, int c, int o, int h, int w, int bn, int relu)
+test_winograd (VggPool *pool, float *scratch, int n, int c, int o, int h,
+    int w, int bn, int relu)
 {
   size_t in_count = (size_t) n * c * h * w, out_count = (size_t) n * o * h * w;
   float *in = random_floats (in_count);
@@ -134,7 +140,8 @@ test_winograd (VggPool *pool, float *const *scratch, WinogradFunc func,
   float *in_nhwc = malloc (in_count * sizeof (float));
   float *out_nhwc = malloc (out_count * sizeof (float));
   float *packed = malloc ((size_t) 9 * c * o * sizeof (float));
-  float *u = malloc ((size_t) 36 * c * o * sizeof (float));
+  float *u =
+      malloc (vgg_winograd_packed_floats (kernels, c, o) * sizeof (float));
   float *packed_bias = malloc (o * sizeof (float));
   float *zeros = calloc (c, sizeof (float));
   float *got;
@@ -151,14 +158,14 @@ test_winograd (VggPool *pool, float *const *scratch, WinogradFunc func,
   vgg_nchw_to_nhwc (pool, in, in_nhwc, n, c, h, w);
   vgg_conv3x3_pack (weight, bias, bn ? gamma : NULL, bn ? beta : NULL,
       bn ? mean : NULL, bn ? var : NULL, c, o, packed, packed_bias);
-  vgg_winograd_pack (packed, c, o, u);
-  func (pool, scratch, zeros, in_nhwc, u, packed_bias, out_nhwc, n, h, w, c, o,
-      relu);
+  vgg_winograd_pack (kernels, packed, c, o, u);
+  vgg_conv3x3_winograd (kernels, pool, scratch, zeros, in_nhwc, u,
+      packed_bias, out_nhwc, n, h, w, c, o, relu);
   got = nhwc_to_nchw (out_nhwc, n, h, w, o);
   snprintf (what, sizeof what,
-      "winograd-%s n=%d c=%d o=%d h=%d w=%d bn=%d "
-      "relu=%d threads=%d",
-      variant, n, c, o, h, w, bn, relu, vgg_pool_get_threads (pool));
+      "%s winograd n=%d c=%d o=%d h=%d w=%d bn=%d relu=%d threads=%d",
+      vgg_isa_to_string (kernels->isa), n, c, o, h, w, bn, relu,
+      vgg_pool_get_threads (pool));
   check_close (what, got, ref, out_count, 1e-5);
 
   free (in), free (weight), free (bias), free (gamma), free (beta);
@@ -254,11 +261,68 @@ test_linear (VggPool *pool, int n, int i, int o, int relu)
   char what[128];
 
   vgg_linear_ref (in, weight, bias, ref, n, i, o, relu);
-  vgg_linear (pool, in, weight, bias, got, n, i, o, relu);
-  snprintf (what, sizeof what, "linear n=%d in=%d out=%d relu=%d threads=%d", n,
-      i, o, relu, vgg_pool_get_threads (pool));
+  vgg_linear (kernels, pool, in, weight, bias, got, n, i, o, relu);
+  snprintf (what, sizeof what, "%s linear n=%d in=%d out=%d relu=%d threads=%d",
+      vgg_isa_to_string (kernels->isa), n, i, o, relu,
+      vgg_pool_get_threads (pool));
   check_close (what, got, ref, (size_t) n * o, 1e-5);
   free (in), free (weight), free (bias), free (ref), free (got);
+}
+
+/* The level's GEMM on packed panels against OpenBLAS on the plain matrix */
+static void
+test_gemm_against_openblas (int m, int n, int k)
+{
+  int n_pad = (n + kernels->nr - 1) / kernels->nr * kernels->nr;
+  float *a = random_floats ((size_t) m * k), *b = random_floats ((size_t) k * n);
+  float *bp = calloc ((size_t) k * n_pad, sizeof (float));
+  float *want = malloc ((size_t) m * n * sizeof (float));
+  float *got = malloc ((size_t) m * n_pad * sizeof (float));
+  float *got_n = malloc ((size_t) m * n * sizeof (float));
+  char what[128];
+
+  for (int r = 0; r < k; r++)
+    for (int col = 0; col < n; col++)
+      bp[((size_t) (col / kernels->nr) * k + r) * kernels->nr
+          + col % kernels->nr] = b[(size_t) r * n + col];
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k,
+      b, n, 0.0f, want, n);
+  kernels->gemm (m, n_pad, k, a, k, bp, got, n_pad);
+  for (int r = 0; r < m; r++)
+    memcpy (got_n + (size_t) r * n, got + (size_t) r * n_pad,
+        n * sizeof (float));
+  snprintf (what, sizeof what, "%s gemm m=%d n=%d k=%d against cblas_sgemm",
+      vgg_isa_to_string (kernels->isa), m, n, k);
+  check_close (what, got_n, want, (size_t) m * n, 1e-5);
+  free (a), free (b), free (bp), free (want), free (got), free (got_n);
+}
+
+/* torch.relu keeps NaN: one NaN input feature makes every output NaN */
+static void
+test_relu_keeps_nan (VggPool *pool)
+{
+  float in[2 * 19], weight[5 * 19], bias[5], out[2 * 5];
+  int nans = 0;
+
+  for (int i = 0; i < 2 * 19; i++)
+    in[i] = uniform ();
+  for (int i = 0; i < 5 * 19; i++)
+    weight[i] = uniform ();
+  for (int i = 0; i < 5; i++)
+    bias[i] = -10.0f; /* every output negative but for the NaN */
+  in[19 + 7] = NAN;
+  vgg_linear (kernels, pool, in, weight, bias, out, 2, 19, 5, 1);
+  for (int i = 0; i < 5; i++)
+    nans += isnan (out[5 + i]) && out[i] == 0.0f;
+  checks++;
+  if (nans != 5) {
+    failures++;
+    printf ("FAIL %s relu keeps NaN: %d of 5 outputs NaN (want 5) and the "
+            "other image's zero\n",
+        vgg_isa_to_string (kernels->isa), nans);
+  } else {
+    printf ("ok   %s relu keeps NaN\n", vgg_isa_to_string (kernels->isa));
+  }
 }
 
 static void
@@ -292,44 +356,76 @@ test_softmax (void)
     printf ("ok   softmax\n");
 }
 
+/* The kernels of one level, on one pool */
+static void
+test_level (VggPool *pool, float *scratch)
+{
+  /* direct convolutions: the first layer's 3 channels, odd channel counts
+   * (13, 17, 19), 9x7 maps, batch 3, 1x1 maps */
+  test_conv3x3 (pool, 3, 13, 19, 9, 7, 0, 1);
+  test_conv3x3 (pool, 3, 13, 19, 9, 7, 1, 1);
+  test_conv3x3 (pool, 3, 13, 17, 9, 7, 1, 0);
+  test_conv3x3 (pool, 1, 3, 5, 1, 1, 0, 0);
+  test_conv3x3 (pool, 2, 3, 64, 33, 29, 0, 1);
+  test_conv3x3 (pool, 3, 19, 70, 9, 7, 1, 1);
+  /* Winograd: channel counts that leave a tail of 8 in a 16-float vector
+   * and in a 64-wide panel, maps off the 4x4 grid, 1x1 maps; few tiles
+   * (one block shared by the threads) and many (a block per thread) */
+  test_winograd (pool, scratch, 3, 16, 24, 9, 7, 1, 1);
+  test_winograd (pool, scratch, 3, 16, 24, 9, 7, 0, 0);
+  test_winograd (pool, scratch, 2, 8, 8, 1, 1, 0, 1);
+  test_winograd (pool, scratch, 1, 24, 16, 4, 4, 1, 1);
+  test_winograd (pool, scratch, 3, 32, 40, 13, 10, 1, 1);
+  test_winograd (pool, scratch, 2, 64, 72, 33, 29, 1, 1);
+  test_winograd (pool, scratch, 3, 8, 136, 57, 45, 0, 1);
+  /* linear: every batch from 1 to 16, inputs with a tail of i % 16 */
+  test_linear (pool, 3, 37, 53, 1);
+  test_linear (pool, 3, 37, 53, 0);
+  test_linear (pool, 1, 61, 29, 1);
+  test_linear (pool, 5, 200, 131, 1);
+  for (int n = 1; n <= 16; n++)
+    test_linear (pool, n, 2085, 19, n % 2);
+  test_linear (pool, 2, 5, 7, 0);
+  test_linear (pool, 3, 4099, 45, 1);
+  test_relu_keeps_nan (pool);
+  test_gemm_against_openblas (13, 19, 9);
+  test_gemm_against_openblas (128, 64, 64);
+  test_gemm_against_openblas (7, 200, 131);
+}
+
 int
 main (void)
 {
-  for (int threads = 1; threads <= 3; threads++) {
-    VggPool *pool = vgg_pool_new (threads);
-    float *scratch[3];
-    size_t scratch_size = vgg_conv3x3_scratch_size (64);
-    if (vgg_winograd_scratch_size () > scratch_size)
-      scratch_size = vgg_winograd_scratch_size ();
-    for (int t = 0; t < threads; t++)
-      scratch[t] = malloc (scratch_size * sizeof (float));
+  VggIsa best = vgg_isa_get ();
 
-    rng_state = 1234 + threads;
-    test_conv3x3 (pool, scratch, 3, 13, 19, 9, 7, 0, 1);
-    test_conv3x3 (pool, scratch, 3, 13, 19, 9, 7, 1, 1);
-    test_conv3x3 (pool, scratch, 3, 13, 17, 9, 7, 1, 0);
-    test_conv3x3 (pool, scratch, 1, 3, 5, 1, 1, 0, 0);
-    test_conv3x3 (pool, scratch, 2, 3, 16, 33, 29, 0, 1);
-    /* enough pixels for row blocks that span images */
-    test_conv3x3 (pool, scratch, 3, 64, 21, 31, 23, 1, 1);
-    for (int v = 0; v < 2; v++) {
-      WinogradFunc func =
-          v ? vgg_conv3x3_winograd_avx2 : vgg_conv3x3_winograd_generic;
-      const char *name = v ? "avx2" : "generic";
-      if (v && !__builtin_cpu_supports ("avx2")) {
-        printf ("note: no AVX2 here, winograd-avx2 not run\n");
-        continue;
-      }
-      test_winograd (pool, scratch, func, name, 3, 16, 24, 9, 7, 1, 1);
-      test_winograd (pool, scratch, func, name, 3, 16, 24, 9, 7, 0, 0);
-      test_winograd (pool, scratch, func, name, 2, 8, 8, 1, 1, 0, 1);
-      test_winograd (pool, scratch, func, name, 1, 24, 16, 4, 4, 1, 1);
-      test_winograd (pool, scratch, func, name, 3, 32, 40, 13, 10, 1, 1);
-      test_winograd (pool, scratch, func, name, 2, 64, 64, 33, 29, 1, 1);
+  printf ("cpu: %s; levels up to %s (VGG_ISA caps it)\n", vgg_cpu_get_name (),
+      vgg_isa_to_string (best));
+  for (int level = VGG_ISA_GENERIC; level <= VGG_ISA_AMX; level++) {
+    if ((VggIsa) level > best) {
+      printf ("%s: not on this CPU (or capped by VGG_ISA), not run\n",
+          vgg_isa_to_string ((VggIsa) level));
+      continue;
     }
-    /* the driver picks a variant and gives the same as the reference */
-    test_winograd (pool, scratch, vgg_conv3x3_winograd, "dispatch", 2, 16, 8,
-        15, 17, 1, 1);
+    kernels = vgg_kernels_for ((VggIsa) level);
+    if (kernels->isa != (VggIsa) level) {
+      printf ("%s: no kernels of its own, runs %s's (tested there)\n",
+          vgg_isa_to_string ((VggIsa) level), vgg_isa_to_string (kernels->isa));
+      continue;
+    }
+    for (int threads = 1; threads <= 3; threads++) {
+      VggPool *pool = vgg_pool_new (threads);
+      float *scratch =
+          malloc (vgg_winograd_scratch_floats (threads) * sizeof (float));
+      rng_state = 1234 + threads;
+      test_level (pool, scratch);
+      free (scratch);
+      vgg_pool_free (pool);
+    }
+  }
+
+  {
+    VggPool *pool = vgg_pool_new (2);
+    rng_state = 99;
     test_maxpool (pool, 3, 13, 9, 7);
     test_maxpool (pool, 2, 5, 2, 2);
     test_maxpool (pool, 1, 3, 15, 32);
@@ -339,19 +435,6 @@ main (void)
     test_avgpool (pool, 1, 4, 14, 14);
     test_avgpool (pool, 2, 3, 13, 17);
     test_avgpool (pool, 1, 2, 1, 1);
-    test_linear (pool, 3, 37, 53, 1);
-    test_linear (pool, 3, 37, 53, 0);
-    test_linear (pool, 1, 61, 29, 1);
-    test_linear (pool, 5, 200, 131, 1);
-    /* every small batch, inputs spanning several 512-float spans with a
-     * tail of i % 8; then the sgemm path above 8 */
-    for (int n = 1; n <= 9; n++)
-      test_linear (pool, n, 1037, 19, n % 2);
-    test_linear (pool, 2, 5, 7, 0);
-    test_linear (pool, 11, 1037, 45, 1);
-
-    for (int t = 0; t < threads; t++)
-      free (scratch[t]);
     vgg_pool_free (pool);
   }
   test_avgpool_bins ();

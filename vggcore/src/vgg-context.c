@@ -17,10 +17,12 @@ struct VggContext
   int threads;
   int max_batch;
 
-  size_t act_floats;  /* capacity of each activation buffer */
-  float *act[2];      /* ping-pong NHWC activations, (n, h, w, c) */
-  float **scratch;    /* per thread, for im2col or Winograd tiles */
-  float *zeros;       /* the widest layer's input channels, zero */
+  size_t act_floats; /* capacity of each activation buffer */
+  float *act[2];     /* ping-pong NHWC activations, (n, h, w, c) */
+  size_t pad_floats; /* capacity of pad */
+  float *pad;        /* the zero-padded input of a direct convolution */
+  float *scratch;    /* Winograd tiles: threads slices, or one piece */
+  float *zeros;      /* the widest layer's input channels, zero */
   float *pool5;       /* (max_batch, pool5 dims), torch's flatten order */
   float **linear_out; /* per layer index: (max_batch, out) for linear
                          layers, NULL for the others */
@@ -43,19 +45,25 @@ context_error (VggContext *ctx, VggStatus status, const char *fmt, ...)
   return status;
 }
 
-/* Largest activation, in floats, of a pass over n images of h x w; 0 when
- * the pools would shrink the image to nothing. */
+/* Largest activation, in floats, of a pass over n images of h x w, and
+ * the largest padded input of a direct convolution; 0 when the pools would
+ * shrink the image to nothing. */
 static size_t
-activation_floats (const VggModel *model, int n, int h, int w)
+activation_floats (const VggModel *model, int n, int h, int w, size_t *pad)
 {
   size_t max = (size_t) n * h * w * 3;
 
+  *pad = 0;
   for (int i = 0; i < model->n_layers; i++) {
-    const VggLayerInfo *info = &model->layers[i].info;
+    const VggLayer *layer = &model->layers[i];
+    const VggLayerInfo *info = &layer->info;
     if (info->kind == VGG_LAYER_CONV3X3) {
       size_t size = (size_t) n * h * w * info->out_channels;
+      size_t p = vgg_conv3x3_padded_floats (n, h, w, info->in_channels);
       if (size > max)
         max = size;
+      if (layer->panels && p > *pad)
+        *pad = p;
     } else if (info->kind == VGG_LAYER_MAXPOOL) {
       h /= 2;
       w /= 2;
@@ -67,7 +75,7 @@ activation_floats (const VggModel *model, int n, int h, int w)
 }
 
 static int
-grow_activations (VggContext *ctx, size_t floats)
+grow_activations (VggContext *ctx, size_t floats, size_t pad_floats)
 {
   for (int i = 0; i < 2; i++) {
     float *p = realloc (ctx->act[i], floats * sizeof (float));
@@ -76,6 +84,13 @@ grow_activations (VggContext *ctx, size_t floats)
     ctx->act[i] = p;
   }
   ctx->act_floats = floats;
+  if (pad_floats > ctx->pad_floats) {
+    float *p = realloc (ctx->pad, pad_floats * sizeof (float));
+    if (p == NULL)
+      return 0;
+    ctx->pad = p;
+    ctx->pad_floats = pad_floats;
+  }
   return 1;
 }
 
@@ -84,8 +99,8 @@ vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
     char error[VGG_ERROR_SIZE])
 {
   VggContext *ctx;
-  size_t scratch = 0;
-  int classes, max_channels = 3;
+  size_t act, pad;
+  int classes, max_channels = 3, winograd = 0;
 
   *out = NULL;
   if (error)
@@ -112,16 +127,15 @@ vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
   ctx->threads = threads;
   classes = model->n_classes;
 
-  /* Our pool is the only parallelism: each GEMM call runs on the thread
-   * that makes it. */
+  /* Our pool is the only parallelism: each OpenBLAS call (the generic
+   * level's GEMMs) runs on the thread that makes it. */
   openblas_set_num_threads (1);
   ctx->pool = vgg_pool_new (threads);
-  ctx->scratch = calloc (threads, sizeof (float *));
   ctx->linear_out = calloc (model->n_layers, sizeof (float *));
   ctx->pool5 = malloc ((size_t) max_batch * model->pool5_dims * sizeof (float));
   ctx->probs = malloc ((size_t) max_batch * classes * sizeof (float));
   ctx->layer_ms = calloc (model->n_layers, sizeof (double));
-  if (!ctx->pool || !ctx->scratch || !ctx->linear_out || !ctx->pool5
+  if (!ctx->pool || !ctx->linear_out || !ctx->pool5
       || !ctx->probs || !ctx->layer_ms)
     goto nomem;
   for (int i = 0; i < model->n_layers; i++) {
@@ -132,23 +146,22 @@ vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
       if (ctx->linear_out[i] == NULL)
         goto nomem;
     } else if (info->kind == VGG_LAYER_CONV3X3) {
-      size_t s = model->layers[i].winograd
-          ? vgg_winograd_scratch_size ()
-          : vgg_conv3x3_scratch_size (info->in_channels);
-      if (s > scratch)
-        scratch = s;
+      if (model->layers[i].winograd)
+        winograd = 1;
       if (info->in_channels > max_channels)
         max_channels = info->in_channels;
     }
   }
-  for (int t = 0; t < threads; t++)
-    if ((ctx->scratch[t] = malloc (scratch * sizeof (float))) == NULL)
-      goto nomem;
+  if (winograd
+      && (ctx->scratch = malloc (vgg_winograd_scratch_floats (threads)
+              * sizeof (float)))
+          == NULL)
+    goto nomem;
   if ((ctx->zeros = calloc (max_channels, sizeof (float))) == NULL)
     goto nomem;
-  if (!grow_activations (ctx,
-          activation_floats (
-              model, max_batch, model->input_height, model->input_width)))
+  act = activation_floats (
+      model, max_batch, model->input_height, model->input_width, &pad);
+  if (!grow_activations (ctx, act, pad))
     goto nomem;
   *out = ctx;
   return VGG_OK;
@@ -168,9 +181,8 @@ vgg_context_free (VggContext *ctx)
   if (ctx == NULL)
     return;
   vgg_pool_free (ctx->pool);
-  for (int t = 0; ctx->scratch && t < ctx->threads; t++)
-    free (ctx->scratch[t]);
   free (ctx->scratch);
+  free (ctx->pad);
   free (ctx->zeros);
   for (int i = 0; ctx->linear_out && i < ctx->model->n_layers; i++)
     free (ctx->linear_out[i]);
@@ -235,7 +247,8 @@ vgg_context_forward (
     VggContext *ctx, const float *input, int n, int height, int width)
 {
   const VggModel *model = ctx->model;
-  size_t need;
+  const VggKernels *k = model->kernels;
+  size_t need, pad;
   const float *x = NULL;
   int cur = 0, c = 3, h = height, w = width;
   double t = 0;
@@ -252,7 +265,7 @@ vgg_context_forward (
         "input %dx%d: width and "
         "height must be between 32 and 16384",
         width, height);
-  need = activation_floats (model, n, height, width);
+  need = activation_floats (model, n, height, width, &pad);
   if (need == 0)
     return context_error (ctx, VGG_ERROR_INVALID,
         "input %dx%d is too small "
@@ -260,7 +273,9 @@ vgg_context_forward (
         width, height, vgg_model_get_name (model));
   /* the one allocation a forward pass may make: a larger input than any
    * before */
-  if (need > ctx->act_floats && !grow_activations (ctx, need))
+  if ((need > ctx->act_floats || pad > ctx->pad_floats)
+      && !grow_activations (
+          ctx, need > ctx->act_floats ? need : ctx->act_floats, pad))
     return context_error (ctx, VGG_ERROR_NOMEM,
         "out of memory for %d "
         "images of %dx%d",
@@ -275,12 +290,12 @@ vgg_context_forward (
     switch (info->kind) {
       case VGG_LAYER_CONV3X3:
         if (layer->winograd)
-          vgg_conv3x3_winograd (ctx->pool, ctx->scratch, ctx->zeros,
+          vgg_conv3x3_winograd (k, ctx->pool, ctx->scratch, ctx->zeros,
               ctx->act[cur], layer->winograd, layer->bias, ctx->act[!cur], n, h,
               w, c, info->out_channels, info->relu);
         else
-          vgg_conv3x3_nhwc (ctx->pool, ctx->scratch, ctx->act[cur],
-              layer->packed, layer->bias, ctx->act[!cur], n, h, w, c,
+          vgg_conv3x3_direct (k, ctx->pool, ctx->pad, ctx->act[cur],
+              layer->panels, layer->bias, ctx->act[!cur], n, h, w, c,
               info->out_channels, info->relu);
         cur = !cur;
         c = info->out_channels;
@@ -297,7 +312,7 @@ vgg_context_forward (
         x = ctx->pool5;
         break;
       case VGG_LAYER_LINEAR:
-        vgg_linear (ctx->pool, x, layer->weight, layer->lin_bias,
+        vgg_linear (k, ctx->pool, x, layer->weight, layer->lin_bias,
             ctx->linear_out[i], n, info->in_channels, info->out_channels,
             info->relu);
         x = ctx->linear_out[i];

@@ -2,6 +2,7 @@
 #define VGG_MODEL_PRIVATE_H
 
 #include "vgg-tensors-private.h"
+#include "kernels/vgg-kernels-private.h"
 
 #include <stdatomic.h>
 
@@ -9,12 +10,13 @@ typedef struct
 {
   VggLayerInfo info;
   char name[64];
-  /* conv: batch-norm folded, packed by vgg_conv3x3_pack, then transformed
-   * for Winograd when the channels allow (and packed freed) */
-  float *packed;   /* (3, 3, in, out), or NULL */
+  /* conv: batch-norm folded and packed by vgg_conv3x3_pack into packed
+   * (3, 3, in, out), then vgg_layer_prepare_kernels makes one of: */
+  float *packed;   /* (3, 3, in, out) until prepared, then NULL */
+  float *panels;   /* the direct kernel's panels, or NULL */
+  float *winograd; /* the transformed filters in panels, or NULL (see
+                      kernels/vgg-layers-private.h for both layouts) */
   float *bias;     /* (out) */
-  float *winograd; /* (36, in, out) transformed filters, or NULL when the
-                      layer runs im2col (channels not multiples of 8) */
   /* linear: torch layout, borrowed from the file's mapping when it holds
    * aligned F32, else owned copies */
   const float *weight;   /* (out, in) */
@@ -26,6 +28,7 @@ typedef struct
 struct VggModel
 {
   atomic_int ref_count;
+  const VggKernels *kernels; /* the level its weights are packed for */
   char *path;
   char *name;
   const char *arch;
@@ -53,8 +56,9 @@ struct VggModel
 /* Allocates an empty model with n_layers zeroed layers. */
 VggModel *vgg_model_alloc (int n_layers);
 /* Replaces a packed conv layer's filters by their Winograd transform when
- * its shape allows; 0 when out of memory. */
-int vgg_layer_prepare_winograd (VggLayer *layer);
+ * its shape allows, else by the direct kernel's panels, for the kernels of
+ * k; 0 when out of memory. */
+int vgg_layer_prepare_kernels (const VggKernels *k, VggLayer *layer);
 /* Derives linear_index, n_classes, arch and name after the layers are
  * filled in; checks the chain of shapes.  Returns VGG_OK or an error
  * naming prefix (the file) and the layer. */

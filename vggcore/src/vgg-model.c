@@ -82,6 +82,7 @@ vgg_model_alloc (int n_layers)
   }
   model->n_layers = n_layers;
   atomic_init (&model->ref_count, 1);
+  model->kernels = vgg_kernels_get ();
   model->input_width = model->input_height = 224;
   memcpy (model->mean, imagenet_mean, sizeof model->mean);
   memcpy (model->std, imagenet_std, sizeof model->std);
@@ -91,19 +92,23 @@ vgg_model_alloc (int n_layers)
 }
 
 int
-vgg_layer_prepare_winograd (VggLayer *layer)
+vgg_layer_prepare_kernels (const VggKernels *k, VggLayer *layer)
 {
   int c = layer->info.in_channels, o = layer->info.out_channels;
 
-  if (!vgg_winograd_supported (c, o))
-    return 1;
-  layer->winograd = malloc ((size_t) 36 * c * o * sizeof (float));
-  if (layer->winograd == NULL)
-    return 0;
-  vgg_winograd_pack (layer->packed, c, o, layer->winograd);
-  /* Winograd is faster for every such layer, at batch 1 too (VGG16's
-   * 14x14 layers: 16.6 against 22.3 ms); the im2col copy would only cost
-   * memory */
+  if (vgg_winograd_supported (c, o)) {
+    layer->winograd =
+        malloc (vgg_winograd_packed_floats (k, c, o) * sizeof (float));
+    if (layer->winograd == NULL)
+      return 0;
+    vgg_winograd_pack (k, layer->packed, c, o, layer->winograd);
+  } else {
+    layer->panels =
+        malloc (vgg_conv3x3_panels_floats (k, c, o) * sizeof (float));
+    if (layer->panels == NULL)
+      return 0;
+    vgg_conv3x3_pack_panels (k, layer->packed, c, o, layer->panels);
+  }
   free (layer->packed);
   layer->packed = NULL;
   return 1;
@@ -115,6 +120,7 @@ model_free (VggModel *model)
   for (int i = 0; i < model->n_layers; i++) {
     VggLayer *layer = &model->layers[i];
     free (layer->packed);
+    free (layer->panels);
     free (layer->winograd);
     free (layer->bias);
     free (layer->owned_weight);
@@ -422,7 +428,7 @@ load_conv (const Loader *ld, VggLayer *layer, int index, int bn)
   layer->info.batch_norm = bn;
   layer->info.relu = 1;
   snprintf (layer->name, sizeof layer->name, "features.%d", index);
-  if (!vgg_layer_prepare_winograd (layer)) {
+  if (!vgg_layer_prepare_kernels (vgg_kernels_get (), layer)) {
     set_error (ld->error, "%s: out of memory transforming features.%d",
         ld->path, index);
     goto out;

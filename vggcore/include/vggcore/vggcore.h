@@ -90,6 +90,28 @@ typedef enum
 VGG_API int vgg_output_from_string (const char *name);
 VGG_API const char *vgg_output_to_string (VggOutput output);
 
+/* --- Instruction sets --- */
+
+/* The kernel levels, each needing the one before it. */
+typedef enum
+{
+  VGG_ISA_GENERIC,    /* plain C; GEMMs on OpenBLAS */
+  VGG_ISA_AVX2,       /* AVX2 + FMA */
+  VGG_ISA_AVX512,     /* AVX-512 F, BW, DQ, VL */
+  VGG_ISA_AVX512BF16, /* + AVX512_BF16 (vdpbf16ps) */
+  VGG_ISA_AMX         /* + AMX-TILE, AMX-BF16, and Linux's permission */
+} VggIsa;
+
+/* The level this process runs: the best the CPU and the OS allow, capped
+ * by the environment variable VGG_ISA (generic, avx2, avx512, avx512bf16,
+ * amx), decided at the first call and then fixed. */
+VGG_API VggIsa vgg_isa_get (void);
+/* "generic", "avx2", ...; NULL when unknown.  Static strings. */
+VGG_API const char *vgg_isa_to_string (VggIsa isa);
+/* The CPU's model name from cpuid ("AMD EPYC 9R45", ...), "unknown" when
+ * it has none.  Static string. */
+VGG_API const char *vgg_cpu_get_name (void);
+
 /* --- Models --- */
 
 /* Loads a model file and infers its architecture from the tensor names

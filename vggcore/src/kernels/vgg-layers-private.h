@@ -1,13 +1,14 @@
 /* The layers of a VGG network, twice: plain reference loops on torch's
  * NCHW layout (the definition, what tests compare against), and the fast
- * kernels the engine runs, on NHWC activations with OpenBLAS GEMMs spread
- * over a VggPool.
+ * drivers of the kernels the engine runs, on NHWC activations, spread over
+ * a VggPool.
  *
  * Shapes use n = batch, c = input channels, o = output channels,
  * h x w = spatial size. */
 #ifndef VGG_LAYERS_PRIVATE_H
 #define VGG_LAYERS_PRIVATE_H
 
+#include "vgg-kernels-private.h"
 #include "vgg-pool-private.h"
 
 #include <stddef.h>
@@ -40,10 +41,9 @@ void vgg_softmax (const float *in, float *out, int n, int k);
 /* --- fast kernels --- */
 
 /* Folds an optional eval-mode batch-norm into the convolution and packs the
- * weights for vgg_conv3x3_nhwc:
+ * weights as the B matrix of the implicit GEMM:
  *   src weight (o, c, 3, 3)        = outch-inch-kh-kw (torch)
- *   dst packed (3, 3, c, o)        = kh-kw-inch-outch, the B matrix
- *                                    (9c x o) of the GEMM
+ *   dst packed (3, 3, c, o)        = kh-kw-inch-outch, B (9c x o)
  *   dst bias   (o)                 = (b - mean) * s + beta,
  *   with s = gamma / sqrt(var + eps) multiplying every weight of outch.
  * bn_* may all be NULL (no batch-norm). */
@@ -51,25 +51,37 @@ void vgg_conv3x3_pack (const float *weight, const float *bias,
     const float *bn_gamma, const float *bn_beta, const float *bn_mean,
     const float *bn_var, int c, int o, float *packed, float *packed_bias);
 
-/* Scratch the fast convolution needs per thread, in floats. */
-size_t vgg_conv3x3_scratch_size (int c);
+/* packed (9c, o) into the level's column panels (vgg-kernels-private.h):
+ * panels (o_pad / nr, 9c, nr), of vgg_conv3x3_panels_floats floats. */
+size_t vgg_conv3x3_panels_floats (const VggKernels *k, int c, int o);
+void vgg_conv3x3_pack_panels (
+    const VggKernels *k, const float *packed, int c, int o, float *panels);
 
-/* out (n, h, w, o) = conv3x3(in (n, h, w, c)) + bias, ReLU if relu:
- * im2col over blocks of output pixels (any image of the batch) into the
- * thread's scratch, then one sgemm per block. */
-void vgg_conv3x3_nhwc (VggPool *pool, float *const *scratch, const float *in,
-    const float *packed, const float *bias, float *out, int n, int h, int w,
-    int c, int o, int relu);
+/* The zero-padded copy of an input (n, h + 2, w + 2, c) that
+ * vgg_conv3x3_direct makes in pad, in floats. */
+size_t vgg_conv3x3_padded_floats (int n, int h, int w, int c);
 
-/* Winograd F(4x4, 3x3) for layers with c and o multiples of 8
- * (vgg-winograd.c). */
+/* out (n, h, w, o) = conv3x3(in (n, h, w, c)) + bias, ReLU if relu: the
+ * input copied with a zero border into pad, then the level's conv_row on
+ * every output row. */
+void vgg_conv3x3_direct (const VggKernels *k, VggPool *pool, float *pad,
+    const float *in, const float *panels, const float *bias, float *out, int n,
+    int h, int w, int c, int o, int relu);
+
+/* Winograd F(4x4, 3x3) (vgg-winograd.c) for layers with c and o
+ * multiples of 8. */
+#define VGG_WINOGRAD_SCRATCH_FLOATS (6u << 20) /* per thread */
+#define VGG_WINOGRAD_MAX_BLOCK 128             /* tiles per block */
 int vgg_winograd_supported (int c, int o);
-/* Scratch per thread, in floats. */
-size_t vgg_winograd_scratch_size (void);
-/* u (36, c, o): the transformed filters G g G^T of packed (3, 3, c, o). */
-void vgg_winograd_pack (const float *packed, int c, int o, float *u);
-/* Same result as vgg_conv3x3_nhwc; zeros holds c zero floats. */
-void vgg_conv3x3_winograd (VggPool *pool, float *const *scratch,
+/* The scratch of a pool of threads, in floats, one piece. */
+size_t vgg_winograd_scratch_floats (int threads);
+/* u (36, o_pad / nr, c, nr): the transformed filters G g G^T of packed
+ * (3, 3, c, o) in the level's panels, vgg_winograd_packed_floats floats. */
+size_t vgg_winograd_packed_floats (const VggKernels *k, int c, int o);
+void vgg_winograd_pack (
+    const VggKernels *k, const float *packed, int c, int o, float *u);
+/* Same result as vgg_conv3x3_direct; zeros holds c zero floats. */
+void vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
     const float *zeros, const float *in, const float *u, const float *bias,
     float *out, int n, int h, int w, int c, int o, int relu);
 
@@ -83,10 +95,11 @@ void vgg_avgpool7_nhwc (
     VggPool *pool, const float *in, float *out, int n, int h, int w, int c);
 
 /* out (n, o) = in (n, i) . weight (o, i)^T + bias, ReLU if relu; the
- * output features are split over the pool so every weight is read once per
- * batch. */
-void vgg_linear (VggPool *pool, const float *in, const float *weight,
-    const float *bias, float *out, int n, int i, int o, int relu);
+ * output features are split over the pool and the level's dot_rows reads
+ * every weight once per batch. */
+void vgg_linear (const VggKernels *k, VggPool *pool, const float *in,
+    const float *weight, const float *bias, float *out, int n, int i, int o,
+    int relu);
 
 /* out (n, h, w, c) from in (n, c, h, w). */
 void vgg_nchw_to_nhwc (

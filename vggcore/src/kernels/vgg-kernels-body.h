@@ -1,0 +1,351 @@
+/* The fp32 kernels, written once over a small vector vocabulary and
+ * compiled per level: vgg-kernels-generic.c, -avx2.c and -avx512.c each
+ * define the vocabulary and the block sizes, then include this file.
+ *
+ * The level defines:
+ *   VEC, VW             vector type and its floats
+ *   V_LOAD, V_STORE     unaligned full vectors
+ *   V_LOADN, V_STOREN   the first n < VW lanes (the rest read as 0)
+ *   V_SET1, V_ZERO, V_ADD, V_SUB, V_MUL, V_FMA (a * b + c), V_HSUM
+ *   V_RELU              max (x, 0) that keeps NaN, as torch.relu
+ *   MR, NRV             GEMM register block: MR rows x NRV vectors
+ *   LIN_R, LIN_NB       dot_rows block: weight rows x inputs
+ *   KERNELS_NAME, KERNELS_ISA */
+#include <string.h>
+
+#define NR (NRV * VW)
+#define UNROLL _Pragma ("GCC unroll 16")
+#define ALWAYS_INLINE static inline __attribute__ ((always_inline))
+#define T VGG_WINO_T
+#define R VGG_WINO_R
+
+ALWAYS_INLINE VEC
+load_part (const float *p, int n)
+{
+  return n >= VW ? V_LOAD (p) : V_LOADN (p, n);
+}
+
+ALWAYS_INLINE void
+store_part (float *p, VEC v, int n)
+{
+  if (n >= VW)
+    V_STORE (p, v);
+  else if (n > 0)
+    V_STOREN (p, v, n);
+}
+
+/* --- the register block: c (m, NR) = sum over segments s < nseg of
+ *     a_s (m, k) . b_s (k, NR), a_s = a + s * seg, b_s = b + s * k * NR.
+ * One segment is a GEMM; three are the kernel rows of a convolution. --- */
+
+ALWAYS_INLINE void
+block (const int m, int nseg, size_t seg, int k, const float *a, size_t lda,
+    const float *b, float *c, size_t ldc)
+{
+  VEC acc[MR][NRV];
+
+  UNROLL for (int i = 0; i < m; i++)
+    UNROLL for (int j = 0; j < NRV; j++)
+      acc[i][j] = V_ZERO ();
+  for (int s = 0; s < nseg; s++, a += seg) {
+    for (int kk = 0; kk < k; kk++, b += NR) {
+      VEC bv[NRV];
+      UNROLL for (int j = 0; j < NRV; j++)
+        bv[j] = V_LOAD (b + j * VW);
+      UNROLL for (int i = 0; i < m; i++)
+      {
+        VEC av = V_SET1 (a[i * lda + kk]);
+        UNROLL for (int j = 0; j < NRV; j++)
+          acc[i][j] = V_FMA (av, bv[j], acc[i][j]);
+      }
+    }
+  }
+  UNROLL for (int i = 0; i < m; i++)
+    UNROLL for (int j = 0; j < NRV; j++)
+      V_STORE (c + i * ldc + j * VW, acc[i][j]);
+}
+
+/* block () with the row count m made a constant */
+static void
+block_rows (int m, int nseg, size_t seg, int k, const float *a, size_t lda,
+    const float *b, float *c, size_t ldc)
+{
+  switch (m) {
+    case 1:
+      block (1, nseg, seg, k, a, lda, b, c, ldc);
+      break;
+#if MR >= 2
+    case 2:
+      block (2, nseg, seg, k, a, lda, b, c, ldc);
+      break;
+#endif
+#if MR >= 3
+    case 3:
+      block (3, nseg, seg, k, a, lda, b, c, ldc);
+      break;
+#endif
+#if MR >= 4
+    case 4:
+      block (4, nseg, seg, k, a, lda, b, c, ldc);
+      break;
+#endif
+#if MR >= 5
+    case 5:
+      block (5, nseg, seg, k, a, lda, b, c, ldc);
+      break;
+#endif
+#if MR >= 6
+    case 6:
+      block (6, nseg, seg, k, a, lda, b, c, ldc);
+      break;
+#endif
+#if MR > 6
+#error "MR > 6 needs more cases"
+#endif
+  }
+}
+
+static void __attribute__ ((unused))
+gemm (int m, int n, int k, const float *a, size_t lda, const float *bp,
+    float *c, size_t ldc)
+{
+  for (int p = 0; p < n / NR; p++) {
+    const float *b = bp + (size_t) p * k * NR;
+    for (int i0 = 0; i0 < m; i0 += MR)
+      block_rows (m - i0 < MR ? m - i0 : MR, 1, 0, k, a + i0 * lda, lda, b,
+          c + i0 * ldc + (size_t) p * NR, ldc);
+  }
+}
+
+/* --- direct convolution, one output row, zero-padded input --- */
+
+static void
+conv_row (const float *in, size_t in_row, int c, const float *wp,
+    const float *bias, float *out, int w, int o, int relu)
+{
+  int panels = (o + NR - 1) / NR;
+
+  for (int x0 = 0; x0 < w; x0 += MR) {
+    int m = w - x0 < MR ? w - x0 : MR;
+    for (int p = 0; p < panels; p++) {
+      float tmp[MR * NR];
+      int cols = o - p * NR < NR ? o - p * NR : NR;
+      /* pixel i's patch row ky is 3c floats at in + ky in_row + (x0+i) c */
+      block_rows (m, 3, in_row, 3 * c, in + (size_t) x0 * c, c,
+          wp + (size_t) p * 9 * c * NR, tmp, NR);
+      for (int i = 0; i < m; i++) {
+        float *dst = out + (size_t) (x0 + i) * o + p * NR;
+        for (int j = 0; j < cols; j += VW) {
+          VEC y = V_ADD (
+              V_LOAD (tmp + i * NR + j), load_part (bias + p * NR + j, cols - j));
+          if (relu)
+            y = V_RELU (y);
+          store_part (dst + j, y, cols - j);
+        }
+      }
+    }
+  }
+}
+
+/* --- Winograd F(4x4, 3x3) transforms (matrices in vgg-winograd.c) --- */
+
+/* r = B^T d for six vectors */
+ALWAYS_INLINE void
+input_1d (const VEC *d, VEC *r)
+{
+  const VEC k4 = V_SET1 (4.0f), k5 = V_SET1 (5.0f), k2 = V_SET1 (2.0f);
+  r[0] = V_ADD (V_SUB (V_MUL (k4, d[0]), V_MUL (k5, d[2])), d[4]);
+  r[1] = V_SUB (V_ADD (d[3], d[4]), V_MUL (k4, V_ADD (d[1], d[2])));
+  r[2] = V_ADD (V_SUB (V_MUL (k4, V_SUB (d[1], d[2])), d[3]), d[4]);
+  r[3] = V_ADD (V_SUB (V_MUL (k2, V_SUB (d[3], d[1])), d[2]), d[4]);
+  r[4] = V_ADD (V_SUB (V_MUL (k2, V_SUB (d[1], d[3])), d[2]), d[4]);
+  r[5] = V_ADD (V_SUB (V_MUL (k4, d[1]), V_MUL (k5, d[3])), d[5]);
+}
+
+/* r = A^T m, six vectors into four */
+ALWAYS_INLINE void
+output_1d (const VEC *m, VEC *r)
+{
+  VEC a = V_ADD (m[1], m[2]), b = V_SUB (m[1], m[2]);
+  VEC c = V_ADD (m[3], m[4]), d = V_SUB (m[3], m[4]);
+  r[0] = V_ADD (V_ADD (m[0], a), c);
+  r[1] = V_FMA (V_SET1 (2.0f), d, b);
+  r[2] = V_FMA (V_SET1 (4.0f), c, a);
+  r[3] = V_ADD (V_FMA (V_SET1 (8.0f), d, b), m[5]);
+}
+
+static void
+wino_input (
+    const VggWinoGeom *g, float *v, size_t xi_stride, int t0, int count)
+{
+  const int c = g->c, h = g->h, w = g->w;
+
+  for (int t = 0; t < count; t++) {
+    int tile = t0 + t;
+    int b = tile / (g->tiles_y * g->tiles_x);
+    int ty = tile / g->tiles_x % g->tiles_y, tx = tile % g->tiles_x;
+    const float *src[T][T];
+    for (int i = 0; i < T; i++)
+      for (int j = 0; j < T; j++) {
+        int y = ty * R - 1 + i, x = tx * R - 1 + j;
+        src[i][j] = y < 0 || y >= h || x < 0 || x >= w
+            ? g->zeros
+            : g->in + (((size_t) b * h + y) * w + x) * c;
+      }
+    for (int ch = 0; ch < c; ch += VW) {
+      int n = c - ch;
+      VEC d[T][T], tmp[T][T], col[T], res[T];
+      UNROLL for (int i = 0; i < T; i++)
+        UNROLL for (int j = 0; j < T; j++)
+          d[i][j] = load_part (src[i][j] + ch, n);
+      UNROLL for (int j = 0; j < T; j++)
+      {
+        UNROLL for (int i = 0; i < T; i++)
+          col[i] = d[i][j];
+        input_1d (col, res);
+        UNROLL for (int i = 0; i < T; i++)
+          tmp[i][j] = res[i];
+      }
+      UNROLL for (int i = 0; i < T; i++)
+      {
+        input_1d (tmp[i], res);
+        UNROLL for (int j = 0; j < T; j++)
+          store_part (v + (i * T + j) * xi_stride + (size_t) t * c + ch,
+              res[j], n);
+      }
+    }
+  }
+}
+
+static void
+wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride,
+    size_t ldm, int t0, int count)
+{
+  const int o = g->o, h = g->h, w = g->w;
+
+  for (int t = 0; t < count; t++) {
+    int tile = t0 + t;
+    int b = tile / (g->tiles_y * g->tiles_x);
+    int ty = tile / g->tiles_x % g->tiles_y, tx = tile % g->tiles_x;
+    int rows = h - ty * R < R ? h - ty * R : R;
+    int cols = w - tx * R < R ? w - tx * R : R;
+    float *dst = g->out + (((size_t) b * h + ty * R) * w + tx * R) * o;
+    for (int oc = 0; oc < o; oc += VW) {
+      int n = o - oc;
+      VEC mm[T][T], tmp[R][T], col[T], res[R];
+      VEC bias = load_part (g->bias + oc, n);
+      UNROLL for (int i = 0; i < T; i++)
+        UNROLL for (int j = 0; j < T; j++)
+          mm[i][j] = V_LOAD (m + (i * T + j) * xi_stride + (size_t) t * ldm + oc);
+      UNROLL for (int j = 0; j < T; j++)
+      {
+        UNROLL for (int i = 0; i < T; i++)
+          col[i] = mm[i][j];
+        output_1d (col, res);
+        UNROLL for (int i = 0; i < R; i++)
+          tmp[i][j] = res[i];
+      }
+      for (int i = 0; i < rows; i++) {
+        output_1d (tmp[i], res);
+        for (int j = 0; j < cols; j++) {
+          VEC y = V_ADD (res[j], bias);
+          if (g->relu)
+            y = V_RELU (y);
+          store_part (dst + ((size_t) i * w + j) * o + oc, y, n);
+        }
+      }
+    }
+  }
+}
+
+/* --- fully connected: dot products of LIN_NB inputs with LIN_R weight
+ *     rows, over chunks of the input that keep the rows in L1 --- */
+
+/* 2048 floats: LIN_R rows of 8 KiB stay in a 32-48 KiB L1 while every
+ * input of the batch passes over them */
+#define DOT_CHUNK 2048
+
+ALWAYS_INLINE void
+dot_block (const int nr, const int nb, const float *x, size_t ldx,
+    const float *w, size_t ldw, int len, float *out, size_t ldo, int add)
+{
+  VEC acc[LIN_R][LIN_NB];
+  int k = 0;
+
+  UNROLL for (int r = 0; r < nr; r++)
+    UNROLL for (int b = 0; b < nb; b++)
+      acc[r][b] = V_ZERO ();
+  for (; k + VW <= len; k += VW) {
+    VEC wv[LIN_R];
+    UNROLL for (int r = 0; r < nr; r++)
+      wv[r] = V_LOAD (w + r * ldw + k);
+    UNROLL for (int b = 0; b < nb; b++)
+    {
+      VEC xv = V_LOAD (x + b * ldx + k);
+      UNROLL for (int r = 0; r < nr; r++)
+        acc[r][b] = V_FMA (wv[r], xv, acc[r][b]);
+    }
+  }
+  if (k < len) {
+    UNROLL for (int b = 0; b < nb; b++)
+    {
+      VEC xv = V_LOADN (x + b * ldx + k, len - k);
+      UNROLL for (int r = 0; r < nr; r++)
+        acc[r][b] = V_FMA (V_LOADN (w + r * ldw + k, len - k), xv, acc[r][b]);
+    }
+  }
+  UNROLL for (int b = 0; b < nb; b++)
+    UNROLL for (int r = 0; r < nr; r++)
+    {
+      float s = V_HSUM (acc[r][b]);
+      out[b * ldo + r] = add ? out[b * ldo + r] + s : s;
+    }
+}
+
+static void __attribute__ ((unused))
+dot_rows (const float *x, int n, size_t ldx, const float *w, int rows,
+    int len, float *out, size_t ldo)
+{
+  for (int k0 = 0; k0 < len; k0 += DOT_CHUNK) {
+    int kl = len - k0 < DOT_CHUNK ? len - k0 : DOT_CHUNK;
+    for (int r0 = 0; r0 < rows; r0 += LIN_R) {
+      const float *wr = w + (size_t) r0 * len + k0;
+      int b0 = 0;
+      if (rows - r0 >= LIN_R) {
+        for (; b0 + LIN_NB <= n; b0 += LIN_NB)
+          dot_block (LIN_R, LIN_NB, x + b0 * ldx + k0, ldx, wr, len, kl,
+              out + b0 * ldo + r0, ldo, k0 > 0);
+        for (; b0 < n; b0++)
+          dot_block (LIN_R, 1, x + b0 * ldx + k0, ldx, wr, len, kl,
+              out + b0 * ldo + r0, ldo, k0 > 0);
+      } else {
+        for (int r = r0; r < rows; r++)
+          for (b0 = 0; b0 < n; b0++)
+            dot_block (1, 1, x + b0 * ldx + k0, ldx,
+                w + (size_t) r * len + k0, len, kl, out + b0 * ldo + r, ldo,
+                k0 > 0);
+      }
+    }
+  }
+}
+
+#ifndef KERNELS_GEMM
+#define KERNELS_GEMM gemm
+#define KERNELS_DOT_ROWS dot_rows
+#endif
+#ifndef KERNELS_BF16
+#define KERNELS_BF16 .conv_row_bf16 = NULL, .dot_rows_bf16 = NULL
+#endif
+
+const VggKernels KERNELS_NAME = {
+  .isa = KERNELS_ISA,
+  .vw = VW,
+  .mr = MR,
+  .nr = NR,
+  .gemm = KERNELS_GEMM,
+  .wino_input = wino_input,
+  .wino_output = wino_output,
+  .conv_row = conv_row,
+  .dot_rows = KERNELS_DOT_ROWS,
+  KERNELS_BF16
+};

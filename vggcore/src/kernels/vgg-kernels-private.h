@@ -1,0 +1,123 @@
+/* The engine's compute kernels, one table per instruction-set level.
+ *
+ * The drivers (vgg-winograd.c, vgg-layers.c) split the work of a layer
+ * over the thread pool and call the level's kernels on pieces of it; the
+ * model packs its weights once, in the layout of the level chosen for the
+ * process (vgg-cpu.c).  Every kernel has a plain reference beside it
+ * (vgg-layers-ref.c) that the tests compare it with.
+ *
+ * Packed layouts, for a level whose fp32 GEMM block is mr x nr:
+ *   GEMM B       (n_pad / nr, k, nr): column panels of nr, k rows each,
+ *                n padded with zero columns to a multiple of nr
+ *   conv weights the B of out (pixels, o) = patches (pixels, 9c) . W,
+ *                W (9c, o) row k = (ky * 3 + kx) * c + ic, as GEMM B
+ *   Winograd U   (36, o_pad / nr, c, nr): one GEMM B per tile position */
+#ifndef VGG_KERNELS_PRIVATE_H
+#define VGG_KERNELS_PRIVATE_H
+
+#include "vggcore/vggcore.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VGG_WINO_T 6 /* F(4x4, 3x3): input tile side */
+#define VGG_WINO_R 4 /* output tile side */
+#define VGG_WINO_XI 36
+
+/* One layer's geometry for the Winograd transforms.  Tiles are numbered
+ * over the batch: tile t is image t / (tiles_y tiles_x), row
+ * t / tiles_x % tiles_y, column t % tiles_x. */
+typedef struct
+{
+  const float *in;    /* (n, h, w, c) */
+  const float *zeros; /* c zero floats, for taps outside the image */
+  float *out;         /* (n, h, w, o) */
+  const float *bias;  /* (o) */
+  int h, w, c, o, relu;
+  int tiles_y, tiles_x;
+} VggWinoGeom;
+
+typedef uint16_t vgg_bf16;
+
+typedef struct
+{
+  VggIsa isa;
+  int vw;     /* floats in one vector register */
+  int mr, nr; /* fp32 GEMM register block: rows x columns */
+
+  /* c (m, n) = a (m, k; rows lda apart) . B, bp packed as above; n is a
+   * multiple of nr, c rows ldc apart. */
+  void (*gemm) (int m, int n, int k, const float *a, size_t lda,
+      const float *bp, float *c, size_t ldc);
+  /* V = B^T d B for tiles [t0, t0 + count): tile i, position xi at
+   * v + xi * xi_stride + i * c */
+  void (*wino_input) (const VggWinoGeom *g, float *v, size_t xi_stride,
+      int t0, int count);
+  /* out tiles [t0, t0 + count) = A^T M A + bias, ReLU if relu; tile i,
+   * position xi of M at m + xi * xi_stride + i * ldm */
+  void (*wino_output) (const VggWinoGeom *g, const float *m, size_t xi_stride,
+      size_t ldm, int t0, int count);
+  /* One output row of a convolution on a zero-padded input:
+   * out (w, o) = bias + sum over ky, kx, ic of
+   *              in[ky * in_row + (x + kx) * c + ic] . W[(ky*3+kx)*c+ic]
+   * with in at the padded row of output row y; ReLU if relu. */
+  void (*conv_row) (const float *in, size_t in_row, int c, const float *wp,
+      const float *bias, float *out, int w, int o, int relu);
+  /* out[b * ldo + r] = x (b) . w (r) over len, b < n, r < rows;
+   * x rows ldx apart, w rows len apart. */
+  void (*dot_rows) (const float *x, int n, size_t ldx, const float *w,
+      int rows, int len, float *out, size_t ldo);
+
+  /* bf16 (NULL where the level has none of its own: the drivers then use
+   * the fp32 emulation in vgg-bf16.c) */
+  /* As conv_row with bf16 activations and weights, fp32 accumulation;
+   * wp (o_pad / nr16, 9c / 2, nr16, 2) pairs of k, c even */
+  void (*conv_row_bf16) (const vgg_bf16 *in, size_t in_row, int c,
+      const vgg_bf16 *wp, const float *bias, float *out, int w, int o,
+      int relu);
+  /* As dot_rows with bf16 x and w, len even */
+  void (*dot_rows_bf16) (const vgg_bf16 *x, int n, size_t ldx,
+      const vgg_bf16 *w, int rows, int len, float *out, size_t ldo);
+} VggKernels;
+
+extern const VggKernels vgg_kernels_generic;
+extern const VggKernels vgg_kernels_avx2;
+extern const VggKernels vgg_kernels_avx512;
+extern const VggKernels vgg_kernels_avx512bf16;
+
+/* The kernels of a level, or of the best level below it that has its own
+ * (amx runs the avx512bf16 kernels: see the note in vgg-cpu.c). */
+const VggKernels *vgg_kernels_for (VggIsa isa);
+/* vgg_kernels_for (vgg_isa_get ()) */
+const VggKernels *vgg_kernels_get (void);
+
+/* The CPU's own level, before VGG_ISA. */
+VggIsa vgg_isa_get_cpu (void);
+int vgg_isa_from_string (const char *name);
+
+/* bf16 <-> float, round to nearest even as torch; NaN stays NaN */
+static inline vgg_bf16
+vgg_float_to_bf16 (float f)
+{
+  union
+  {
+    float f;
+    uint32_t u;
+  } v = { f };
+  if ((v.u & 0x7fffffffu) > 0x7f800000u)
+    return (vgg_bf16) ((v.u >> 16) | 0x40);
+  return (vgg_bf16) ((v.u + 0x7fffu + ((v.u >> 16) & 1)) >> 16);
+}
+
+static inline float
+vgg_bf16_to_float (vgg_bf16 h)
+{
+  union
+  {
+    uint32_t u;
+    float f;
+  } v = { (uint32_t) h << 16 };
+  return v.f;
+}
+
+#endif

@@ -1,0 +1,266 @@
+/* The layer drivers on NHWC activations: each splits a layer over the
+ * thread pool and runs the level's kernels (vgg-kernels-private.h) on the
+ * pieces.
+ *
+ * NHWC keeps the channels of a pixel contiguous, so on an input padded
+ * with a zero border the patch of an output pixel is three runs of 3c
+ * contiguous floats (one per kernel row) and a convolution is an
+ * implicit GEMM, with no im2col copy:
+ *   out (pixels, o) = patches (pixels, 9c) . packed (9c, o). */
+#include "vgg-layers-private.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+static inline int
+min_int (int a, int b)
+{
+  return a < b ? a : b;
+}
+
+static inline int
+ceil_div (int a, int b)
+{
+  return (a + b - 1) / b;
+}
+
+void
+vgg_conv3x3_pack (const float *weight, const float *bias, const float *bn_gamma,
+    const float *bn_beta, const float *bn_mean, const float *bn_var, int c,
+    int o, float *packed, float *packed_bias)
+{
+  for (int oc = 0; oc < o; oc++) {
+    float scale = 1.0f, shift = bias ? bias[oc] : 0.0f;
+    if (bn_gamma) {
+      scale = (float) (bn_gamma[oc] / sqrt ((double) bn_var[oc] + VGG_BN_EPS));
+      shift = (shift - bn_mean[oc]) * scale + bn_beta[oc];
+    }
+    packed_bias[oc] = shift;
+    for (int ic = 0; ic < c; ic++)
+      for (int k = 0; k < 9; k++)
+        packed[((size_t) k * c + ic) * o + oc] =
+            weight[((size_t) oc * c + ic) * 9 + k] * scale;
+  }
+}
+
+size_t
+vgg_conv3x3_panels_floats (const VggKernels *k, int c, int o)
+{
+  return (size_t) 9 * c * ceil_div (o, k->nr) * k->nr;
+}
+
+void
+vgg_conv3x3_pack_panels (
+    const VggKernels *k, const float *packed, int c, int o, float *panels)
+{
+  const int nr = k->nr, kk = 9 * c;
+
+  memset (panels, 0, vgg_conv3x3_panels_floats (k, c, o) * sizeof (float));
+  for (int r = 0; r < kk; r++)
+    for (int oc = 0; oc < o; oc++)
+      panels[((size_t) (oc / nr) * kk + r) * nr + oc % nr] =
+          packed[(size_t) r * o + oc];
+}
+
+size_t
+vgg_conv3x3_padded_floats (int n, int h, int w, int c)
+{
+  return (size_t) n * (h + 2) * (w + 2) * c;
+}
+
+typedef struct
+{
+  const VggKernels *k;
+  const float *in;
+  float *pad;
+  const float *panels;
+  const float *bias;
+  float *out;
+  int n, h, w, c, o, relu;
+} ConvJob;
+
+/* one task per padded row of one image: rows 0 and h + 1 and the first
+ * and last pixel of each row are zero */
+static void
+pad_task (void *user_data, int task, int thread)
+{
+  const ConvJob *job = user_data;
+  const int h = job->h, w = job->w, c = job->c;
+  int b = task / (h + 2), y = task % (h + 2);
+  float *dst = job->pad + ((size_t) b * (h + 2) + y) * (w + 2) * c;
+
+  if (y == 0 || y == h + 1) {
+    memset (dst, 0, (size_t) (w + 2) * c * sizeof (float));
+    return;
+  }
+  memset (dst, 0, c * sizeof (float));
+  memcpy (dst + c, job->in + ((size_t) b * h + y - 1) * w * c,
+      (size_t) w * c * sizeof (float));
+  memset (dst + (size_t) (w + 1) * c, 0, c * sizeof (float));
+}
+
+/* one task per output row of one image */
+static void
+conv_task (void *user_data, int task, int thread)
+{
+  const ConvJob *job = user_data;
+  const int h = job->h, w = job->w, c = job->c;
+  int b = task / h, y = task % h;
+
+  job->k->conv_row (job->pad + ((size_t) b * (h + 2) + y) * (w + 2) * c,
+      (size_t) (w + 2) * c, c, job->panels, job->bias,
+      job->out + ((size_t) b * h + y) * w * job->o, w, job->o, job->relu);
+}
+
+void
+vgg_conv3x3_direct (const VggKernels *k, VggPool *pool, float *pad,
+    const float *in, const float *panels, const float *bias, float *out, int n,
+    int h, int w, int c, int o, int relu)
+{
+  ConvJob job = { k, in, pad, panels, bias, out, n, h, w, c, o, relu };
+
+  vgg_pool_run (pool, n * (h + 2), pad_task, &job);
+  vgg_pool_run (pool, n * h, conv_task, &job);
+}
+
+typedef struct
+{
+  const float *in;
+  float *out;
+  int n, h, w, c;
+} PoolJob;
+
+/* one task per output row of one image */
+static void
+maxpool_task (void *user_data, int task, int thread)
+{
+  const PoolJob *job = user_data;
+  const int oh = job->h / 2, ow = job->w / 2, c = job->c, w = job->w;
+  int b = task / oh, y = task % oh;
+  const float *r0 = job->in + (((size_t) b * job->h + 2 * y) * w) * c;
+  const float *r1 = r0 + (size_t) w * c;
+  float *dst = job->out + (((size_t) b * oh + y) * ow) * c;
+
+  for (int x = 0; x < ow; x++) {
+    const float *a = r0 + (size_t) 2 * x * c, *bb = r1 + (size_t) 2 * x * c;
+    float *d = dst + (size_t) x * c;
+    for (int ch = 0; ch < c; ch++) {
+      float m0 = a[ch] > a[ch + c] ? a[ch] : a[ch + c];
+      float m1 = bb[ch] > bb[ch + c] ? bb[ch] : bb[ch + c];
+      d[ch] = m0 > m1 ? m0 : m1;
+    }
+  }
+}
+
+void
+vgg_maxpool2x2_nhwc (
+    VggPool *pool, const float *in, float *out, int n, int h, int w, int c)
+{
+  PoolJob job = { in, out, n, h, w, c };
+  vgg_pool_run (pool, n * (h / 2), maxpool_task, &job);
+}
+
+/* one task per image */
+static void
+avgpool_task (void *user_data, int b, int thread)
+{
+  const PoolJob *job = user_data;
+  const int s = VGG_POOL_OUT, h = job->h, w = job->w, c = job->c;
+  const float *img = job->in + (size_t) b * h * w * c;
+  float *dst = job->out + (size_t) b * c * s * s;
+
+  for (int oy = 0; oy < s; oy++) {
+    int y0 = oy * h / s, y1 = ((oy + 1) * h + s - 1) / s;
+    for (int ox = 0; ox < s; ox++) {
+      int x0 = ox * w / s, x1 = ((ox + 1) * w + s - 1) / s;
+      float inv = 1.0f / (float) ((y1 - y0) * (x1 - x0));
+      for (int ch = 0; ch < c; ch++) {
+        float acc = 0;
+        for (int y = y0; y < y1; y++)
+          for (int x = x0; x < x1; x++)
+            acc += img[((size_t) y * w + x) * c + ch];
+        dst[((size_t) ch * s + oy) * s + ox] = acc * inv;
+      }
+    }
+  }
+}
+
+void
+vgg_avgpool7_nhwc (
+    VggPool *pool, const float *in, float *out, int n, int h, int w, int c)
+{
+  PoolJob job = { in, out, n, h, w, c };
+  vgg_pool_run (pool, n, avgpool_task, &job);
+}
+
+typedef struct
+{
+  const VggKernels *k;
+  const float *in, *weight, *bias;
+  float *out;
+  int n, i, o, relu, chunk;
+} LinearJob;
+
+static void
+linear_task (void *user_data, int task, int thread)
+{
+  const LinearJob *job = user_data;
+  int o0 = task * job->chunk, o1 = min_int (job->o, o0 + job->chunk);
+
+  if (o0 >= o1)
+    return;
+  job->k->dot_rows (job->in, job->n, job->i, job->weight + (size_t) o0 * job->i,
+      o1 - o0, job->i, job->out + o0, job->o);
+  for (int b = 0; b < job->n; b++) {
+    float *row = job->out + (size_t) b * job->o;
+    for (int r = o0; r < o1; r++) {
+      float v = row[r] + job->bias[r];
+      /* v < 0 is false for NaN, which stays, as in torch.relu */
+      row[r] = job->relu && v < 0.0f ? 0.0f : v;
+    }
+  }
+}
+
+void
+vgg_linear (const VggKernels *k, VggPool *pool, const float *in,
+    const float *weight, const float *bias, float *out, int n, int i, int o,
+    int relu)
+{
+  int threads = vgg_pool_get_threads (pool);
+  /* a few chunks per thread, multiples of 16 outputs */
+  int chunk = ceil_div (ceil_div (o, threads * 4), 16) * 16;
+  LinearJob job = { k, in, weight, bias, out, n, i, o, relu, chunk };
+  vgg_pool_run (pool, ceil_div (o, chunk), linear_task, &job);
+}
+
+typedef struct
+{
+  const float *in;
+  float *out;
+  int n, c, h, w;
+} TransposeJob;
+
+/* one task per image row */
+static void
+nchw_to_nhwc_task (void *user_data, int task, int thread)
+{
+  const TransposeJob *job = user_data;
+  int b = task / job->h, y = task % job->h;
+  float *dst = job->out + (((size_t) b * job->h + y) * job->w) * job->c;
+
+  for (int ch = 0; ch < job->c; ch++) {
+    const float *src =
+        job->in + (((size_t) b * job->c + ch) * job->h + y) * job->w;
+    for (int x = 0; x < job->w; x++)
+      dst[(size_t) x * job->c + ch] = src[x];
+  }
+}
+
+void
+vgg_nchw_to_nhwc (
+    VggPool *pool, const float *in, float *out, int n, int c, int h, int w)
+{
+  TransposeJob job = { in, out, n, c, h, w };
+  vgg_pool_run (pool, n * h, nchw_to_nhwc_task, &job);
+}

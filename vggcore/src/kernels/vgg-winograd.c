@@ -1,0 +1,232 @@
+/* 3x3 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and
+ * Gray, 2015), on NHWC activations.
+ *
+ * Each 4x4 output tile is computed from a 6x6 input tile d:
+ *   Y = A^T [ (G g G^T) (.) (B^T d B) ] A
+ * with interpolation points 0, 1, -1, 2, -2 and infinity:
+ *
+ *   B^T = | 4  0 -5  0  1  0 |   G = |  1/4     0     0  |
+ *         | 0 -4 -4  1  1  0 |       | -1/6  -1/6  -1/6  |
+ *         | 0  4 -4 -1  1  0 |       | -1/6   1/6  -1/6  |
+ *         | 0 -2 -1  2  1  0 |       |  1/24  1/12  1/6  |
+ *         | 0  2 -1 -2  1  0 |       |  1/24 -1/12  1/6  |
+ *         | 0  4  0 -5  0  1 |       |  0     0     1    |
+ *
+ *   A^T = | 1  1  1  1  1  0 |
+ *         | 0  1 -1  2 -2  0 |
+ *         | 0  1  1  4  4  0 |
+ *         | 0  1 -1  8 -8  1 |
+ *
+ * Summed over input channels, the elementwise product becomes 36
+ * independent GEMMs, one per position xi of the 6x6 tile:
+ *   M[xi] (tiles, o) = V[xi] (tiles, c) . U[xi] (c, o)
+ * run by the level's register-blocked GEMM (vgg-kernels-body.h) on U packed
+ * once at load in its panels (vgg-kernels-private.h).  16 output pixels
+ * take 36 c o multiply-adds instead of 144 c o.
+ *
+ * Two ways to spread a layer over the threads:
+ * - many tiles: each thread takes blocks of tiles and runs the input
+ *   transform, the 36 GEMMs and the output transform of its block in its
+ *   own slice of the scratch, where V and M stay in cache;
+ * - few tiles (the 28x28 and 14x14 layers at small batches): one block of
+ *   every tile, each stage split over all threads (the GEMMs by position
+ *   and column panel), so U (up to 36 MiB) is read once, not once per
+ *   thread. */
+#include "vgg-layers-private.h"
+
+#include <string.h>
+
+#define T VGG_WINO_T
+#define XI VGG_WINO_XI
+/* tiles per thread under which a layer runs as one shared block */
+#define SHARED_TILES_PER_THREAD 64
+
+int
+vgg_winograd_supported (int c, int o)
+{
+  return c % 8 == 0 && o % 8 == 0;
+}
+
+static int
+padded (const VggKernels *k, int o)
+{
+  return (o + k->nr - 1) / k->nr * k->nr;
+}
+
+size_t
+vgg_winograd_packed_floats (const VggKernels *k, int c, int o)
+{
+  return (size_t) XI * c * padded (k, o);
+}
+
+void
+vgg_winograd_pack (
+    const VggKernels *k, const float *packed, int c, int o, float *u)
+{
+  static const double G[T][3] = {
+    { 1.0 / 4, 0, 0 },
+    { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
+    { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
+    { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
+    { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
+    { 0, 0, 1 },
+  };
+  const int nr = k->nr, o_pad = padded (k, o);
+
+  /* packed: (3, 3, c, o); u: (36, o_pad / nr, c, nr), U = G g G^T, the
+   * padding columns zero */
+  memset (u, 0, vgg_winograd_packed_floats (k, c, o) * sizeof (float));
+  for (int ic = 0; ic < c; ic++)
+    for (int oc = 0; oc < o; oc++) {
+      double g[3][3], gg[T][3];
+      for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++)
+          g[ky][kx] = packed[((size_t) (ky * 3 + kx) * c + ic) * o + oc];
+      for (int a = 0; a < T; a++)
+        for (int kx = 0; kx < 3; kx++)
+          gg[a][kx] =
+              G[a][0] * g[0][kx] + G[a][1] * g[1][kx] + G[a][2] * g[2][kx];
+      for (int a = 0; a < T; a++)
+        for (int b = 0; b < T; b++)
+          u[(size_t) (a * T + b) * c * o_pad + ((size_t) (oc / nr) * c + ic) * nr
+              + oc % nr] =
+              (float) (G[b][0] * gg[a][0] + G[b][1] * gg[a][1]
+                  + G[b][2] * gg[a][2]);
+    }
+}
+
+size_t
+vgg_winograd_scratch_floats (int threads)
+{
+  return (size_t) threads * VGG_WINOGRAD_SCRATCH_FLOATS;
+}
+
+typedef struct
+{
+  const VggKernels *k;
+  VggWinoGeom g;
+  float *scratch;
+  const float *u;
+  int o_pad, n_tiles;
+  int block; /* tiles per task */
+  /* the shared block: V, M and the stage's split */
+  float *v, *m;
+  int t0, count, panels;
+} WinoJob;
+
+/* many tiles: a block per task, in the thread's own scratch */
+static void
+block_task (void *user_data, int task, int thread)
+{
+  const WinoJob *job = user_data;
+  const VggKernels *k = job->k;
+  const int c = job->g.c, o_pad = job->o_pad;
+  int t0 = task * job->block;
+  int count = job->n_tiles - t0 < job->block ? job->n_tiles - t0 : job->block;
+  float *v = job->scratch + (size_t) thread * VGG_WINOGRAD_SCRATCH_FLOATS;
+  float *m = v + (size_t) XI * job->block * c;
+
+  if (count <= 0)
+    return;
+  k->wino_input (&job->g, v, (size_t) count * c, t0, count);
+  for (int xi = 0; xi < XI; xi++)
+    k->gemm (count, o_pad, c, v + (size_t) xi * count * c, c,
+        job->u + (size_t) xi * c * o_pad, m + (size_t) xi * count * o_pad,
+        o_pad);
+  k->wino_output (&job->g, m, (size_t) count * o_pad, o_pad, t0, count);
+}
+
+/* few tiles: the stages of one shared block of job->count tiles from
+ * job->t0, each stage split over the threads */
+#define STAGE_TILES 4
+
+static void
+shared_input_task (void *user_data, int task, int thread)
+{
+  const WinoJob *job = user_data;
+  int i = task * STAGE_TILES;
+  int count = job->count - i < STAGE_TILES ? job->count - i : STAGE_TILES;
+
+  job->k->wino_input (&job->g, job->v + (size_t) i * job->g.c,
+      (size_t) job->count * job->g.c, job->t0 + i, count);
+}
+
+static void
+shared_gemm_task (void *user_data, int task, int thread)
+{
+  const WinoJob *job = user_data;
+  const int c = job->g.c, o_pad = job->o_pad, nr = job->k->nr;
+  int xi = task / job->panels, p = task % job->panels;
+
+  job->k->gemm (job->count, nr, c, job->v + (size_t) xi * job->count * c, c,
+      job->u + (size_t) xi * c * o_pad + (size_t) p * c * nr,
+      job->m + (size_t) xi * job->count * o_pad + (size_t) p * nr, o_pad);
+}
+
+static void
+shared_output_task (void *user_data, int task, int thread)
+{
+  const WinoJob *job = user_data;
+  int i = task * STAGE_TILES;
+  int count = job->count - i < STAGE_TILES ? job->count - i : STAGE_TILES;
+
+  job->k->wino_output (&job->g, job->m + (size_t) i * job->o_pad,
+      (size_t) job->count * job->o_pad, job->o_pad, job->t0 + i, count);
+}
+
+void
+vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
+    const float *zeros, const float *in, const float *u, const float *bias,
+    float *out, int n, int h, int w, int c, int o, int relu)
+{
+  int threads = vgg_pool_get_threads (pool);
+  int o_pad = padded (k, o);
+  size_t per_tile = (size_t) XI * (c + o_pad);
+  WinoJob job = {
+    .k = k,
+    .g = {
+      .in = in,
+      .zeros = zeros,
+      .out = out,
+      .bias = bias,
+      .h = h,
+      .w = w,
+      .c = c,
+      .o = o,
+      .relu = relu,
+      .tiles_y = (h + VGG_WINO_R - 1) / VGG_WINO_R,
+      .tiles_x = (w + VGG_WINO_R - 1) / VGG_WINO_R,
+    },
+    .scratch = scratch,
+    .u = u,
+    .o_pad = o_pad,
+    .panels = o_pad / k->nr,
+  };
+
+  job.n_tiles = n * job.g.tiles_y * job.g.tiles_x;
+  if (threads > 1 && job.n_tiles < threads * SHARED_TILES_PER_THREAD) {
+    /* the whole scratch holds one block of max_shared tiles */
+    int max_shared = (int) (vgg_winograd_scratch_floats (threads) / per_tile);
+    for (job.t0 = 0; job.t0 < job.n_tiles; job.t0 += job.count) {
+      job.count = job.n_tiles - job.t0 < max_shared ? job.n_tiles - job.t0
+                                                    : max_shared;
+      job.v = scratch;
+      job.m = scratch + (size_t) XI * job.count * c;
+      vgg_pool_run (pool, (job.count + STAGE_TILES - 1) / STAGE_TILES,
+          shared_input_task, &job);
+      vgg_pool_run (pool, XI * job.panels, shared_gemm_task, &job);
+      vgg_pool_run (pool, (job.count + STAGE_TILES - 1) / STAGE_TILES,
+          shared_output_task, &job);
+    }
+  } else {
+    int max_block = (int) (VGG_WINOGRAD_SCRATCH_FLOATS / per_tile);
+    int n_tasks;
+    if (max_block > VGG_WINOGRAD_MAX_BLOCK)
+      max_block = VGG_WINOGRAD_MAX_BLOCK;
+    /* as few blocks as the scratch allows, a multiple of the threads */
+    n_tasks = (job.n_tiles + max_block - 1) / max_block;
+    n_tasks = (n_tasks + threads - 1) / threads * threads;
+    job.block = (job.n_tiles + n_tasks - 1) / n_tasks;
+    vgg_pool_run (pool, n_tasks, block_task, &job);
+  }
+}
