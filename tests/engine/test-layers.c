@@ -269,6 +269,119 @@ test_linear (VggPool *pool, int n, int i, int o, int relu)
   free (in), free (weight), free (bias), free (ref), free (got);
 }
 
+/* bf16 weights and inputs, products summed in fp32, against the reference
+ * on the same rounded values */
+static void
+test_linear_bf16 (VggPool *pool, int n, int i, int o, int relu)
+{
+  float *in = random_floats ((size_t) n * i);
+  float *weight = random_floats ((size_t) o * i);
+  float *bias = random_floats (o);
+  vgg_bf16 *w16 = malloc ((size_t) o * i * sizeof (vgg_bf16));
+  vgg_bf16 *in16 = malloc ((size_t) n * i * sizeof (vgg_bf16));
+  float *ref = malloc ((size_t) n * o * sizeof (float));
+  float *got = malloc ((size_t) n * o * sizeof (float));
+  char what[128];
+
+  for (size_t e = 0; e < (size_t) o * i; e++) {
+    w16[e] = vgg_float_to_bf16 (weight[e]);
+    weight[e] = vgg_bf16_to_float (w16[e]);
+  }
+  vgg_linear_bf16 (kernels, pool, in, in16, w16, bias, got, n, i, o, relu);
+  vgg_round_bf16 (in, (size_t) n * i);
+  vgg_linear_ref (in, weight, bias, ref, n, i, o, relu);
+  snprintf (what, sizeof what,
+      "%s linear-bf16 n=%d in=%d out=%d relu=%d threads=%d",
+      vgg_isa_to_string (kernels->isa), n, i, o, relu,
+      vgg_pool_get_threads (pool));
+  check_close (what, got, ref, (size_t) n * o, 1e-5);
+  free (in), free (weight), free (bias), free (w16), free (in16), free (ref);
+  free (got);
+}
+
+/* bf16 rounding: nearest, ties to even, as torch's float -> bfloat16 */
+static void
+test_bf16_rounding (void)
+{
+  /* 1 + 2^-8 is a tie between 1 and 1 + 2^-7: even is 1; 1 + 3 * 2^-8
+   * ties to 1 + 2^-6 (even); just above a tie rounds up */
+  static const float in[] = { 1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f,
+    1.0f + 0x1p-8f + 0x1p-20f, -2.5f, 65504.0f, 1e-40f };
+  static const float want[] = { 1.0f, 1.0f + 0x1p-6f, 1.0f + 0x1p-7f, -2.5f,
+    65536.0f, 0x1.0p-133f };
+  float x[6];
+  int before = failures;
+
+  memcpy (x, in, sizeof x);
+  vgg_round_bf16 (x, 6);
+  for (int i = 0; i < 6; i++) {
+    checks++;
+    if (x[i] != want[i]) {
+      failures++;
+      printf ("FAIL bf16 rounding of %a: got %a, want %a\n", in[i], x[i],
+          want[i]);
+    }
+  }
+  if (failures == before)
+    printf ("ok   bf16 rounding ties to even\n");
+}
+
+/* Both convolutions with their outputs rounded to bf16 (VGG_OUT_BF16, the
+ * next layer's input in bf16 precision): every output is a bf16 value and
+ * at most half a bf16 ulp (2^-8 relative) from the float32 result, plus
+ * the float32 error */
+static void
+test_conv_bf16_epilogue (VggPool *pool, float *scratch, int winograd)
+{
+  const int n = 2, c = 16, o = 24, h = 9, w = 7;
+  size_t in_count = (size_t) n * h * w * c, out_count = (size_t) n * h * w * o;
+  float *in = random_floats (in_count), *weight = random_floats (9 * c * o);
+  float *bias = random_floats (o), *packed = malloc (9 * c * o * sizeof (float));
+  float *pb = malloc (o * sizeof (float));
+  size_t wf = winograd ? vgg_winograd_packed_floats (kernels, c, o)
+                       : vgg_conv3x3_panels_floats (kernels, c, o);
+  float *wk = malloc (wf * sizeof (float));
+  float *pad = malloc (vgg_conv3x3_padded_floats (n, h, w, c) * sizeof (float));
+  float *zeros = calloc (c, sizeof (float));
+  float *f32 = malloc (out_count * sizeof (float));
+  float *got = malloc (out_count * sizeof (float));
+  int bad = -1;
+  char what[128];
+
+  vgg_conv3x3_pack (weight, bias, NULL, NULL, NULL, NULL, c, o, packed, pb);
+  for (int flags = VGG_OUT_RELU; flags <= (VGG_OUT_RELU | VGG_OUT_BF16);
+       flags += VGG_OUT_BF16) {
+    float *dst = flags & VGG_OUT_BF16 ? got : f32;
+    if (winograd) {
+      vgg_winograd_pack (kernels, packed, c, o, wk);
+      vgg_conv3x3_winograd (
+          kernels, pool, scratch, zeros, in, wk, pb, dst, n, h, w, c, o, flags);
+    } else {
+      vgg_conv3x3_pack_panels (kernels, packed, c, o, wk);
+      vgg_conv3x3_direct (
+          kernels, pool, pad, in, wk, pb, dst, n, h, w, c, o, flags);
+    }
+  }
+  for (size_t e = 0; e < out_count && bad < 0; e++) {
+    float r = vgg_bf16_to_float (vgg_float_to_bf16 (got[e]));
+    if (r != got[e] || fabsf (got[e] - f32[e]) > fabsf (f32[e]) * 0x1p-8f * 1.001f)
+      bad = (int) e;
+  }
+  snprintf (what, sizeof what, "%s %s conv with bf16 output threads=%d",
+      vgg_isa_to_string (kernels->isa), winograd ? "winograd" : "direct",
+      vgg_pool_get_threads (pool));
+  checks++;
+  if (bad >= 0) {
+    failures++;
+    printf ("FAIL %s: output %d is %a, float32 %a\n", what, bad, got[bad],
+        f32[bad]);
+  } else {
+    printf ("ok   %s\n", what);
+  }
+  free (in), free (weight), free (bias), free (packed), free (pb), free (wk);
+  free (pad), free (zeros), free (f32), free (got);
+}
+
 /* The level's GEMM on packed panels against OpenBLAS on the plain matrix */
 static void
 test_gemm_against_openblas (int m, int n, int k)
@@ -388,6 +501,12 @@ test_level (VggPool *pool, float *scratch)
   test_linear (pool, 2, 5, 7, 0);
   test_linear (pool, 3, 4099, 45, 1);
   test_relu_keeps_nan (pool);
+  test_conv_bf16_epilogue (pool, scratch, 0);
+  test_conv_bf16_epilogue (pool, scratch, 1);
+  for (int n = 1; n <= 16; n += 5)
+    test_linear_bf16 (pool, n, 2085, 19, n % 2);
+  test_linear_bf16 (pool, 3, 4099, 45, 1);
+  test_linear_bf16 (pool, 2, 31, 7, 0);
   test_gemm_against_openblas (13, 19, 9);
   test_gemm_against_openblas (128, 64, 64);
   test_gemm_against_openblas (7, 200, 131);
@@ -439,6 +558,7 @@ main (void)
   }
   test_avgpool_bins ();
   test_softmax ();
+  test_bf16_rounding ();
 
   printf ("layers: %d passed, %d failed\n", checks - failures, failures);
   return failures ? 1 : 0;

@@ -2,7 +2,12 @@
 """Parity of vggcore (through vgg-run) with torchvision.
 
 usage: test_parity.py --vgg-run PATH --workdir DIR [--full] [--only REGEX]
-                      [--keep]
+                      [--keep] [--isa LEVEL]
+
+With --isa, vgg-run runs with VGG_ISA=LEVEL (generic, avx2, avx512, ...)
+and the test first checks with `vgg-inspect --cpu` (beside vgg-run) that
+the engine really runs that level; on a CPU without it the test prints
+"LEVEL: not on this CPU" and exits 77 (meson's skip), passing nothing.
 
 Files (model, input .npy, output .npy) are written in DIR; those of
 passing cases are deleted afterwards, those of failing ones kept (full-size
@@ -215,6 +220,8 @@ def main():
                     help="also full-size vgg16 and vgg19_bn")
     ap.add_argument("--only", default=None,
                     help="run only the cases whose name matches this regex")
+    ap.add_argument("--isa", default=None,
+                    help="run the engine at this kernel level (VGG_ISA)")
     ap.add_argument("--keep", action="store_true",
                     help="keep all model, input and output files (by "
                     "default only those of failed cases are kept, "
@@ -228,9 +235,24 @@ def main():
         print("parity: 0 passed, 1 failed")
         return 1
     os.makedirs(args.workdir, exist_ok=True)
+    if args.isa:
+        os.environ["VGG_ISA"] = args.isa
+        inspect = os.path.join(os.path.dirname(vgg_run), "vgg-inspect")
+        info = subprocess.run([inspect, "--cpu"], capture_output=True,
+                              text=True, check=True).stdout
+        level = re.search(r"^kernels: (\S+)", info, re.M).group(1)
+        print(info.strip())
+        if level != args.isa:
+            print("%s: not on this CPU (the engine runs %s), not run" %
+                  (args.isa, level))
+            return 77
 
     # the valgrind test setup leaves the full-size models out (hours)
     full = args.full and os.environ.get("VGG_TEST_FULL_PARITY", "1") != "0"
+    # the lower levels' full-size runs under a sanitizer would add many
+    # minutes to CI for code the native runs already cover
+    if args.isa and os.environ.get("VGG_TEST_INSTRUMENTED"):
+        full = False
     if args.full and not full:
         print("full-size models skipped: VGG_TEST_FULL_PARITY=0")
     cases = make_cases(full)

@@ -16,6 +16,7 @@ struct VggContext
   VggPool *pool;
   int threads;
   int max_batch;
+  VggPrecision precision;
 
   size_t act_floats; /* capacity of each activation buffer */
   float *act[2];     /* ping-pong NHWC activations, (n, h, w, c) */
@@ -27,6 +28,7 @@ struct VggContext
   float **linear_out; /* per layer index: (max_batch, out) for linear
                          layers, NULL for the others */
   float *probs;       /* (max_batch, classes) */
+  vgg_bf16 *in_bf16;  /* (max_batch, widest linear input), bf16 precision */
   int n;              /* images in the last forward pass; 0 before */
   int profiling;
   double *layer_ms; /* per layer, when profiling */
@@ -62,7 +64,8 @@ activation_floats (const VggModel *model, int n, int h, int w, size_t *pad)
       size_t p = vgg_conv3x3_padded_floats (n, h, w, info->in_channels);
       if (size > max)
         max = size;
-      if (layer->panels && p > *pad)
+      if (!vgg_winograd_supported (info->in_channels, info->out_channels)
+          && p > *pad)
         *pad = p;
     } else if (info->kind == VGG_LAYER_MAXPOOL) {
       h /= 2;
@@ -98,9 +101,17 @@ VggStatus
 vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
     char error[VGG_ERROR_SIZE])
 {
+  return vgg_context_new_with_precision (
+      model, max_batch, threads, VGG_PRECISION_FP32, out, error);
+}
+
+VggStatus
+vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
+    VggPrecision precision, VggContext **out, char error[VGG_ERROR_SIZE])
+{
   VggContext *ctx;
   size_t act, pad;
-  int classes, max_channels = 3, winograd = 0;
+  int classes, max_channels = 3, winograd = 0, max_linear = 0;
 
   *out = NULL;
   if (error)
@@ -119,10 +130,18 @@ vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
   if (threads > 256)
     threads = 256;
 
+  if (vgg_precision_to_string (precision) == NULL) {
+    snprintf (error, error ? VGG_ERROR_SIZE : 0, "unknown precision %d",
+        (int) precision);
+    return VGG_ERROR_INVALID;
+  }
+  if (vgg_model_prepare (model, precision, error) != VGG_OK)
+    return VGG_ERROR_NOMEM;
   ctx = calloc (1, sizeof *ctx);
   if (ctx == NULL)
     goto nomem;
   ctx->model = vgg_model_ref (model);
+  ctx->precision = precision;
   ctx->max_batch = max_batch;
   ctx->threads = threads;
   classes = model->n_classes;
@@ -145,8 +164,10 @@ vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
           malloc ((size_t) max_batch * info->out_channels * sizeof (float));
       if (ctx->linear_out[i] == NULL)
         goto nomem;
+      if (info->in_channels > max_linear)
+        max_linear = info->in_channels;
     } else if (info->kind == VGG_LAYER_CONV3X3) {
-      if (model->layers[i].winograd)
+      if (vgg_winograd_supported (info->in_channels, info->out_channels))
         winograd = 1;
       if (info->in_channels > max_channels)
         max_channels = info->in_channels;
@@ -158,6 +179,10 @@ vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
           == NULL)
     goto nomem;
   if ((ctx->zeros = calloc (max_channels, sizeof (float))) == NULL)
+    goto nomem;
+  if ((ctx->in_bf16 = malloc ((size_t) max_batch * (max_linear ? max_linear : 1)
+           * sizeof (vgg_bf16)))
+      == NULL)
     goto nomem;
   act = activation_floats (
       model, max_batch, model->input_height, model->input_width, &pad);
@@ -183,6 +208,7 @@ vgg_context_free (VggContext *ctx)
   vgg_pool_free (ctx->pool);
   free (ctx->scratch);
   free (ctx->pad);
+  free (ctx->in_bf16);
   free (ctx->zeros);
   for (int i = 0; ctx->linear_out && i < ctx->model->n_layers; i++)
     free (ctx->linear_out[i]);
@@ -212,6 +238,27 @@ int
 vgg_context_get_max_batch (const VggContext *ctx)
 {
   return ctx->max_batch;
+}
+
+VggStatus
+vgg_context_set_precision (VggContext *ctx, VggPrecision precision)
+{
+  VggStatus status;
+
+  ctx->error[0] = '\0';
+  if (vgg_precision_to_string (precision) == NULL)
+    return context_error (
+        ctx, VGG_ERROR_INVALID, "unknown precision %d", (int) precision);
+  status = vgg_model_prepare (ctx->model, precision, ctx->error);
+  if (status == VGG_OK)
+    ctx->precision = precision;
+  return status;
+}
+
+VggPrecision
+vgg_context_get_precision (const VggContext *ctx)
+{
+  return ctx->precision;
 }
 
 void
@@ -248,6 +295,9 @@ vgg_context_forward (
 {
   const VggModel *model = ctx->model;
   const VggKernels *k = model->kernels;
+  const VggPrecision p = ctx->precision;
+  /* bf16: every conv rounds its output, the next layer's input */
+  const int round = p == VGG_PRECISION_BF16 ? VGG_OUT_BF16 : 0;
   size_t need, pad;
   const float *x = NULL;
   int cur = 0, c = 3, h = height, w = width;
@@ -284,19 +334,22 @@ vgg_context_forward (
   if (ctx->profiling)
     t = now_ms ();
   vgg_nchw_to_nhwc (ctx->pool, input, ctx->act[0], n, 3, h, w);
+  if (round)
+    vgg_round_bf16 (ctx->act[0], (size_t) n * h * w * 3);
   for (int i = 0; i < model->n_layers; i++) {
     const VggLayer *layer = &model->layers[i];
     const VggLayerInfo *info = &layer->info;
     switch (info->kind) {
       case VGG_LAYER_CONV3X3:
-        if (layer->winograd)
+        if (layer->winograd[p])
           vgg_conv3x3_winograd (k, ctx->pool, ctx->scratch, ctx->zeros,
-              ctx->act[cur], layer->winograd, layer->bias, ctx->act[!cur], n, h,
-              w, c, info->out_channels, info->relu);
+              ctx->act[cur], layer->winograd[p], layer->bias, ctx->act[!cur], n,
+              h, w, c, info->out_channels,
+              (info->relu ? VGG_OUT_RELU : 0) | round);
         else
           vgg_conv3x3_direct (k, ctx->pool, ctx->pad, ctx->act[cur],
-              layer->panels, layer->bias, ctx->act[!cur], n, h, w, c,
-              info->out_channels, info->relu);
+              layer->panels[p], layer->bias, ctx->act[!cur], n, h, w, c,
+              info->out_channels, (info->relu ? VGG_OUT_RELU : 0) | round);
         cur = !cur;
         c = info->out_channels;
         break;
@@ -312,9 +365,14 @@ vgg_context_forward (
         x = ctx->pool5;
         break;
       case VGG_LAYER_LINEAR:
-        vgg_linear (k, ctx->pool, x, layer->weight, layer->lin_bias,
-            ctx->linear_out[i], n, info->in_channels, info->out_channels,
-            info->relu);
+        if (p == VGG_PRECISION_BF16)
+          vgg_linear_bf16 (k, ctx->pool, x, ctx->in_bf16, layer->weight_bf16,
+              layer->lin_bias, ctx->linear_out[i], n, info->in_channels,
+              info->out_channels, info->relu);
+        else
+          vgg_linear (k, ctx->pool, x, layer->weight, layer->lin_bias,
+              ctx->linear_out[i], n, info->in_channels, info->out_channels,
+              info->relu);
         x = ctx->linear_out[i];
         break;
     }

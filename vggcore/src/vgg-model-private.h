@@ -4,31 +4,40 @@
 #include "vgg-tensors-private.h"
 #include "kernels/vgg-kernels-private.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
+
+#define VGG_N_PRECISIONS 2
 
 typedef struct
 {
   VggLayerInfo info;
   char name[64];
-  /* conv: batch-norm folded and packed by vgg_conv3x3_pack into packed
-   * (3, 3, in, out), then vgg_layer_prepare_kernels makes one of: */
-  float *packed;   /* (3, 3, in, out) until prepared, then NULL */
-  float *panels;   /* the direct kernel's panels, or NULL */
-  float *winograd; /* the transformed filters in panels, or NULL (see
-                      kernels/vgg-layers-private.h for both layouts) */
-  float *bias;     /* (out) */
+  /* conv: batch-norm folded and packed by vgg_conv3x3_pack; then, per
+   * precision on first use (vgg_model_prepare), one of panels and
+   * winograd from packed (rounded to bf16 first for VGG_PRECISION_BF16) */
+  float *packed;                        /* (3, 3, in, out) */
+  float *bias;                          /* (out) */
+  float *panels[VGG_N_PRECISIONS];      /* the direct kernel's, or NULL */
+  float *winograd[VGG_N_PRECISIONS];    /* transformed filters, or NULL
+                                           (kernels/vgg-layers-private.h
+                                           has both layouts) */
   /* linear: torch layout, borrowed from the file's mapping when it holds
    * aligned F32, else owned copies */
   const float *weight;   /* (out, in) */
   const float *lin_bias; /* (out) */
   float *owned_weight;
   float *owned_bias;
+  vgg_bf16 *weight_bf16; /* (out, in), for VGG_PRECISION_BF16, or NULL */
 } VggLayer;
 
 struct VggModel
 {
   atomic_int ref_count;
   const VggKernels *kernels; /* the level its weights are packed for */
+  /* the per-precision packings are made once, under prepare_lock */
+  pthread_mutex_t prepare_lock;
+  int prepared[VGG_N_PRECISIONS];
   char *path;
   char *name;
   const char *arch;
@@ -55,10 +64,10 @@ struct VggModel
 
 /* Allocates an empty model with n_layers zeroed layers. */
 VggModel *vgg_model_alloc (int n_layers);
-/* Replaces a packed conv layer's filters by their Winograd transform when
- * its shape allows, else by the direct kernel's panels, for the kernels of
- * k; 0 when out of memory. */
-int vgg_layer_prepare_kernels (const VggKernels *k, VggLayer *layer);
+/* Packs the weights of every layer for precision (once per model; later
+ * calls return at once).  VGG_ERROR_NOMEM with a message in error. */
+VggStatus vgg_model_prepare (VggModel *model, VggPrecision precision,
+    char error[VGG_ERROR_SIZE]);
 /* Derives linear_index, n_classes, arch and name after the layers are
  * filled in; checks the chain of shapes.  Returns VGG_OK or an error
  * naming prefix (the file) and the layer. */

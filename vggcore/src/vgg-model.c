@@ -83,6 +83,7 @@ vgg_model_alloc (int n_layers)
   model->n_layers = n_layers;
   atomic_init (&model->ref_count, 1);
   model->kernels = vgg_kernels_get ();
+  pthread_mutex_init (&model->prepare_lock, NULL);
   model->input_width = model->input_height = 224;
   memcpy (model->mean, imagenet_mean, sizeof model->mean);
   memcpy (model->std, imagenet_std, sizeof model->std);
@@ -91,27 +92,109 @@ vgg_model_alloc (int n_layers)
   return model;
 }
 
-int
-vgg_layer_prepare_kernels (const VggKernels *k, VggLayer *layer)
+/* One conv layer's kernels for a precision: Winograd's transformed filters
+ * when the channels allow, else the direct kernel's panels. */
+static int
+prepare_conv (const VggKernels *k, VggLayer *layer, VggPrecision precision)
 {
   int c = layer->info.in_channels, o = layer->info.out_channels;
+  size_t count = (size_t) 9 * c * o;
+  const float *src = layer->packed;
+  float *rounded = NULL;
 
-  if (vgg_winograd_supported (c, o)) {
-    layer->winograd =
-        malloc (vgg_winograd_packed_floats (k, c, o) * sizeof (float));
-    if (layer->winograd == NULL)
+  if (precision == VGG_PRECISION_BF16) {
+    if ((rounded = malloc (count * sizeof (float))) == NULL)
       return 0;
-    vgg_winograd_pack (k, layer->packed, c, o, layer->winograd);
-  } else {
-    layer->panels =
-        malloc (vgg_conv3x3_panels_floats (k, c, o) * sizeof (float));
-    if (layer->panels == NULL)
-      return 0;
-    vgg_conv3x3_pack_panels (k, layer->packed, c, o, layer->panels);
+    for (size_t i = 0; i < count; i++)
+      rounded[i] = vgg_bf16_to_float (vgg_float_to_bf16 (src[i]));
+    src = rounded;
   }
-  free (layer->packed);
-  layer->packed = NULL;
+  if (vgg_winograd_supported (c, o)) {
+    layer->winograd[precision] =
+        malloc (vgg_winograd_packed_floats (k, c, o) * sizeof (float));
+    if (layer->winograd[precision] != NULL)
+      vgg_winograd_pack (k, src, c, o, layer->winograd[precision]);
+  } else {
+    layer->panels[precision] =
+        malloc (vgg_conv3x3_panels_floats (k, c, o) * sizeof (float));
+    if (layer->panels[precision] != NULL)
+      vgg_conv3x3_pack_panels (k, src, c, o, layer->panels[precision]);
+  }
+  free (rounded);
+  return layer->winograd[precision] || layer->panels[precision];
+}
+
+static void release_range (const void *data, size_t nbytes);
+
+static int
+prepare_linear_bf16 (VggLayer *layer)
+{
+  size_t count = (size_t) layer->info.in_channels * layer->info.out_channels;
+
+  if ((layer->weight_bf16 = malloc (count * sizeof (vgg_bf16))) == NULL)
+    return 0;
+  for (size_t i = 0; i < count; i++)
+    layer->weight_bf16[i] = vgg_float_to_bf16 (layer->weight[i]);
+  /* float32 weights in the file's mapping come back from the file if an
+   * fp32 context reads them: a bf16-only process keeps only half the
+   * bytes resident */
+  if (layer->owned_weight == NULL)
+    release_range (layer->weight, count * sizeof (float));
   return 1;
+}
+
+VggStatus
+vgg_model_prepare (
+    VggModel *model, VggPrecision precision, char error[VGG_ERROR_SIZE])
+{
+  VggStatus status = VGG_OK;
+
+  pthread_mutex_lock (&model->prepare_lock);
+  for (int i = 0; !model->prepared[precision] && i < model->n_layers; i++) {
+    VggLayer *layer = &model->layers[i];
+    int ok = 1;
+    if (layer->info.kind == VGG_LAYER_CONV3X3)
+      ok = prepare_conv (model->kernels, layer, precision);
+    else if (layer->info.kind == VGG_LAYER_LINEAR
+        && precision == VGG_PRECISION_BF16)
+      ok = prepare_linear_bf16 (layer);
+    if (!ok) {
+      /* the layers before keep their packing: freed with the model, and
+       * the next call makes the rest */
+      snprintf (error, error ? VGG_ERROR_SIZE : 0,
+          "out of memory packing %s of %s for %s", layer->name,
+          vgg_model_get_name (model), vgg_precision_to_string (precision));
+      status = VGG_ERROR_NOMEM;
+      goto out;
+    }
+  }
+  model->prepared[precision] = 1;
+
+out:
+  pthread_mutex_unlock (&model->prepare_lock);
+  return status;
+}
+
+const char *
+vgg_precision_to_string (VggPrecision precision)
+{
+  switch (precision) {
+    case VGG_PRECISION_FP32:
+      return "fp32";
+    case VGG_PRECISION_BF16:
+      return "bf16";
+  }
+  return NULL;
+}
+
+int
+vgg_precision_from_string (const char *name)
+{
+  if (name && strcmp (name, "fp32") == 0)
+    return VGG_PRECISION_FP32;
+  if (name && strcmp (name, "bf16") == 0)
+    return VGG_PRECISION_BF16;
+  return -1;
 }
 
 static void
@@ -120,8 +203,11 @@ model_free (VggModel *model)
   for (int i = 0; i < model->n_layers; i++) {
     VggLayer *layer = &model->layers[i];
     free (layer->packed);
-    free (layer->panels);
-    free (layer->winograd);
+    for (int p = 0; p < VGG_N_PRECISIONS; p++) {
+      free (layer->panels[p]);
+      free (layer->winograd[p]);
+    }
+    free (layer->weight_bf16);
     free (layer->bias);
     free (layer->owned_weight);
     free (layer->owned_bias);
@@ -132,6 +218,7 @@ model_free (VggModel *model)
   free (model->path);
   free (model->name);
   vgg_tensor_file_free (model->file);
+  pthread_mutex_destroy (&model->prepare_lock);
   free (model);
 }
 
@@ -302,14 +389,20 @@ get_tensor (const Loader *ld, const char *name, int ndim, const int64_t *want,
 /* Gives the pages of a tensor that was copied back to the kernel: it was
  * read once, and keeping it would double its weight in the RSS. */
 static void
-release_pages (const VggTensor *t)
+release_range (const void *data, size_t nbytes)
 {
   long page = sysconf (_SC_PAGESIZE);
-  uintptr_t begin = ((uintptr_t) t->data + page - 1) & ~(uintptr_t) (page - 1);
-  uintptr_t end = ((uintptr_t) t->data + t->nbytes) & ~(uintptr_t) (page - 1);
+  uintptr_t begin = ((uintptr_t) data + page - 1) & ~(uintptr_t) (page - 1);
+  uintptr_t end = ((uintptr_t) data + nbytes) & ~(uintptr_t) (page - 1);
 
   if (end > begin)
     madvise ((void *) begin, end - begin, MADV_DONTNEED);
+}
+
+static void
+release_pages (const VggTensor *t)
+{
+  release_range (t->data, t->nbytes);
 }
 
 /* float32 data of t: borrowed from the mapping when possible (*owned NULL),
@@ -428,11 +521,6 @@ load_conv (const Loader *ld, VggLayer *layer, int index, int bn)
   layer->info.batch_norm = bn;
   layer->info.relu = 1;
   snprintf (layer->name, sizeof layer->name, "features.%d", index);
-  if (!vgg_layer_prepare_kernels (vgg_kernels_get (), layer)) {
-    set_error (ld->error, "%s: out of memory transforming features.%d",
-        ld->path, index);
-    goto out;
-  }
   status = VGG_OK;
 
 out:

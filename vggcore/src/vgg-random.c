@@ -110,8 +110,6 @@ vgg_model_new_random (const char *arch, int width_divisor, int num_classes,
     /* torchvision's module index: conv, [bn], relu per width */
     snprintf (layer->name, sizeof layer->name, "features.%d", module);
     module += bn ? 3 : 2;
-    if (!vgg_layer_prepare_kernels (model->kernels, layer))
-      goto error;
     c = o;
   }
   model->layers[l++].info.kind = VGG_LAYER_AVGPOOL;

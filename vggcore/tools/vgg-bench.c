@@ -14,6 +14,7 @@ usage (FILE *out)
   fprintf (out,
       "usage: vgg-bench (--model FILE | --arch NAME) [--batch N] "
       "[--threads N] [--iters K] [--warmup K] [--size HxW] [--profile]\n"
+      "       [--precision fp32|bf16]\n"
       "Times K forward passes of N random images (after the warm-up ones) "
       "and prints\none JSON line.  --arch builds torchvision's NAME (vgg11 "
       "... vgg19_bn) with\nrandom weights.\n--profile also prints the mean "
@@ -60,9 +61,12 @@ main (int argc, char **argv)
     { "iters", required_argument, NULL, 'k' },
     { "warmup", required_argument, NULL, 'w' },
     { "size", required_argument, NULL, 's' },
-    { "profile", no_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
+    { "profile", no_argument, NULL, 'p' },
+    { "precision", required_argument, NULL, 'r' },
+    { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 } };
   const char *path = NULL, *arch = NULL;
+  VggPrecision precision = VGG_PRECISION_FP32;
   int batch = 8, threads = 2, iters = 5, warmup = 1, width = 0, height = 0;
   int opt, ret = 1, profile = 0;
   double *layer_ms = NULL;
@@ -74,9 +78,13 @@ main (int argc, char **argv)
   size_t count;
   uint64_t seed = 42;
 
-  while ((opt = getopt_long (argc, argv, "m:a:b:t:k:w:s:ph", options, NULL))
+  while ((opt = getopt_long (argc, argv, "m:a:b:t:k:w:s:pr:h", options, NULL))
       != -1) {
     switch (opt) {
+      case 'r':
+        if (vgg_tool_parse_precision ("vgg-bench", optarg, &precision))
+          return 1;
+        break;
       case 'm':
         path = optarg;
         break;
@@ -133,7 +141,9 @@ main (int argc, char **argv)
   load_ms = now_ms () - load_ms;
   if (width == 0)
     vgg_model_get_input_size (model, &width, &height);
-  if (vgg_context_new (model, batch, threads, &ctx, error) != VGG_OK) {
+  if (vgg_context_new_with_precision (
+          model, batch, threads, precision, &ctx, error)
+      != VGG_OK) {
     fprintf (stderr, "vgg-bench: %s\n", error);
     goto out;
   }
@@ -198,11 +208,15 @@ main (int argc, char **argv)
           "\"iters\": %d, \"ms_per_batch_median\": %.2f, "
           "\"ms_per_batch_min\": %.2f, \"img_per_s\": %.3f, "
           "\"gflops\": %.1f, \"gmacs_per_image\": %.3f, \"load_ms\": %.1f, "
-          "\"peak_rss_mb\": %.1f}\n",
+          "\"peak_rss_mb\": %.1f, \"precision\": \"%s\", \"kernels\": \"%s\", "
+          "\"cpu\": \"%s\"}\n",
       vgg_model_get_arch (model), vgg_model_get_name (model), batch, threads,
       height, width, iters, median, times[0], batch * 1000.0 / median,
       2 * gmacs * batch / (median / 1000.0), gmacs, load_ms,
-      vgg_tool_peak_rss_mb ());
+      vgg_tool_peak_rss_mb (),
+      vgg_precision_to_string (vgg_context_get_precision (ctx)),
+      vgg_isa_to_string (vgg_isa_get ()),
+      vgg_cpu_get_name ());
   ret = 0;
 
 out:

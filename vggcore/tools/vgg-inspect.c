@@ -17,8 +17,10 @@ usage (FILE *out)
 {
   fprintf (out,
       "usage: vgg-inspect [--size HxW] (FILE | --arch NAME)\n"
+      "       vgg-inspect --cpu\n"
       "Prints the inferred architecture, parameter count, multiply-"
-      "accumulates at the\ninput size, outputs and metadata.\n");
+      "accumulates at the\ninput size, outputs and metadata.  --cpu prints "
+      "the CPU and the kernel\nlevel this process runs (VGG_ISA caps it).\n");
 }
 
 /* Prints a metadata value on one line, shortened. */
@@ -43,7 +45,8 @@ main (int argc, char **argv)
   static const struct option options[] = { { "arch", required_argument, NULL,
                                                'a' },
     { "size", required_argument, NULL, 's' },
-    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+    { "cpu", no_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 } };
   const char *arch = NULL, *path = NULL;
   int opt, width = 0, height = 0, in_w, in_h;
   float mean[3], std[3];
@@ -51,8 +54,14 @@ main (int argc, char **argv)
   VggModel *model;
   uint64_t params, macs;
 
-  while ((opt = getopt_long (argc, argv, "a:s:h", options, NULL)) != -1) {
+  while ((opt = getopt_long (argc, argv, "a:s:ch", options, NULL)) != -1) {
     switch (opt) {
+      case 'c':
+        /* the kernel level alone, for scripts: "cpu: NAME" and
+         * "kernels: LEVEL" */
+        printf ("cpu: %s\nkernels: %s\n", vgg_cpu_get_name (),
+            vgg_isa_to_string (vgg_isa_get ()));
+        return 0;
       case 'a':
         arch = optarg;
         break;
@@ -88,6 +97,8 @@ main (int argc, char **argv)
   macs = vgg_model_get_macs (model, width, height);
 
   printf ("file: %s\n", path ? path : "(random weights)");
+  printf ("cpu: %s\n", vgg_cpu_get_name ());
+  printf ("kernels: %s\n", vgg_isa_to_string (vgg_isa_get ()));
   printf ("name: %s\n", vgg_model_get_name (model));
   printf ("architecture: %s\n", vgg_model_get_arch (model));
   printf ("input size: %dx%d (HxW)\n", in_h, in_w);

@@ -14,7 +14,8 @@ usage (FILE *out)
 {
   fprintf (out,
       "usage: vgg-run --model FILE --input IN.npy --output OUT.npy "
-      "[--layer logits|probs|fc7|fc6|pool5] [--threads N]\n"
+      "[--layer logits|probs|fc7|fc6|pool5] [--threads N] "
+      "[--precision fp32|bf16]\n"
       "Runs the model on IN.npy, float32 (N, 3, H, W) already normalized, "
       "and writes\nthe chosen layer as float32 (N, D) to OUT.npy.\n");
 }
@@ -28,8 +29,10 @@ main (int argc, char **argv)
     { "output", required_argument, NULL, 'o' },
     { "layer", required_argument, NULL, 'l' },
     { "threads", required_argument, NULL, 't' },
+    { "precision", required_argument, NULL, 'p' },
     { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
   const char *model_path = NULL, *in_path = NULL, *out_path = NULL;
+  VggPrecision precision = VGG_PRECISION_FP32;
   const char *layer_name = "logits";
   char error[VGG_ERROR_SIZE];
   int threads = 0, layer, opt, dims, ret = 1;
@@ -40,8 +43,13 @@ main (int argc, char **argv)
   size_t image_floats;
   int64_t n, out_shape[2];
 
-  while ((opt = getopt_long (argc, argv, "m:i:o:l:t:h", options, NULL)) != -1) {
+  while ((opt = getopt_long (argc, argv, "m:i:o:l:t:p:h", options, NULL))
+      != -1) {
     switch (opt) {
+      case 'p':
+        if (vgg_tool_parse_precision ("vgg-run", optarg, &precision))
+          return 1;
+        break;
       case 'm':
         model_path = optarg;
         break;
@@ -103,7 +111,8 @@ main (int argc, char **argv)
     goto out;
   }
   n = in.shape[0];
-  if (vgg_context_new (model, n < CHUNK ? (int) n : CHUNK, threads, &ctx, error)
+  if (vgg_context_new_with_precision (model, n < CHUNK ? (int) n : CHUNK,
+          threads, precision, &ctx, error)
       != VGG_OK) {
     fprintf (stderr, "vgg-run: %s\n", error);
     goto out;

@@ -72,3 +72,17 @@ vgg_tool_peak_rss_mb (void)
   getrusage (RUSAGE_SELF, &usage);
   return usage.ru_maxrss / 1024.0;
 }
+
+int
+vgg_tool_parse_precision (
+    const char *prog, const char *text, VggPrecision *precision)
+{
+  int p = vgg_precision_from_string (text);
+
+  if (p < 0) {
+    fprintf (stderr, "%s: --precision %s: expected fp32 or bf16\n", prog, text);
+    return -1;
+  }
+  *precision = (VggPrecision) p;
+  return 0;
+}

@@ -17,6 +17,11 @@ VggModel *vgg_tool_load_model (
 /* Parses "HxW" (torch's order: height first); 0 on success. */
 int vgg_tool_parse_size (const char *text, int *height, int *width);
 
+/* The precision named by text ("fp32", "bf16"); prints the error and
+ * returns -1 when it is unknown. */
+int vgg_tool_parse_precision (
+    const char *prog, const char *text, VggPrecision *precision);
+
 /* Peak resident set size of this process, in MiB. */
 double vgg_tool_peak_rss_mb (void);
 

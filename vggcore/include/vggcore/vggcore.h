@@ -241,15 +241,52 @@ typedef struct
 VGG_API VggStatus vgg_model_convert (const char *in_path, const char *out_path,
     const VggConvertOptions *options, char error[VGG_ERROR_SIZE]);
 
+/* --- Precision --- */
+
+typedef enum
+{
+  /* float32 throughout: torchvision's results (the default) */
+  VGG_PRECISION_FP32,
+  /* bfloat16 weights (rounded to nearest even once, on first use, one
+   * copy per model shared by its contexts) and bfloat16 activations
+   * (every convolution and linear layer's input rounded), products summed
+   * in float32.  Faster where the weights' bytes bound the time (the
+   * fully connected layers, half the bytes).  Convolutions run as the
+   * same float32 kernels on the rounded values: on the CPUs measured,
+   * vdpbf16ps does not run direct convolutions faster than float32
+   * Winograd with a quarter of the multiplies (see vgg-kernels-private.h).
+   * Error against float32: see the README ("Precision"). */
+  VGG_PRECISION_BF16
+} VggPrecision;
+
+/* "fp32", "bf16"; NULL / -1 when unknown. */
+VGG_API const char *vgg_precision_to_string (VggPrecision precision);
+VGG_API int vgg_precision_from_string (const char *name);
+
 /* --- Contexts --- */
 
 /* threads <= 0 means the number of online processors.  Buffers are sized
- * for max_batch images at the model's input size. */
+ * for max_batch images at the model's input size.  The precision is
+ * VGG_PRECISION_FP32. */
 VGG_API VggStatus vgg_context_new (VggModel *model, int max_batch, int threads,
     VggContext **context, char error[VGG_ERROR_SIZE]);
 VGG_API void vgg_context_free (VggContext *context);
 
+/* The same in a precision: the first context that asks a model for a
+ * precision packs the model's weights for it, which takes time and memory
+ * once per model (see VggPrecision). */
+VGG_API VggStatus vgg_context_new_with_precision (VggModel *model,
+    int max_batch, int threads, VggPrecision precision, VggContext **context,
+    char error[VGG_ERROR_SIZE]);
+
 VGG_API VggModel *vgg_context_get_model (const VggContext *context);
+
+/* Sets the precision of the following forward passes, packing the model
+ * for it if no context did before; VGG_ERROR_NOMEM leaves the precision
+ * as it was. */
+VGG_API VggStatus vgg_context_set_precision (
+    VggContext *context, VggPrecision precision);
+VGG_API VggPrecision vgg_context_get_precision (const VggContext *context);
 VGG_API int vgg_context_get_threads (const VggContext *context);
 VGG_API int vgg_context_get_max_batch (const VggContext *context);
 

@@ -8,6 +8,8 @@
  *   V_LOADN, V_STOREN   the first n < VW lanes (the rest read as 0)
  *   V_SET1, V_ZERO, V_ADD, V_SUB, V_MUL, V_FMA (a * b + c), V_HSUM
  *   V_RELU              max (x, 0) that keeps NaN, as torch.relu
+ *   V_ROUND_BF16        x rounded to bfloat16, nearest even, kept as float
+ *   V_LOAD_BF16, V_LOADN_BF16  VW (or n) bfloat16 widened to float
  *   MR, NRV             GEMM register block: MR rows x NRV vectors
  *   LIN_R, LIN_NB       dot_rows block: weight rows x inputs
  *   KERNELS_NAME, KERNELS_ISA */
@@ -23,6 +25,18 @@ ALWAYS_INLINE VEC
 load_part (const float *p, int n)
 {
   return n >= VW ? V_LOAD (p) : V_LOADN (p, n);
+}
+
+/* bias added; then ReLU and bf16 rounding as flags say */
+ALWAYS_INLINE VEC
+epilogue (VEC y, VEC bias, int flags)
+{
+  y = V_ADD (y, bias);
+  if (flags & VGG_OUT_RELU)
+    y = V_RELU (y);
+  if (flags & VGG_OUT_BF16)
+    y = V_ROUND_BF16 (y);
+  return y;
 }
 
 ALWAYS_INLINE void
@@ -121,7 +135,7 @@ gemm (int m, int n, int k, const float *a, size_t lda, const float *bp,
 
 static void
 conv_row (const float *in, size_t in_row, int c, const float *wp,
-    const float *bias, float *out, int w, int o, int relu)
+    const float *bias, float *out, int w, int o, int flags)
 {
   int panels = (o + NR - 1) / NR;
 
@@ -136,10 +150,8 @@ conv_row (const float *in, size_t in_row, int c, const float *wp,
       for (int i = 0; i < m; i++) {
         float *dst = out + (size_t) (x0 + i) * o + p * NR;
         for (int j = 0; j < cols; j += VW) {
-          VEC y = V_ADD (
-              V_LOAD (tmp + i * NR + j), load_part (bias + p * NR + j, cols - j));
-          if (relu)
-            y = V_RELU (y);
+          VEC y = epilogue (V_LOAD (tmp + i * NR + j),
+              load_part (bias + p * NR + j, cols - j), flags);
           store_part (dst + j, y, cols - j);
         }
       }
@@ -248,10 +260,8 @@ wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride,
       for (int i = 0; i < rows; i++) {
         output_1d (tmp[i], res);
         for (int j = 0; j < cols; j++) {
-          VEC y = V_ADD (res[j], bias);
-          if (g->relu)
-            y = V_RELU (y);
-          store_part (dst + ((size_t) i * w + j) * o + oc, y, n);
+          store_part (dst + ((size_t) i * w + j) * o + oc,
+              epilogue (res[j], bias, g->flags), n);
         }
       }
     }
@@ -265,76 +275,84 @@ wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride,
  * input of the batch passes over them */
 #define DOT_CHUNK 2048
 
-ALWAYS_INLINE void
-dot_block (const int nr, const int nb, const float *x, size_t ldx,
-    const float *w, size_t ldw, int len, float *out, size_t ldo, int add)
-{
-  VEC acc[LIN_R][LIN_NB];
-  int k = 0;
+/* dot_block and dot_rows for operands of TYPE, loaded STEP at a time into
+ * vectors of VT by LOAD (LOADN: the first n), summed by FMA (w, x, acc) */
+#define DEFINE_DOT(SUFFIX, TYPE, VT, STEP, LOAD, LOADN, FMA)                   \
+  ALWAYS_INLINE void dot_block_##SUFFIX (const int nr, const int nb,           \
+      const TYPE *x, size_t ldx, const TYPE *w, size_t ldw, int len,           \
+      float *out, size_t ldo, int add)                                         \
+  {                                                                            \
+    VEC acc[LIN_R][LIN_NB];                                                    \
+    int k = 0;                                                                 \
+    UNROLL for (int r = 0; r < nr; r++)                                        \
+      UNROLL for (int b = 0; b < nb; b++)                                      \
+        acc[r][b] = V_ZERO ();                                                 \
+    for (; k + STEP <= len; k += STEP) {                                       \
+      VT wv[LIN_R];                                                            \
+      UNROLL for (int r = 0; r < nr; r++)                                      \
+        wv[r] = LOAD (w + r * ldw + k);                                        \
+      UNROLL for (int b = 0; b < nb; b++)                                      \
+      {                                                                        \
+        VT xv = LOAD (x + b * ldx + k);                                        \
+        UNROLL for (int r = 0; r < nr; r++)                                    \
+          acc[r][b] = FMA (wv[r], xv, acc[r][b]);                              \
+      }                                                                        \
+    }                                                                          \
+    if (k < len) {                                                             \
+      UNROLL for (int b = 0; b < nb; b++)                                      \
+      {                                                                        \
+        VT xv = LOADN (x + b * ldx + k, len - k);                              \
+        UNROLL for (int r = 0; r < nr; r++)                                    \
+          acc[r][b] = FMA (LOADN (w + r * ldw + k, len - k), xv, acc[r][b]);   \
+      }                                                                        \
+    }                                                                          \
+    UNROLL for (int b = 0; b < nb; b++)                                        \
+      UNROLL for (int r = 0; r < nr; r++)                                      \
+      {                                                                        \
+        float s = V_HSUM (acc[r][b]);                                          \
+        out[b * ldo + r] = add ? out[b * ldo + r] + s : s;                     \
+      }                                                                        \
+  }                                                                            \
+                                                                               \
+  static void __attribute__ ((unused)) dot_rows_##SUFFIX (const TYPE *x,       \
+      int n, size_t ldx, const TYPE *w, int rows, int len, float *out,         \
+      size_t ldo)                                                              \
+  {                                                                            \
+    for (int k0 = 0; k0 < len; k0 += DOT_CHUNK) {                              \
+      int kl = len - k0 < DOT_CHUNK ? len - k0 : DOT_CHUNK;                    \
+      for (int r0 = 0; r0 < rows; r0 += LIN_R) {                               \
+        const TYPE *wr = w + (size_t) r0 * len + k0;                           \
+        int b0 = 0;                                                            \
+        if (rows - r0 >= LIN_R) {                                              \
+          for (; b0 + LIN_NB <= n; b0 += LIN_NB)                               \
+            dot_block_##SUFFIX (LIN_R, LIN_NB, x + b0 * ldx + k0, ldx, wr,     \
+                len, kl, out + b0 * ldo + r0, ldo, k0 > 0);                    \
+          for (; b0 < n; b0++)                                                 \
+            dot_block_##SUFFIX (LIN_R, 1, x + b0 * ldx + k0, ldx, wr, len,     \
+                kl, out + b0 * ldo + r0, ldo, k0 > 0);                         \
+        } else {                                                               \
+          for (int r = r0; r < rows; r++)                                      \
+            for (b0 = 0; b0 < n; b0++)                                         \
+              dot_block_##SUFFIX (1, 1, x + b0 * ldx + k0, ldx,                \
+                  w + (size_t) r * len + k0, len, kl, out + b0 * ldo + r,      \
+                  ldo, k0 > 0);                                                \
+        }                                                                      \
+      }                                                                        \
+    }                                                                          \
+  }
 
-  UNROLL for (int r = 0; r < nr; r++)
-    UNROLL for (int b = 0; b < nb; b++)
-      acc[r][b] = V_ZERO ();
-  for (; k + VW <= len; k += VW) {
-    VEC wv[LIN_R];
-    UNROLL for (int r = 0; r < nr; r++)
-      wv[r] = V_LOAD (w + r * ldw + k);
-    UNROLL for (int b = 0; b < nb; b++)
-    {
-      VEC xv = V_LOAD (x + b * ldx + k);
-      UNROLL for (int r = 0; r < nr; r++)
-        acc[r][b] = V_FMA (wv[r], xv, acc[r][b]);
-    }
-  }
-  if (k < len) {
-    UNROLL for (int b = 0; b < nb; b++)
-    {
-      VEC xv = V_LOADN (x + b * ldx + k, len - k);
-      UNROLL for (int r = 0; r < nr; r++)
-        acc[r][b] = V_FMA (V_LOADN (w + r * ldw + k, len - k), xv, acc[r][b]);
-    }
-  }
-  UNROLL for (int b = 0; b < nb; b++)
-    UNROLL for (int r = 0; r < nr; r++)
-    {
-      float s = V_HSUM (acc[r][b]);
-      out[b * ldo + r] = add ? out[b * ldo + r] + s : s;
-    }
-}
-
-static void __attribute__ ((unused))
-dot_rows (const float *x, int n, size_t ldx, const float *w, int rows,
-    int len, float *out, size_t ldo)
-{
-  for (int k0 = 0; k0 < len; k0 += DOT_CHUNK) {
-    int kl = len - k0 < DOT_CHUNK ? len - k0 : DOT_CHUNK;
-    for (int r0 = 0; r0 < rows; r0 += LIN_R) {
-      const float *wr = w + (size_t) r0 * len + k0;
-      int b0 = 0;
-      if (rows - r0 >= LIN_R) {
-        for (; b0 + LIN_NB <= n; b0 += LIN_NB)
-          dot_block (LIN_R, LIN_NB, x + b0 * ldx + k0, ldx, wr, len, kl,
-              out + b0 * ldo + r0, ldo, k0 > 0);
-        for (; b0 < n; b0++)
-          dot_block (LIN_R, 1, x + b0 * ldx + k0, ldx, wr, len, kl,
-              out + b0 * ldo + r0, ldo, k0 > 0);
-      } else {
-        for (int r = r0; r < rows; r++)
-          for (b0 = 0; b0 < n; b0++)
-            dot_block (1, 1, x + b0 * ldx + k0, ldx,
-                w + (size_t) r * len + k0, len, kl, out + b0 * ldo + r, ldo,
-                k0 > 0);
-      }
-    }
-  }
-}
+DEFINE_DOT (f32, float, VEC, VW, V_LOAD, V_LOADN, V_FMA)
+DEFINE_DOT (bf16, vgg_bf16, VEC, VW, V_LOAD_BF16, V_LOADN_BF16, V_FMA)
+#ifdef KERNELS_EXTRA
+KERNELS_EXTRA
+#endif
 
 #ifndef KERNELS_GEMM
 #define KERNELS_GEMM gemm
-#define KERNELS_DOT_ROWS dot_rows
+#define KERNELS_DOT_ROWS dot_rows_f32
 #endif
-#ifndef KERNELS_BF16
-#define KERNELS_BF16 .conv_row_bf16 = NULL, .dot_rows_bf16 = NULL
+#ifndef KERNELS_DOT_ROWS_BF16
+#define KERNELS_DOT_ROWS_BF16 dot_rows_bf16
 #endif
 
 const VggKernels KERNELS_NAME = {
@@ -347,5 +365,5 @@ const VggKernels KERNELS_NAME = {
   .wino_output = wino_output,
   .conv_row = conv_row,
   .dot_rows = KERNELS_DOT_ROWS,
-  KERNELS_BF16
+  .dot_rows_bf16 = KERNELS_DOT_ROWS_BF16,
 };

@@ -35,6 +35,7 @@ blas_dot_rows (const float *x, int n, size_t ldx, const float *w, int rows,
 
 typedef float VEC __attribute__ ((vector_size (32)));
 typedef int32_t VECI __attribute__ ((vector_size (32)));
+typedef uint32_t VECU __attribute__ ((vector_size (32)));
 #define VW 8
 #define MR 2
 #define NRV 4
@@ -77,6 +78,24 @@ v_relu (VEC x)
   return (VEC) (~(VECI) (x < zero) & (VECI) x);
 }
 
+/* nearest even: add 0x7fff plus the lowest kept bit, cut the low half */
+static inline VEC
+v_round_bf16 (VEC x)
+{
+  VECU u = (VECU) x;
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  return (VEC) u;
+}
+
+static inline VEC
+v_loadn_bf16 (const vgg_bf16 *p, int n)
+{
+  VEC v = { 0 };
+  for (int i = 0; i < n; i++)
+    v[i] = vgg_bf16_to_float (p[i]);
+  return v;
+}
+
 static inline float
 v_hsum (VEC v)
 {
@@ -98,6 +117,9 @@ v_hsum (VEC v)
 #define V_FMA(a, b, c) ((a) * (b) + (c))
 #define V_HSUM(v) v_hsum (v)
 #define V_RELU(x) v_relu (x)
+#define V_ROUND_BF16(x) v_round_bf16 (x)
+#define V_LOAD_BF16(p) v_loadn_bf16 (p, VW)
+#define V_LOADN_BF16(p, n) v_loadn_bf16 (p, n)
 #define KERNELS_NAME vgg_kernels_generic
 #define KERNELS_ISA VGG_ISA_GENERIC
 

@@ -33,9 +33,15 @@ typedef struct
   const float *zeros; /* c zero floats, for taps outside the image */
   float *out;         /* (n, h, w, o) */
   const float *bias;  /* (o) */
-  int h, w, c, o, relu;
+  int h, w, c, o;
+  int flags; /* VGG_OUT_* */
   int tiles_y, tiles_x;
 } VggWinoGeom;
+
+/* What a convolution does to its outputs after the bias */
+#define VGG_OUT_RELU 1 /* max (x, 0), keeping NaN as torch.relu */
+#define VGG_OUT_BF16 2 /* rounded to bfloat16 (kept as float): the next
+                          layer's input in VGG_PRECISION_BF16 */
 
 typedef uint16_t vgg_bf16;
 
@@ -53,29 +59,31 @@ typedef struct
    * v + xi * xi_stride + i * c */
   void (*wino_input) (const VggWinoGeom *g, float *v, size_t xi_stride,
       int t0, int count);
-  /* out tiles [t0, t0 + count) = A^T M A + bias, ReLU if relu; tile i,
+  /* out tiles [t0, t0 + count) = A^T M A + bias, then g->flags; tile i,
    * position xi of M at m + xi * xi_stride + i * ldm */
   void (*wino_output) (const VggWinoGeom *g, const float *m, size_t xi_stride,
       size_t ldm, int t0, int count);
   /* One output row of a convolution on a zero-padded input:
    * out (w, o) = bias + sum over ky, kx, ic of
    *              in[ky * in_row + (x + kx) * c + ic] . W[(ky*3+kx)*c+ic]
-   * with in at the padded row of output row y; ReLU if relu. */
+   * with in at the padded row of output row y; then flags (VGG_OUT_*). */
   void (*conv_row) (const float *in, size_t in_row, int c, const float *wp,
-      const float *bias, float *out, int w, int o, int relu);
+      const float *bias, float *out, int w, int o, int flags);
   /* out[b * ldo + r] = x (b) . w (r) over len, b < n, r < rows;
    * x rows ldx apart, w rows len apart. */
   void (*dot_rows) (const float *x, int n, size_t ldx, const float *w,
       int rows, int len, float *out, size_t ldo);
 
-  /* bf16 (NULL where the level has none of its own: the drivers then use
-   * the fp32 emulation in vgg-bf16.c) */
-  /* As conv_row with bf16 activations and weights, fp32 accumulation;
-   * wp (o_pad / nr16, 9c / 2, nr16, 2) pairs of k, c even */
-  void (*conv_row_bf16) (const vgg_bf16 *in, size_t in_row, int c,
-      const vgg_bf16 *wp, const float *bias, float *out, int w, int o,
-      int relu);
-  /* As dot_rows with bf16 x and w, len even */
+  /* As dot_rows with bf16 x and w, products summed in fp32: vdpbf16ps
+   * at the avx512bf16 level, each bf16 widened to fp32 (exactly) below it.
+   *
+   * There is no bf16 convolution kernel: a direct one on vdpbf16ps does
+   * four times the multiplies of fp32 Winograd F(4x4) at about the same
+   * rate per instruction (one core of AMD Zen 5, bench/vgg-peak: 207
+   * GFLOP/s vdpbf16ps against 169 fp32 FMA), and Winograd in bf16 itself
+   * loses too much (its transformed inputs round badly).  VGG_PRECISION_BF16
+   * runs the fp32 kernels on bf16-rounded weights and inputs, which gives
+   * the products a bf16 kernel would give, summed in fp32. */
   void (*dot_rows_bf16) (const vgg_bf16 *x, int n, size_t ldx,
       const vgg_bf16 *w, int rows, int len, float *out, size_t ldo);
 } VggKernels;

@@ -61,12 +61,12 @@ void vgg_conv3x3_pack_panels (
  * vgg_conv3x3_direct makes in pad, in floats. */
 size_t vgg_conv3x3_padded_floats (int n, int h, int w, int c);
 
-/* out (n, h, w, o) = conv3x3(in (n, h, w, c)) + bias, ReLU if relu: the
- * input copied with a zero border into pad, then the level's conv_row on
- * every output row. */
+/* out (n, h, w, o) = conv3x3(in (n, h, w, c)) + bias, then flags
+ * (VGG_OUT_RELU, VGG_OUT_BF16): the input copied with a zero border into
+ * pad, then the level's conv_row on every output row. */
 void vgg_conv3x3_direct (const VggKernels *k, VggPool *pool, float *pad,
     const float *in, const float *panels, const float *bias, float *out, int n,
-    int h, int w, int c, int o, int relu);
+    int h, int w, int c, int o, int flags);
 
 /* Winograd F(4x4, 3x3) (vgg-winograd.c) for layers with c and o
  * multiples of 8. */
@@ -83,7 +83,7 @@ void vgg_winograd_pack (
 /* Same result as vgg_conv3x3_direct; zeros holds c zero floats. */
 void vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
     const float *zeros, const float *in, const float *u, const float *bias,
-    float *out, int n, int h, int w, int c, int o, int relu);
+    float *out, int n, int h, int w, int c, int o, int flags);
 
 /* out (n, h/2, w/2, c) */
 void vgg_maxpool2x2_nhwc (
@@ -100,6 +100,13 @@ void vgg_avgpool7_nhwc (
 void vgg_linear (const VggKernels *k, VggPool *pool, const float *in,
     const float *weight, const float *bias, float *out, int n, int i, int o,
     int relu);
+/* The same with weight (o, i) in bf16: in rounded to bf16 into in_bf16
+ * (n, i), products summed in fp32. */
+void vgg_linear_bf16 (const VggKernels *k, VggPool *pool, const float *in,
+    vgg_bf16 *in_bf16, const vgg_bf16 *weight, const float *bias, float *out,
+    int n, int i, int o, int relu);
+/* x rounded to bf16 in place (nearest even), kept as float */
+void vgg_round_bf16 (float *x, size_t count);
 
 /* out (n, h, w, c) from in (n, c, h, w). */
 void vgg_nchw_to_nhwc (

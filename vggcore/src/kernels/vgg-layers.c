@@ -77,7 +77,7 @@ typedef struct
   const float *panels;
   const float *bias;
   float *out;
-  int n, h, w, c, o, relu;
+  int n, h, w, c, o, flags;
 } ConvJob;
 
 /* one task per padded row of one image: rows 0 and h + 1 and the first
@@ -110,15 +110,15 @@ conv_task (void *user_data, int task, int thread)
 
   job->k->conv_row (job->pad + ((size_t) b * (h + 2) + y) * (w + 2) * c,
       (size_t) (w + 2) * c, c, job->panels, job->bias,
-      job->out + ((size_t) b * h + y) * w * job->o, w, job->o, job->relu);
+      job->out + ((size_t) b * h + y) * w * job->o, w, job->o, job->flags);
 }
 
 void
 vgg_conv3x3_direct (const VggKernels *k, VggPool *pool, float *pad,
     const float *in, const float *panels, const float *bias, float *out, int n,
-    int h, int w, int c, int o, int relu)
+    int h, int w, int c, int o, int flags)
 {
-  ConvJob job = { k, in, pad, panels, bias, out, n, h, w, c, o, relu };
+  ConvJob job = { k, in, pad, panels, bias, out, n, h, w, c, o, flags };
 
   vgg_pool_run (pool, n * (h + 2), pad_task, &job);
   vgg_pool_run (pool, n * h, conv_task, &job);
@@ -198,6 +198,7 @@ typedef struct
 {
   const VggKernels *k;
   const float *in, *weight, *bias;
+  const vgg_bf16 *in_bf16, *weight_bf16; /* or NULL: fp32 */
   float *out;
   int n, i, o, relu, chunk;
 } LinearJob;
@@ -210,8 +211,14 @@ linear_task (void *user_data, int task, int thread)
 
   if (o0 >= o1)
     return;
-  job->k->dot_rows (job->in, job->n, job->i, job->weight + (size_t) o0 * job->i,
-      o1 - o0, job->i, job->out + o0, job->o);
+  if (job->weight_bf16)
+    job->k->dot_rows_bf16 (job->in_bf16, job->n, job->i,
+        job->weight_bf16 + (size_t) o0 * job->i, o1 - o0, job->i,
+        job->out + o0, job->o);
+  else
+    job->k->dot_rows (job->in, job->n, job->i,
+        job->weight + (size_t) o0 * job->i, o1 - o0, job->i, job->out + o0,
+        job->o);
   for (int b = 0; b < job->n; b++) {
     float *row = job->out + (size_t) b * job->o;
     for (int r = o0; r < o1; r++) {
@@ -222,16 +229,43 @@ linear_task (void *user_data, int task, int thread)
   }
 }
 
+static void
+run_linear (VggPool *pool, LinearJob *job)
+{
+  int threads = vgg_pool_get_threads (pool);
+  /* a few chunks per thread, multiples of 16 outputs */
+  job->chunk = ceil_div (ceil_div (job->o, threads * 4), 16) * 16;
+  vgg_pool_run (pool, ceil_div (job->o, job->chunk), linear_task, job);
+}
+
 void
 vgg_linear (const VggKernels *k, VggPool *pool, const float *in,
     const float *weight, const float *bias, float *out, int n, int i, int o,
     int relu)
 {
-  int threads = vgg_pool_get_threads (pool);
-  /* a few chunks per thread, multiples of 16 outputs */
-  int chunk = ceil_div (ceil_div (o, threads * 4), 16) * 16;
-  LinearJob job = { k, in, weight, bias, out, n, i, o, relu, chunk };
-  vgg_pool_run (pool, ceil_div (o, chunk), linear_task, &job);
+  LinearJob job = { .k = k, .in = in, .weight = weight, .bias = bias,
+    .out = out, .n = n, .i = i, .o = o, .relu = relu };
+  run_linear (pool, &job);
+}
+
+void
+vgg_linear_bf16 (const VggKernels *k, VggPool *pool, const float *in,
+    vgg_bf16 *in_bf16, const vgg_bf16 *weight, const float *bias, float *out,
+    int n, int i, int o, int relu)
+{
+  LinearJob job = { .k = k, .in_bf16 = in_bf16, .weight_bf16 = weight,
+    .bias = bias, .out = out, .n = n, .i = i, .o = o, .relu = relu };
+
+  for (size_t e = 0; e < (size_t) n * i; e++)
+    in_bf16[e] = vgg_float_to_bf16 (in[e]);
+  run_linear (pool, &job);
+}
+
+void
+vgg_round_bf16 (float *x, size_t count)
+{
+  for (size_t e = 0; e < count; e++)
+    x[e] = vgg_bf16_to_float (vgg_float_to_bf16 (x[e]));
 }
 
 typedef struct

@@ -177,7 +177,7 @@ shared_output_task (void *user_data, int task, int thread)
 void
 vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
     const float *zeros, const float *in, const float *u, const float *bias,
-    float *out, int n, int h, int w, int c, int o, int relu)
+    float *out, int n, int h, int w, int c, int o, int flags)
 {
   int threads = vgg_pool_get_threads (pool);
   int o_pad = padded (k, o);
@@ -193,7 +193,7 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
       .w = w,
       .c = c,
       .o = o,
-      .relu = relu,
+      .flags = flags,
       .tiles_y = (h + VGG_WINO_R - 1) / VGG_WINO_R,
       .tiles_x = (w + VGG_WINO_R - 1) / VGG_WINO_R,
     },
