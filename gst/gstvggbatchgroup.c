@@ -203,7 +203,8 @@ gst_vgg_batch_group_free (GstVggBatchGroup *g)
 
 static GstVggBatchGroup *
 gst_vgg_batch_group_new (const gchar *name, VggModel *model, guint batch_size,
-    guint batch_timeout_ms, gint threads, gchar **error)
+    guint batch_timeout_ms, gint threads, VggPrecision precision,
+    gchar **error)
 {
   GstVggBatchGroup *g = g_new0 (GstVggBatchGroup, 1);
   char msg[VGG_ERROR_SIZE];
@@ -217,8 +218,8 @@ gst_vgg_batch_group_new (const gchar *name, VggModel *model, guint batch_size,
   g_cond_init (&g->work_cond);
   g->members = g_ptr_array_new ();
   vgg_model_get_input_size (model, &g->width, &g->height);
-  status =
-      vgg_context_new (model, (int) g->batch_size, threads, &g->context, msg);
+  status = vgg_context_new_with_precision (
+      model, (int) g->batch_size, threads, precision, &g->context, msg);
   if (status != VGG_OK) {
     *error = g_strdup_printf ("batch-group \"%s\": %s", name, msg);
     gst_vgg_batch_group_free (g);
@@ -232,7 +233,8 @@ gst_vgg_batch_group_new (const gchar *name, VggModel *model, guint batch_size,
 
 GstVggBatchGroupMember *
 gst_vgg_batch_group_join (const gchar *name, VggModel *model, guint batch_size,
-    guint batch_timeout_ms, gint threads, gchar **error)
+    guint batch_timeout_ms, gint threads, VggPrecision precision,
+    gchar **error)
 {
   GstVggBatchGroup *g;
   GstVggBatchGroupMember *m = NULL;
@@ -252,7 +254,7 @@ gst_vgg_batch_group_join (const gchar *name, VggModel *model, guint batch_size,
   }
   if (g == NULL) {
     g = gst_vgg_batch_group_new (
-        name, model, batch_size, batch_timeout_ms, threads, error);
+        name, model, batch_size, batch_timeout_ms, threads, precision, error);
     if (g == NULL)
       goto out;
     g_hash_table_insert (groups, g->name, g);

@@ -28,7 +28,7 @@ typedef enum
  * message naming both files.  (transfer full) */
 GstVggBatchGroupMember *gst_vgg_batch_group_join (const gchar *name,
     VggModel *model, guint batch_size, guint batch_timeout_ms, gint threads,
-    gchar **error);
+    VggPrecision precision, gchar **error);
 
 /* Leaves the group; the last member stops the worker and frees the group.
  * No forward may be running on the member. */

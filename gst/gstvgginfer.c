@@ -100,6 +100,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_vgg_infer_debug);
 #define DEFAULT_BATCH_SIZE 1
 #define DEFAULT_BATCH_TIMEOUT 100
 #define DEFAULT_THREADS 0
+#define DEFAULT_PRECISION GST_VGG_INFER_PRECISION_FP32
 #define DEFAULT_INFERENCE_INTERVAL 1
 #define DEFAULT_LEAKY GST_VGG_INFER_LEAKY_NONE
 #define DEFAULT_MAX_QUEUE 16
@@ -126,6 +127,7 @@ enum
   PROP_BATCH_SIZE,
   PROP_BATCH_TIMEOUT,
   PROP_THREADS,
+  PROP_PRECISION,
   PROP_INFERENCE_INTERVAL,
   PROP_LEAKY,
   PROP_MAX_QUEUE,
@@ -210,6 +212,28 @@ gst_vgg_infer_leaky_get_type (void)
 
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstVggInferLeaky", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_vgg_infer_precision_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VGG_INFER_PRECISION_FP32,
+        "float32 throughout: torchvision's results", "fp32" },
+    { GST_VGG_INFER_PRECISION_BF16,
+        "bfloat16 weights and layer inputs, float32 sums: faster where the "
+        "weights' bytes bound the time (the fully connected layers), within "
+        "about 1e-2 of float32's logits (README, \"Precision\")",
+        "bf16" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVggInferPrecision", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -333,6 +357,11 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
       g_param_spec_int ("threads", "Threads",
           "Number of inference threads (0 = one per processor)", 0, MAX_THREADS,
           DEFAULT_THREADS, playing));
+  g_object_class_install_property (gobject_class, PROP_PRECISION,
+      g_param_spec_enum ("precision", "Precision",
+          "Arithmetic of the network; the model's weights are packed for a "
+          "precision once, by the first element that asks",
+          GST_TYPE_VGG_INFER_PRECISION, DEFAULT_PRECISION, playing));
   g_object_class_install_property (gobject_class, PROP_INFERENCE_INTERVAL,
       g_param_spec_uint ("inference-interval", "Inference interval",
           "Run the network on every Nth frame; the others pass without "
@@ -361,7 +390,8 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           "Name of a batch group: the vgginfer elements of a process with "
           "the same name (and the same model file) share one inference "
           "worker that batches their frames together, with the batch-size, "
-          "batch-timeout and threads of the first to start; NULL for an "
+          "batch-timeout, threads and precision of the first to start; NULL "
+          "for an "
           "own worker",
           DEFAULT_BATCH_GROUP, ready));
   g_object_class_install_property (gobject_class, PROP_FRAMES_INFERRED,
@@ -431,6 +461,7 @@ gst_vgg_infer_init (GstVggInfer *self)
   self->batch_size = DEFAULT_BATCH_SIZE;
   self->batch_timeout = DEFAULT_BATCH_TIMEOUT;
   self->threads = DEFAULT_THREADS;
+  self->precision = DEFAULT_PRECISION;
   self->inference_interval = DEFAULT_INFERENCE_INTERVAL;
   self->leaky = DEFAULT_LEAKY;
   self->max_queue = DEFAULT_MAX_QUEUE;
@@ -619,6 +650,9 @@ gst_vgg_infer_set_property (
     case PROP_THREADS:
       self->threads = g_value_get_int (value);
       break;
+    case PROP_PRECISION:
+      self->precision = g_value_get_enum (value);
+      break;
     case PROP_INFERENCE_INTERVAL:
       self->inference_interval = g_value_get_uint (value);
       break;
@@ -696,6 +730,9 @@ gst_vgg_infer_get_property (
       break;
     case PROP_THREADS:
       g_value_set_int (value, self->threads);
+      break;
+    case PROP_PRECISION:
+      g_value_set_enum (value, self->precision);
       break;
     case PROP_INFERENCE_INTERVAL:
       g_value_set_uint (value, self->inference_interval);
@@ -809,26 +846,30 @@ gst_vgg_infer_close (GstVggInfer *self)
   self->n_classes = 0;
 }
 
-/* (Re)creates the context for `batch` frames on `threads` threads. */
+/* (Re)creates the context for `batch` frames on `threads` threads in
+ * `precision`. */
 static gboolean
-gst_vgg_infer_ensure_context (GstVggInfer *self, guint batch, gint threads)
+gst_vgg_infer_ensure_context (GstVggInfer *self, guint batch, gint threads,
+    GstVggInferPrecision precision)
 {
   char error[VGG_ERROR_SIZE];
   VggStatus status;
 
   if (self->context && self->context_batch == batch
-      && self->context_threads == threads)
+      && self->context_threads == threads
+      && self->context_precision == precision)
     return TRUE;
   g_clear_pointer (&self->context, vgg_context_free);
   g_clear_pointer (&self->input, g_free);
   self->context_batch = 0;
-  status = vgg_context_new (
-      self->model, (int) batch, threads, &self->context, error);
+  status = vgg_context_new_with_precision (self->model, (int) batch, threads,
+      (VggPrecision) precision, &self->context, error);
   if (status != VGG_OK) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
         ("Could not create an inference context: %s", error),
-        ("vgg_context_new: %s, batch %u, threads %d",
-            vgg_status_to_string (status), batch, threads));
+        ("vgg_context_new: %s, batch %u, threads %d, precision %s",
+            vgg_status_to_string (status), batch, threads,
+            vgg_precision_to_string ((VggPrecision) precision)));
     return FALSE;
   }
   self->input_alloc =
@@ -836,6 +877,7 @@ gst_vgg_infer_ensure_context (GstVggInfer *self, guint batch, gint threads)
   self->input = g_new (gfloat, self->input_alloc);
   self->context_batch = batch;
   self->context_threads = threads;
+  self->context_precision = precision;
   return TRUE;
 }
 
@@ -908,6 +950,7 @@ gst_vgg_infer_open (GstVggInfer *self)
   gchar *found = NULL;
   guint batch;
   gint threads;
+  GstVggInferPrecision precision;
   gboolean ret = FALSE, grouped;
 
   GST_OBJECT_LOCK (self);
@@ -915,6 +958,7 @@ gst_vgg_infer_open (GstVggInfer *self)
   labels_path = g_strdup (self->labels_path);
   batch = self->batch_size;
   threads = self->threads;
+  precision = self->precision;
   grouped = self->batch_group != NULL && self->batch_group[0] != '\0';
   GST_OBJECT_UNLOCK (self);
 
@@ -1004,7 +1048,8 @@ gst_vgg_infer_open (GstVggInfer *self)
   self->rgbx = gst_buffer_new_allocate (NULL, self->rgbx_info.size, NULL);
 
   /* a batch group's worker has the context */
-  if (!grouped && !gst_vgg_infer_ensure_context (self, batch, threads))
+  if (!grouped
+      && !gst_vgg_infer_ensure_context (self, batch, threads, precision))
     goto out;
   GST_INFO_OBJECT (self,
       "loaded %s: %s (%s), %d classes, input %dx%d (WxH), batch %u, "
@@ -1591,6 +1636,7 @@ gst_vgg_infer_process_batch (
   guint top_k, done = 0, k = 0;
   gdouble threshold, ms = 0.0;
   gint threads, probs_dims = 0, feat_dims = 0;
+  GstVggInferPrecision precision;
   const gfloat *probs = NULL, *feats = NULL;
   const gchar *layer_name = NULL;
   gsize plane3;
@@ -1605,6 +1651,7 @@ gst_vgg_infer_process_batch (
   top_k = self->top_k;
   threshold = self->threshold;
   threads = self->threads;
+  precision = self->precision;
   GST_OBJECT_UNLOCK (self);
 
   if (!gst_vgg_infer_switch_model (self)) {
@@ -1673,7 +1720,7 @@ gst_vgg_infer_process_batch (
     gint64 t0 = g_get_monotonic_time ();
     VggStatus status;
 
-    if (!gst_vgg_infer_ensure_context (self, batch_size, threads)
+    if (!gst_vgg_infer_ensure_context (self, batch_size, threads, precision)
         || !gst_vgg_infer_ensure_converter (self, resize)) {
       ret = GST_FLOW_ERROR;
       goto out;
@@ -1954,12 +2001,14 @@ gst_vgg_infer_join_group (GstVggInfer *self)
   gchar *group, *error = NULL;
   guint batch, timeout;
   gint threads;
+  VggPrecision precision;
 
   GST_OBJECT_LOCK (self);
   group = g_strdup (self->batch_group);
   batch = self->batch_size;
   timeout = self->batch_timeout;
   threads = self->threads;
+  precision = (VggPrecision) self->precision;
   GST_OBJECT_UNLOCK (self);
 
   if (group == NULL || group[0] == '\0' || self->group_member) {
@@ -1967,7 +2016,7 @@ gst_vgg_infer_join_group (GstVggInfer *self)
     return TRUE;
   }
   self->group_member = gst_vgg_batch_group_join (
-      group, self->model, batch, timeout, threads, &error);
+      group, self->model, batch, timeout, threads, precision, &error);
   if (self->group_member == NULL) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("Could not join the batch group: %s", error), (NULL));

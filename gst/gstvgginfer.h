@@ -28,6 +28,8 @@ GType gst_vgg_infer_mode_get_type (void);
 GType gst_vgg_infer_feature_layer_get_type (void);
 GType gst_vgg_infer_leaky_get_type (void);
 GType gst_vgg_infer_resize_get_type (void);
+#define GST_TYPE_VGG_INFER_PRECISION (gst_vgg_infer_precision_get_type ())
+GType gst_vgg_infer_precision_get_type (void);
 
 typedef enum
 {
@@ -55,6 +57,13 @@ typedef enum
   GST_VGG_INFER_RESIZE_STRETCH,
   GST_VGG_INFER_RESIZE_LETTERBOX
 } GstVggInferResize;
+
+/* the engine's VggPrecision */
+typedef enum
+{
+  GST_VGG_INFER_PRECISION_FP32,
+  GST_VGG_INFER_PRECISION_BF16
+} GstVggInferPrecision;
 
 /* What the queue between the sink pad and the streaming task holds, in
  * stream order. */
@@ -91,6 +100,7 @@ struct _GstVggInfer
   guint batch_size;
   guint batch_timeout; /* ms */
   gint threads;
+  GstVggInferPrecision precision;
   guint inference_interval;
   GstVggInferLeaky leaky;
   guint max_queue;
@@ -140,6 +150,7 @@ struct _GstVggInfer
   VggContext *context;
   guint context_batch;
   gint context_threads;
+  GstVggInferPrecision context_precision;
   gfloat *input; /* (context_batch, 3, model_height, model_width) */
   GstVideoInfo in_info;
   gboolean have_info;

@@ -2,6 +2,7 @@
 """End-to-end accuracy: Fashion-MNIST test images through a real pipeline.
 
 usage: test_e2e_fashion.py --model FILE [--count N] [--batch-size B]
+                           [--precision bf16 --vgg-run PATH]
 
 The first N images of Debian's Fashion-MNIST test set (all 10000 by
 default), padded to 32x32 and made RGB exactly as the training script does,
@@ -18,6 +19,12 @@ same model file on the same images independently.  Asserts:
 - the pipeline's top-1 agrees with PyTorch's on >= 99.9% of the images;
 - |accuracy(pipeline) - accuracy(PyTorch)| <= 0.1 percentage point;
 - the shipped model's PyTorch accuracy on these images is >= 92%.
+
+With --precision bf16 the element runs with precision=bf16 and, besides
+the first two checks, the pipeline's accuracy and that of the engine alone
+(vgg-run --precision bf16 on the same images, normalized as the training
+script does) must each be within 0.2 percentage point of PyTorch's float32
+accuracy; both are printed.
 
 Prints both accuracies and every disagreeing image index (with PyTorch's
 two best logits), and ends with "N passed, M failed".
@@ -47,6 +54,7 @@ import train_fashion_mnist as fm  # noqa: E402
 MIN_AGREEMENT = 0.999
 MAX_ACC_DIFF = 0.001
 MIN_ACCURACY = 0.92
+MAX_BF16_ACC_DIFF = 0.002
 
 
 def png_rgb(img):
@@ -65,7 +73,7 @@ def png_rgb(img):
             chunk(b"IEND", b""))
 
 
-def run_pipeline(model_path, frames, batch_size, threads):
+def run_pipeline(model_path, frames, batch_size, threads, precision):
     """Pushes the uint8 (N, H, W, 3) frames as PNGs; returns the list of
     (pts, model name, top-1 class id or None) of the frames that came out."""
     n, h, w, _ = frames.shape
@@ -73,9 +81,9 @@ def run_pipeline(model_path, frames, batch_size, threads):
     desc = ("appsrc name=src format=time "
             "caps=image/png,width=%d,height=%d,framerate=30/1 ! "
             "pngdec ! vgginfer name=infer model=\"%s\" resize=stretch "
-            "top-k=1 batch-size=%d threads=%d post-messages=false ! "
-            "appsink name=sink sync=false"
-            % (w, h, model_path, batch_size, threads))
+            "top-k=1 batch-size=%d threads=%d precision=%s "
+            "post-messages=false ! appsink name=sink sync=false"
+            % (w, h, model_path, batch_size, threads, precision))
     print("pipeline: " + desc)
     pipeline = Gst.parse_launch(desc)
     src = pipeline.get_by_name("src")
@@ -112,12 +120,29 @@ def run_pipeline(model_path, frames, batch_size, threads):
     return out, dur
 
 
+def engine_accuracy(vgg_run, model_path, x32, labels, threads):
+    """Top-1 accuracy of vgg-run --precision bf16 on the images."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        np.save(os.path.join(d, "in.npy"),
+                fm.to_input(x32).numpy().astype(np.float32))
+        subprocess.run([vgg_run, "--model", model_path, "--input",
+                        os.path.join(d, "in.npy"), "--output",
+                        os.path.join(d, "out.npy"), "--threads",
+                        str(threads), "--precision", "bf16"], check=True)
+        pred = np.load(os.path.join(d, "out.npy")).argmax(1)
+    return float((pred == labels).mean())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--vgg-run", help="vgg-run, for the engine's accuracy")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -133,7 +158,8 @@ def main():
     torch_pred = logits.argmax(1).numpy()
 
     t0 = time.time()
-    out, dur = run_pipeline(args.model, frames, args.batch_size, args.threads)
+    out, dur = run_pipeline(args.model, frames, args.batch_size, args.threads,
+                            args.precision)
     elapsed = time.time() - t0
 
     passed = failed = 0
@@ -170,15 +196,29 @@ def main():
                   % (i, pipe_pred[i], torch_pred[i], top2.values[0],
                      top2.values[1], top2.indices[0], top2.indices[1],
                      labels[i]))
-        check(agree >= MIN_AGREEMENT,
-              "top-1 agreement %.3f%% >= %.1f%%" %
-              (100 * agree, 100 * MIN_AGREEMENT))
-        check(abs(acc_pipe - acc_torch) <= MAX_ACC_DIFF + 1e-12,
-              "|%.2f%% - %.2f%%| <= %.1f pt" %
-              (100 * acc_pipe, 100 * acc_torch, 100 * MAX_ACC_DIFF))
-        check(acc_torch >= MIN_ACCURACY,
-              "model accuracy (PyTorch) %.2f%% >= %.0f%%" %
-              (100 * acc_torch, 100 * MIN_ACCURACY))
+        if args.precision == "bf16":
+            check(abs(acc_pipe - acc_torch) <= MAX_BF16_ACC_DIFF + 1e-12,
+                  "bf16 pipeline |%.2f%% - %.2f%% (PyTorch fp32)| <= %.1f pt"
+                  % (100 * acc_pipe, 100 * acc_torch,
+                     100 * MAX_BF16_ACC_DIFF))
+        else:
+            check(agree >= MIN_AGREEMENT,
+                  "top-1 agreement %.3f%% >= %.1f%%" %
+                  (100 * agree, 100 * MIN_AGREEMENT))
+            check(abs(acc_pipe - acc_torch) <= MAX_ACC_DIFF + 1e-12,
+                  "|%.2f%% - %.2f%%| <= %.1f pt" %
+                  (100 * acc_pipe, 100 * acc_torch, 100 * MAX_ACC_DIFF))
+            check(acc_torch >= MIN_ACCURACY,
+                  "model accuracy (PyTorch) %.2f%% >= %.0f%%" %
+                  (100 * acc_torch, 100 * MIN_ACCURACY))
+    if args.precision == "bf16" and args.vgg_run:
+        acc_engine = engine_accuracy(args.vgg_run, args.model, x32, labels,
+                                     args.threads)
+        acc_torch = float((torch_pred == labels).mean())
+        check(abs(acc_engine - acc_torch) <= MAX_BF16_ACC_DIFF + 1e-12,
+              "bf16 engine (vgg-run) |%.2f%% - %.2f%% (PyTorch fp32)| <= "
+              "%.1f pt" % (100 * acc_engine, 100 * acc_torch,
+                           100 * MAX_BF16_ACC_DIFF))
     print("fashion-e2e: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
