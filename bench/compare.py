@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """vggcore beside PyTorch and ONNX Runtime: same machine, model, threads, run.
 
-usage: bench/compare.py --build BUILD_DIR [--arch vgg16[,vgg11,...]]
+usage: bench/compare.py [--build build] [--arch vgg16[,vgg11,...]]
            [--batch 1,8] [--threads 2] [--iters 5] [--rounds 3]
            [--engines vggcore-fp32,vggcore-bf16,pytorch-fp32,pytorch-bf16,onnxruntime]
-           [--size 224x224] [--json OUT]
+           [--size 224x224] [--json OUT] [--out DIR]
 
 Each measurement is a fresh process (so each peak RSS is its own) that
 warms up once and times --iters forward passes of a random batch:
@@ -16,7 +16,8 @@ warms up once and times --iters forward passes of a random batch:
   pytorch-bf16  the same model under torch.autocast("cpu", bfloat16),
                 channels_last, torch.jit.trace + torch.jit.freeze
   onnxruntime   npm onnxruntime-node (bench/ort, `npm install
-                --ignore-scripts` there) on a torch.onnx.export of the same
+                --ignore-scripts` there, done by this script when
+                node_modules is missing) on a torch.onnx.export of the same
                 torchvision model (opset 17, dynamic batch), intraOpNumThreads
                 = threads, graph optimization "all"
 The engines alternate within each round, rounds repeat --rounds times: these
@@ -26,7 +27,9 @@ Per engine and batch: best img/s (fastest pass of any round), median img/s
 GFLOP/s (2 x the model's multiply-adds x img/s) beside the per-core peaks
 of BUILD/bench/vgg-peak, and each engine's best img/s over the faster of
 PyTorch fp32 and ONNX Runtime.  The last line is JSON (also
-written to --json).  Run with /usr/bin/python3 (Debian's torch).
+written to --json); --out DIR also writes DIR/report.md (the tables, the
+CPU, the command) and DIR/report.png (best img/s per engine).  Run with
+/usr/bin/python3 (Debian's torch).
 """
 
 import argparse
@@ -62,7 +65,7 @@ def worker(args):
     model = torch_model(args.arch)
     if args.worker == "export":
         x = torch.randn(1, 3, h, w)
-        torch.onnx.export(model, x, args.out, opset_version=17,
+        torch.onnx.export(model, x, args.onnx_out, opset_version=17,
                           input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}})
         return 0
@@ -151,8 +154,9 @@ def main():
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--size", type=parse_size, default=(224, 224))
     ap.add_argument("--json")
+    ap.add_argument("--out")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--onnx-out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         args.batch = int(args.batch.split(",")[0])
@@ -174,6 +178,15 @@ def main():
                               "--size", "%dx%d" % args.size],
                              capture_output=True, text=True, check=True).stdout
         macs[arch] = int(out.split("macs at ")[1].split(": ")[1].split()[0])
+    if "onnxruntime" in engines and not os.path.isdir(
+            os.path.join(HERE, "ort", "node_modules", "onnxruntime-node")):
+        try:
+            subprocess.run(["npm", "install", "--ignore-scripts",
+                            "--no-audit", "--no-fund"],
+                           cwd=os.path.join(HERE, "ort"), check=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            print("onnxruntime: npm install failed (%s), not run" % e)
+            engines.remove("onnxruntime")
     onnx = {}
     if "onnxruntime" in engines:
         os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
@@ -184,7 +197,7 @@ def main():
                 subprocess.run([sys.executable, os.path.abspath(__file__),
                                 "--worker", "export", "--arch", arch,
                                 "--size", "%dx%d" % args.size,
-                                "--out", onnx[arch]], check=True)
+                                "--onnx-out", onnx[arch]], check=True)
 
     results = {}
     for rnd in range(args.rounds):
@@ -236,15 +249,72 @@ def main():
                     r["gflops"], r["peak_rss_mb"],
                     "%.2fx" % r["vs_best_fp32_peer"] if peers else "-"))
             summary += rows
-    line = json.dumps({"cpu": peak["cpu"], "kernels": peak["kernels"],
-                       "peaks_per_core_gflops": pk, "threads": args.threads,
-                       "rounds": args.rounds, "iters": args.iters,
-                       "results": summary})
+    result = {"cpu": peak["cpu"], "kernels": peak["kernels"],
+              "peaks_per_core_gflops": pk, "threads": args.threads,
+              "rounds": args.rounds, "iters": args.iters,
+              "date": time.strftime("%Y-%m-%d"),
+              "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+              "command": " ".join(["/usr/bin/python3", "bench/compare.py"] +
+                                  sys.argv[1:]),
+              "results": summary}
+    line = json.dumps(result)
     print(line)
     if args.json:
         with open(args.json, "w") as f:
             f.write(line + "\n")
+    if args.out:
+        write_report(args.out, result, engines)
     return 0
+
+
+def write_report(out, result, engines):
+    """report.md (a table per run) and report.png (best img/s)."""
+    os.makedirs(out, exist_ok=True)
+    pk = result["peaks_per_core_gflops"]
+    lines = [
+        "Measured %s on %s, kernel level %s, %d threads, %d rounds of %d "
+        "passes (engines alternating); OPENBLAS_CORETYPE=%s." % (
+            result["date"], result["cpu"], result["kernels"],
+            result["threads"], result["rounds"], result["iters"],
+            result["openblas_coretype"] or "(unset)"),
+        "Per-core peaks (bench/vgg-peak), GFLOP/s: " + ", ".join(
+            "%s %s" % (k, "n/a" if v is None else v) for k, v in pk.items())
+        + ".", "",
+        "| arch | batch | engine | best img/s | median img/s | effective "
+        "GFLOP/s | peak RSS MB | vs faster fp32 peer |",
+        "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in result["results"]:
+        ratio = r["vs_best_fp32_peer"]
+        bold = r["engine"].startswith("vggcore")
+        lines.append("| %s | %d | %s | %.2f | %.2f | %.0f | %.0f | %s |" % (
+            r["arch"], r["batch"], r["engine"], r["best_img_per_s"],
+            r["median_img_per_s"], r["gflops"], r["peak_rss_mb"],
+            "-" if ratio is None else
+            ("**%.2fx**" if bold else "%.2fx") % ratio))
+    lines += ["", "Command: `%s`" % result["command"]]
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    runs = sorted({(r["arch"], r["batch"]) for r in result["results"]},
+                  key=lambda ab: (ab[0], ab[1]))
+    fig, ax = plt.subplots(figsize=(2 + 1.6 * len(runs), 4))
+    width = 0.8 / len(engines)
+    for k, engine in enumerate(engines):
+        vals = [next(r["best_img_per_s"] for r in result["results"]
+                     if (r["arch"], r["batch"], r["engine"]) ==
+                     (a, b, engine)) for a, b in runs]
+        ax.bar([i + k * width for i in range(len(runs))], vals, width,
+               label=engine)
+    ax.set_xticks([i + width * (len(engines) - 1) / 2
+                   for i in range(len(runs))])
+    ax.set_xticklabels(["%s\nbatch %d" % ab for ab in runs])
+    ax.set_ylabel("images/s (best)")
+    ax.set_title("%s, %d threads" % (result["cpu"], result["threads"]))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "report.png"), dpi=80)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,6 @@ scripts/install-deps.sh
 scripts/build.sh
 /usr/bin/python3 scripts/demo_engine.py build
 echo
-echo "$ bench/compare-pytorch.py --arch vgg16 --batch 8 --threads 2"
-/usr/bin/python3 bench/compare-pytorch.py --vgg-bench build/vggcore/tools/vgg-bench \
-    --arch vgg16 --batch 8 --threads 2 --iters 3
+echo "$ bench/compare.py --arch vgg16 --batch 8 --engines vggcore-fp32,vggcore-bf16,pytorch-fp32 --rounds 1"
+/usr/bin/python3 bench/compare.py --arch vgg16 --batch 8 --threads 2 --iters 3 \
+    --rounds 1 --engines vggcore-fp32,vggcore-bf16,pytorch-fp32
