@@ -24,41 +24,29 @@ now_s (void)
 /* 12 independent chains hide the FMA latency (4 cycles, 2 units) */
 #define CHAINS 12
 
-__attribute__ ((target ("avx2,fma"))) static double
-fma256_gflops (void)
-{
-  __m256 acc[CHAINS], a = _mm256_set1_ps (0.999f), b = _mm256_set1_ps (1e-6f);
-  double t;
-  for (int i = 0; i < CHAINS; i++)
-    acc[i] = _mm256_set1_ps ((float) i);
-  t = now_s ();
-  for (long n = 0; n < ITERS; n++)
-    for (int i = 0; i < CHAINS; i++)
-      acc[i] = _mm256_fmadd_ps (acc[i], a, b);
-  t = now_s () - t;
-  for (int i = 1; i < CHAINS; i++)
-    acc[0] = _mm256_add_ps (acc[0], acc[i]);
-  __asm__ volatile ("" ::"x"(acc[0]));
-  return ITERS * CHAINS * 8.0 * 2 / t / 1e9;
-}
+/* fp32 FMA peak on VEC (LANES floats): acc = acc * a + b on 12 chains */
+#define FMA_PEAK(NAME, TARGET, VEC, LANES, SET1, FMADD, ADD, CONSTRAINT)     \
+  __attribute__ ((target (TARGET))) static double NAME (void)                \
+  {                                                                          \
+    VEC acc[CHAINS], a = SET1 (0.999f), b = SET1 (1e-6f);                    \
+    double t;                                                                \
+    for (int i = 0; i < CHAINS; i++)                                         \
+      acc[i] = SET1 ((float) i);                                             \
+    t = now_s ();                                                            \
+    for (long n = 0; n < ITERS; n++)                                         \
+      for (int i = 0; i < CHAINS; i++)                                       \
+        acc[i] = FMADD (acc[i], a, b);                                       \
+    t = now_s () - t;                                                        \
+    for (int i = 1; i < CHAINS; i++)                                         \
+      acc[0] = ADD (acc[0], acc[i]);                                         \
+    __asm__ volatile ("" ::CONSTRAINT (acc[0]));                             \
+    return ITERS * CHAINS * (double) (LANES) * 2 / t / 1e9;                  \
+  }
 
-__attribute__ ((target ("avx512f"))) static double
-fma512_gflops (void)
-{
-  __m512 acc[CHAINS], a = _mm512_set1_ps (0.999f), b = _mm512_set1_ps (1e-6f);
-  double t;
-  for (int i = 0; i < CHAINS; i++)
-    acc[i] = _mm512_set1_ps ((float) i);
-  t = now_s ();
-  for (long n = 0; n < ITERS; n++)
-    for (int i = 0; i < CHAINS; i++)
-      acc[i] = _mm512_fmadd_ps (acc[i], a, b);
-  t = now_s () - t;
-  for (int i = 1; i < CHAINS; i++)
-    acc[0] = _mm512_add_ps (acc[0], acc[i]);
-  __asm__ volatile ("" ::"v"(acc[0]));
-  return ITERS * CHAINS * 16.0 * 2 / t / 1e9;
-}
+FMA_PEAK (fma256_gflops, "avx2,fma", __m256, 8, _mm256_set1_ps,
+    _mm256_fmadd_ps, _mm256_add_ps, "x")
+FMA_PEAK (fma512_gflops, "avx512f", __m512, 16, _mm512_set1_ps,
+    _mm512_fmadd_ps, _mm512_add_ps, "v")
 
 /* vdpbf16ps: 16 lanes x 2 products x 2 flops per instruction */
 __attribute__ ((target ("avx512f,avx512bf16"))) static double

@@ -23,7 +23,6 @@ Ends with `bf16: N passed, M failed`.  Run with /usr/bin/python3.
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 
@@ -32,7 +31,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vggtorch  # noqa: E402
-from test_parity import make_input, THREADS, TEST_WRAPPER  # noqa: E402
+from test_parity import (make_input, select_isa, THREADS,  # noqa: E402
+                         TEST_WRAPPER)
 
 # measured with this test on AMD Zen 5 (README, "Precision"): full-size
 # vgg16 8.97e-3 and vgg19_bn 2.61e-2 (fc7 cosine 0.99997 and 0.99947);
@@ -60,17 +60,8 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(THREADS)
     os.makedirs(args.workdir, exist_ok=True)
-    if args.isa:
-        os.environ["VGG_ISA"] = args.isa
-        inspect = os.path.join(os.path.dirname(args.vgg_run), "vgg-inspect")
-        info = subprocess.run([inspect, "--cpu"], capture_output=True,
-                              text=True, check=True).stdout
-        level = re.search(r"^kernels: (\S+)", info, re.M).group(1)
-        print(info.strip())
-        if level != args.isa:
-            print("%s: not on this CPU (the engine runs %s), not run" %
-                  (args.isa, level))
-            return 77
+    if args.isa and not select_isa(args.vgg_run, args.isa):
+        return 77
     cases = [(arch, 8, 700 + i) for i, arch in enumerate(vggtorch.ARCHS)]
     if args.full and not os.environ.get("VGG_TEST_INSTRUMENTED"):
         cases += [("vgg16", 1, 500), ("vgg19_bn", 1, 501)]

@@ -212,6 +212,22 @@ def run_engine(vgg_run, model_path, in_path, out_path, layer):
     return out, "", dt
 
 
+def select_isa(vgg_run, isa):
+    """Sets VGG_ISA=isa for the engine's tools; False (having said so) when
+    the engine then runs another level: the CPU lacks this one."""
+    os.environ["VGG_ISA"] = isa
+    inspect = os.path.join(os.path.dirname(vgg_run), "vgg-inspect")
+    info = subprocess.run([inspect, "--cpu"], capture_output=True,
+                          text=True, check=True).stdout
+    level = re.search(r"^kernels: (\S+)", info, re.M).group(1)
+    print(info.strip())
+    if level != isa:
+        print("%s: not on this CPU (the engine runs %s), not run" %
+              (isa, level))
+        return False
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vgg-run", required=True)
@@ -235,17 +251,8 @@ def main():
         print("parity: 0 passed, 1 failed")
         return 1
     os.makedirs(args.workdir, exist_ok=True)
-    if args.isa:
-        os.environ["VGG_ISA"] = args.isa
-        inspect = os.path.join(os.path.dirname(vgg_run), "vgg-inspect")
-        info = subprocess.run([inspect, "--cpu"], capture_output=True,
-                              text=True, check=True).stdout
-        level = re.search(r"^kernels: (\S+)", info, re.M).group(1)
-        print(info.strip())
-        if level != args.isa:
-            print("%s: not on this CPU (the engine runs %s), not run" %
-                  (args.isa, level))
-            return 77
+    if args.isa and not select_isa(vgg_run, args.isa):
+        return 77
 
     # the valgrind test setup leaves the full-size models out (hours)
     full = args.full and os.environ.get("VGG_TEST_FULL_PARITY", "1") != "0"
