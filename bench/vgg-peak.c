@@ -25,28 +25,28 @@ now_s (void)
 #define CHAINS 12
 
 /* fp32 FMA peak on VEC (LANES floats): acc = acc * a + b on 12 chains */
-#define FMA_PEAK(NAME, TARGET, VEC, LANES, SET1, FMADD, ADD, CONSTRAINT)     \
-  __attribute__ ((target (TARGET))) static double NAME (void)                \
-  {                                                                          \
-    VEC acc[CHAINS], a = SET1 (0.999f), b = SET1 (1e-6f);                    \
-    double t;                                                                \
-    for (int i = 0; i < CHAINS; i++)                                         \
-      acc[i] = SET1 ((float) i);                                             \
-    t = now_s ();                                                            \
-    for (long n = 0; n < ITERS; n++)                                         \
-      for (int i = 0; i < CHAINS; i++)                                       \
-        acc[i] = FMADD (acc[i], a, b);                                       \
-    t = now_s () - t;                                                        \
-    for (int i = 1; i < CHAINS; i++)                                         \
-      acc[0] = ADD (acc[0], acc[i]);                                         \
-    __asm__ volatile ("" ::CONSTRAINT (acc[0]));                             \
-    return ITERS * CHAINS * (double) (LANES) * 2 / t / 1e9;                  \
+#define FMA_PEAK(NAME, TARGET, VEC, LANES, SET1, FMADD, ADD, CONSTRAINT)       \
+  __attribute__ ((target (TARGET))) static double NAME (void)                  \
+  {                                                                            \
+    VEC acc[CHAINS], a = SET1 (0.999f), b = SET1 (1e-6f);                      \
+    double t;                                                                  \
+    for (int i = 0; i < CHAINS; i++)                                           \
+      acc[i] = SET1 ((float) i);                                               \
+    t = now_s ();                                                              \
+    for (long n = 0; n < ITERS; n++)                                           \
+      for (int i = 0; i < CHAINS; i++)                                         \
+        acc[i] = FMADD (acc[i], a, b);                                         \
+    t = now_s () - t;                                                          \
+    for (int i = 1; i < CHAINS; i++)                                           \
+      acc[0] = ADD (acc[0], acc[i]);                                           \
+    __asm__ volatile("" ::CONSTRAINT (acc[0]));                                \
+    return ITERS * CHAINS * (double) (LANES) *2 / t / 1e9;                     \
   }
 
-FMA_PEAK (fma256_gflops, "avx2,fma", __m256, 8, _mm256_set1_ps,
-    _mm256_fmadd_ps, _mm256_add_ps, "x")
-FMA_PEAK (fma512_gflops, "avx512f", __m512, 16, _mm512_set1_ps,
-    _mm512_fmadd_ps, _mm512_add_ps, "v")
+FMA_PEAK (fma256_gflops, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps,
+    _mm256_add_ps, "x")
+FMA_PEAK (fma512_gflops, "avx512f", __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps,
+    _mm512_add_ps, "v")
 
 /* vdpbf16ps: 16 lanes x 2 products x 2 flops per instruction */
 __attribute__ ((target ("avx512f,avx512bf16"))) static double
@@ -65,7 +65,7 @@ dpbf16_gflops (void)
   t = now_s () - t;
   for (int i = 1; i < CHAINS; i++)
     acc[0] = _mm512_add_ps (acc[0], acc[i]);
-  __asm__ volatile ("" ::"v"(acc[0]));
+  __asm__ volatile("" ::"v"(acc[0]));
   return ITERS * CHAINS * 16.0 * 2 * 2 / t / 1e9;
 }
 

@@ -203,8 +203,7 @@ gst_vgg_batch_group_free (GstVggBatchGroup *g)
 
 static GstVggBatchGroup *
 gst_vgg_batch_group_new (const gchar *name, VggModel *model, guint batch_size,
-    guint batch_timeout_ms, gint threads, VggPrecision precision,
-    gchar **error)
+    guint batch_timeout_ms, gint threads, VggPrecision precision, gchar **error)
 {
   GstVggBatchGroup *g = g_new0 (GstVggBatchGroup, 1);
   char msg[VGG_ERROR_SIZE];
@@ -233,8 +232,7 @@ gst_vgg_batch_group_new (const gchar *name, VggModel *model, guint batch_size,
 
 GstVggBatchGroupMember *
 gst_vgg_batch_group_join (const gchar *name, VggModel *model, guint batch_size,
-    guint batch_timeout_ms, gint threads, VggPrecision precision,
-    gchar **error)
+    guint batch_timeout_ms, gint threads, VggPrecision precision, gchar **error)
 {
   GstVggBatchGroup *g;
   GstVggBatchGroupMember *m = NULL;

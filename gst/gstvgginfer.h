@@ -121,7 +121,7 @@ struct _GstVggInfer
   gchar *loaded_model_path;
   gchar *loaded_labels_path;
   const VggKnownModel *known; /* when `model` named a known model */
-  GQuark *labels; /* (n_classes), 0 for a class without a label */
+  GQuark *labels;             /* (n_classes), 0 for a class without a label */
   gint n_classes;
   gint model_width, model_height;
   gfloat scale[3], offset[3]; /* x * scale + offset = (x/255-mean)/std */

@@ -77,8 +77,8 @@ nhwc_to_nchw (const float *in, int n, int h, int w, int c)
 static const VggKernels *kernels; /* the level under test */
 
 static void
-test_conv3x3 (VggPool *pool, int n, int c, int o, int h, int w, int bn,
-    int relu)
+test_conv3x3 (
+    VggPool *pool, int n, int c, int o, int h, int w, int bn, int relu)
 {
   size_t in_count = (size_t) n * c * h * w, out_count = (size_t) n * o * h * w;
   float *in = random_floats (in_count);
@@ -92,8 +92,7 @@ test_conv3x3 (VggPool *pool, int n, int c, int o, int h, int w, int bn,
   float *packed = malloc ((size_t) 9 * c * o * sizeof (float));
   float *panels =
       malloc (vgg_conv3x3_panels_floats (kernels, c, o) * sizeof (float));
-  float *pad =
-      malloc (vgg_conv3x3_padded_floats (n, h, w, c) * sizeof (float));
+  float *pad = malloc (vgg_conv3x3_padded_floats (n, h, w, c) * sizeof (float));
   float *packed_bias = malloc (o * sizeof (float));
   float *got;
   char what[160];
@@ -127,8 +126,8 @@ test_conv3x3 (VggPool *pool, int n, int c, int o, int h, int w, int bn,
 /* Winograd F(4x4, 3x3) against the reference: maps that are not multiples
  * of the 4x4 tile, 1x1 maps, batch-norm folded first. */
 static void
-test_winograd (VggPool *pool, float *scratch, int n, int c, int o, int h,
-    int w, int bn, int relu)
+test_winograd (VggPool *pool, float *scratch, int n, int c, int o, int h, int w,
+    int bn, int relu)
 {
   size_t in_count = (size_t) n * c * h * w, out_count = (size_t) n * o * h * w;
   float *in = random_floats (in_count);
@@ -159,8 +158,8 @@ test_winograd (VggPool *pool, float *scratch, int n, int c, int o, int h,
   vgg_conv3x3_pack (weight, bias, bn ? gamma : NULL, bn ? beta : NULL,
       bn ? mean : NULL, bn ? var : NULL, c, o, packed, packed_bias);
   vgg_winograd_pack (kernels, packed, c, o, u);
-  vgg_conv3x3_winograd (kernels, pool, scratch, zeros, in_nhwc, u,
-      packed_bias, out_nhwc, n, h, w, c, o, relu);
+  vgg_conv3x3_winograd (kernels, pool, scratch, zeros, in_nhwc, u, packed_bias,
+      out_nhwc, n, h, w, c, o, relu);
   got = nhwc_to_nchw (out_nhwc, n, h, w, o);
   snprintf (what, sizeof what,
       "%s winograd n=%d c=%d o=%d h=%d w=%d bn=%d relu=%d threads=%d",
@@ -318,8 +317,8 @@ test_bf16_rounding (void)
     checks++;
     if (x[i] != want[i]) {
       failures++;
-      printf ("FAIL bf16 rounding of %a: got %a, want %a\n", in[i], x[i],
-          want[i]);
+      printf (
+          "FAIL bf16 rounding of %a: got %a, want %a\n", in[i], x[i], want[i]);
     }
   }
   if (failures == before)
@@ -336,7 +335,8 @@ test_conv_bf16_epilogue (VggPool *pool, float *scratch, int winograd)
   const int n = 2, c = 16, o = 24, h = 9, w = 7;
   size_t in_count = (size_t) n * h * w * c, out_count = (size_t) n * h * w * o;
   float *in = random_floats (in_count), *weight = random_floats (9 * c * o);
-  float *bias = random_floats (o), *packed = malloc (9 * c * o * sizeof (float));
+  float *bias = random_floats (o),
+        *packed = malloc (9 * c * o * sizeof (float));
   float *pb = malloc (o * sizeof (float));
   size_t wf = winograd ? vgg_winograd_packed_floats (kernels, c, o)
                        : vgg_conv3x3_panels_floats (kernels, c, o);
@@ -364,7 +364,8 @@ test_conv_bf16_epilogue (VggPool *pool, float *scratch, int winograd)
   }
   for (size_t e = 0; e < out_count && bad < 0; e++) {
     float r = vgg_bf16_to_float (vgg_float_to_bf16 (got[e]));
-    if (r != got[e] || fabsf (got[e] - f32[e]) > fabsf (f32[e]) * 0x1p-8f * 1.001f)
+    if (r != got[e]
+        || fabsf (got[e] - f32[e]) > fabsf (f32[e]) * 0x1p-8f * 1.001f)
       bad = (int) e;
   }
   snprintf (what, sizeof what, "%s %s conv with bf16 output threads=%d",
@@ -387,7 +388,8 @@ static void
 test_gemm_against_openblas (int m, int n, int k)
 {
   int n_pad = (n + kernels->nr - 1) / kernels->nr * kernels->nr;
-  float *a = random_floats ((size_t) m * k), *b = random_floats ((size_t) k * n);
+  float *a = random_floats ((size_t) m * k),
+        *b = random_floats ((size_t) k * n);
   float *bp = calloc ((size_t) k * n_pad, sizeof (float));
   float *want = malloc ((size_t) m * n * sizeof (float));
   float *got = malloc ((size_t) m * n_pad * sizeof (float));
@@ -402,8 +404,8 @@ test_gemm_against_openblas (int m, int n, int k)
       b, n, 0.0f, want, n);
   kernels->gemm (m, n_pad, k, a, k, bp, got, n_pad);
   for (int r = 0; r < m; r++)
-    memcpy (got_n + (size_t) r * n, got + (size_t) r * n_pad,
-        n * sizeof (float));
+    memcpy (
+        got_n + (size_t) r * n, got + (size_t) r * n_pad, n * sizeof (float));
   snprintf (what, sizeof what, "%s gemm m=%d n=%d k=%d against cblas_sgemm",
       vgg_isa_to_string (kernels->isa), m, n, k);
   check_close (what, got_n, want, (size_t) m * n, 1e-5);

@@ -33,8 +33,8 @@ write_models (void)
    * seen here, fast enough that frames passed without inference are not
    * held long behind it: eight 64-channel layers at 224x224 (15 GMAC;
    * about 65 ms a frame on one core of AMD Zen 5 with AVX-512) */
-  static const gint slow_cfg[] = { 64, 64, 64, 64, 64, 64, 64, 64, 0, 64, 0,
-    64, 0, -1 };
+  static const gint slow_cfg[] = { 64, 64, 64, 64, 64, 64, 64, 64, 0, 64, 0, 64,
+    0, -1 };
   const gchar *dir = g_getenv ("VGG_TEST_DIR");
 
   model_dir = dir ? g_strdup (dir) : g_dir_make_tmp ("vgginfer-XXXXXX", NULL);
@@ -1100,15 +1100,17 @@ GST_START_TEST (test_model_names_and_normalization)
   g_setenv ("GST_VGG_MODEL_PATH", dir, TRUE);
 
   by_name = features_of ("model=vgg16-features", &n_name, &mode_name);
-  fail_unless_equals_int (mode_name, 1 /* features */ );
-  props = g_strdup_printf ("model=%s mode=features %s", rand_model,
-      features_norm);
+  fail_unless_equals_int (mode_name, 1 /* features */);
+  props =
+      g_strdup_printf ("model=%s mode=features %s", rand_model, features_norm);
   by_path = features_of (props, &n_path, &mode_path);
   g_free (props);
   fail_unless_equals_int (n_name, n_path);
   d = relative_difference (by_name, by_path, n_name);
-  fail_unless (d <= 1e-5, "vgg16-features vs its normalization by hand: "
-      "relative difference %g over %u features", d, n_name);
+  fail_unless (d <= 1e-5,
+      "vgg16-features vs its normalization by hand: "
+      "relative difference %g over %u features",
+      d, n_name);
 
   /* the same file by path, ImageNet's normalization (the default) */
   props = g_strdup_printf ("model=%s mode=features", rand_model);
@@ -1116,8 +1118,10 @@ GST_START_TEST (test_model_names_and_normalization)
   g_free (props);
   fail_unless_equals_int (n_default, n_name);
   d = relative_difference (imagenet, by_path, n_name);
-  fail_unless (d > 1e-2, "ImageNet and features normalization give the "
-      "same features (relative difference %g)", d);
+  fail_unless (d > 1e-2,
+      "ImageNet and features normalization give the "
+      "same features (relative difference %g)",
+      d);
 
   /* mean/std override a named model's (vgg16: ImageNet's) */
   props = g_strdup_printf ("model=vgg16 mode=features %s", features_norm);
@@ -1125,8 +1129,10 @@ GST_START_TEST (test_model_names_and_normalization)
   g_free (props);
   fail_unless_equals_int (n_override, n_name);
   d = relative_difference (override, by_path, n_name);
-  fail_unless (d <= 1e-5, "model=vgg16 with mean/std: relative difference "
-      "%g", d);
+  fail_unless (d <= 1e-5,
+      "model=vgg16 with mean/std: relative difference "
+      "%g",
+      d);
 
   g_free (by_name);
   g_free (by_path);
@@ -1152,7 +1158,8 @@ GST_START_TEST (test_model_name_not_found_says_where)
   g_mkdir_with_parents (empty, 0755);
   g_setenv ("GST_VGG_MODEL_PATH", empty, TRUE);
   g_setenv ("TORCH_HOME", empty, TRUE);
-  expect_model_error ("vgg13", "download.pytorch.org/models/vgg13-19584684.pth");
+  expect_model_error (
+      "vgg13", "download.pytorch.org/models/vgg13-19584684.pth");
   expect_model_error ("vgg13", empty);
   g_unsetenv ("GST_VGG_MODEL_PATH");
   g_unsetenv ("TORCH_HOME");
@@ -1629,8 +1636,8 @@ GST_START_TEST (test_batch_group_does_not_starve_a_stream)
   /* and a lost nothing: all its frames in order (the first was pulled) */
   for (gint i = 1; i < flood.pushed; i++) {
     out = gst_harness_pull (a);
-    fail_unless (out != NULL, "stream a: frame %d of %d missing", i,
-        flood.pushed);
+    fail_unless (
+        out != NULL, "stream a: frame %d of %d missing", i, flood.pushed);
     fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
     fail_unless_equals_int (top1 (out, NULL), stream_class (0, i));
     gst_buffer_unref (out);

@@ -18,12 +18,12 @@ struct VggContext
   int max_batch;
   VggPrecision precision;
 
-  size_t act_floats; /* capacity of each activation buffer */
-  float *act[2];     /* ping-pong NHWC activations, (n, h, w, c) */
-  size_t pad_floats; /* capacity of pad */
-  float *pad;        /* the zero-padded input of a direct convolution */
-  float *scratch;    /* Winograd tiles: threads slices, or one piece */
-  float *zeros;      /* the widest layer's input channels, zero */
+  size_t act_floats;  /* capacity of each activation buffer */
+  float *act[2];      /* ping-pong NHWC activations, (n, h, w, c) */
+  size_t pad_floats;  /* capacity of pad */
+  float *pad;         /* the zero-padded input of a direct convolution */
+  float *scratch;     /* Winograd tiles: threads slices, or one piece */
+  float *zeros;       /* the widest layer's input channels, zero */
   float *pool5;       /* (max_batch, pool5 dims), torch's flatten order */
   float **linear_out; /* per layer index: (max_batch, out) for linear
                          layers, NULL for the others */
@@ -154,8 +154,8 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
   ctx->pool5 = malloc ((size_t) max_batch * model->pool5_dims * sizeof (float));
   ctx->probs = malloc ((size_t) max_batch * classes * sizeof (float));
   ctx->layer_ms = calloc (model->n_layers, sizeof (double));
-  if (!ctx->pool || !ctx->linear_out || !ctx->pool5
-      || !ctx->probs || !ctx->layer_ms)
+  if (!ctx->pool || !ctx->linear_out || !ctx->pool5 || !ctx->probs
+      || !ctx->layer_ms)
     goto nomem;
   for (int i = 0; i < model->n_layers; i++) {
     const VggLayerInfo *info = &model->layers[i].info;
@@ -174,8 +174,8 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
     }
   }
   if (winograd
-      && (ctx->scratch = malloc (vgg_winograd_scratch_floats (threads)
-              * sizeof (float)))
+      && (ctx->scratch = malloc (
+              vgg_winograd_scratch_floats (threads) * sizeof (float)))
           == NULL)
     goto nomem;
   if ((ctx->zeros = calloc (max_channels, sizeof (float))) == NULL)

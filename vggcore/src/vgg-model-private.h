@@ -16,10 +16,10 @@ typedef struct
   /* conv: batch-norm folded and packed by vgg_conv3x3_pack; then, per
    * precision on first use (vgg_model_prepare), one of panels and
    * winograd from packed (rounded to bf16 first for VGG_PRECISION_BF16) */
-  float *packed;                        /* (3, 3, in, out) */
-  float *bias;                          /* (out) */
-  float *panels[VGG_N_PRECISIONS];      /* the direct kernel's, or NULL */
-  float *winograd[VGG_N_PRECISIONS];    /* transformed filters, or NULL
+  float *packed;                     /* (3, 3, in, out) */
+  float *bias;                       /* (out) */
+  float *panels[VGG_N_PRECISIONS];   /* the direct kernel's, or NULL */
+  float *winograd[VGG_N_PRECISIONS]; /* transformed filters, or NULL
                                            (kernels/vgg-layers-private.h
                                            has both layouts) */
   /* linear: torch layout, borrowed from the file's mapping when it holds
@@ -66,8 +66,8 @@ struct VggModel
 VggModel *vgg_model_alloc (int n_layers);
 /* Packs the weights of every layer for precision (once per model; later
  * calls return at once).  VGG_ERROR_NOMEM with a message in error. */
-VggStatus vgg_model_prepare (VggModel *model, VggPrecision precision,
-    char error[VGG_ERROR_SIZE]);
+VggStatus vgg_model_prepare (
+    VggModel *model, VggPrecision precision, char error[VGG_ERROR_SIZE]);
 /* Derives linear_index, n_classes, arch and name after the layers are
  * filled in; checks the chain of shapes.  Returns VGG_OK or an error
  * naming prefix (the file) and the layer. */

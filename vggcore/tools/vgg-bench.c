@@ -63,8 +63,7 @@ main (int argc, char **argv)
     { "size", required_argument, NULL, 's' },
     { "profile", no_argument, NULL, 'p' },
     { "precision", required_argument, NULL, 'r' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 } };
+    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
   const char *path = NULL, *arch = NULL;
   VggPrecision precision = VGG_PRECISION_FP32;
   int batch = 8, threads = 2, iters = 5, warmup = 1, width = 0, height = 0;
@@ -215,8 +214,7 @@ main (int argc, char **argv)
       2 * gmacs * batch / (median / 1000.0), gmacs, load_ms,
       vgg_tool_peak_rss_mb (),
       vgg_precision_to_string (vgg_context_get_precision (ctx)),
-      vgg_isa_to_string (vgg_isa_get ()),
-      vgg_cpu_get_name ());
+      vgg_isa_to_string (vgg_isa_get ()), vgg_cpu_get_name ());
   ret = 0;
 
 out:

@@ -44,9 +44,8 @@ main (int argc, char **argv)
 {
   static const struct option options[] = { { "arch", required_argument, NULL,
                                                'a' },
-    { "size", required_argument, NULL, 's' },
-    { "cpu", no_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 } };
+    { "size", required_argument, NULL, 's' }, { "cpu", no_argument, NULL, 'c' },
+    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
   const char *arch = NULL, *path = NULL;
   int opt, width = 0, height = 0, in_w, in_h;
   float mean[3], std[3];

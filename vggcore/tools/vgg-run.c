@@ -43,8 +43,8 @@ main (int argc, char **argv)
   size_t image_floats;
   int64_t n, out_shape[2];
 
-  while ((opt = getopt_long (argc, argv, "m:i:o:l:t:p:h", options, NULL))
-      != -1) {
+  while (
+      (opt = getopt_long (argc, argv, "m:i:o:l:t:p:h", options, NULL)) != -1) {
     switch (opt) {
       case 'p':
         if (vgg_tool_parse_precision ("vgg-run", optarg, &precision))
@@ -111,8 +111,8 @@ main (int argc, char **argv)
     goto out;
   }
   n = in.shape[0];
-  if (vgg_context_new_with_precision (model, n < CHUNK ? (int) n : CHUNK,
-          threads, precision, &ctx, error)
+  if (vgg_context_new_with_precision (
+          model, n < CHUNK ? (int) n : CHUNK, threads, precision, &ctx, error)
       != VGG_OK) {
     fprintf (stderr, "vgg-run: %s\n", error);
     goto out;

@@ -40,7 +40,7 @@ static unsigned long long
 xgetbv0 (void)
 {
   unsigned int lo, hi;
-  __asm__ volatile ("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   return ((unsigned long long) hi << 32) | lo;
 }
 

@@ -24,7 +24,8 @@ static inline __m256
 v_round_bf16 (__m256 x)
 {
   __m256i u = _mm256_castps_si256 (x);
-  __m256i lsb = _mm256_and_si256 (_mm256_srli_epi32 (u, 16), _mm256_set1_epi32 (1));
+  __m256i lsb =
+      _mm256_and_si256 (_mm256_srli_epi32 (u, 16), _mm256_set1_epi32 (1));
   u = _mm256_add_epi32 (u, _mm256_add_epi32 (_mm256_set1_epi32 (0x7fff), lsb));
   return _mm256_castsi256_ps (
       _mm256_and_si256 (u, _mm256_set1_epi32 ((int) 0xffff0000u)));
@@ -33,7 +34,8 @@ v_round_bf16 (__m256 x)
 static inline __m256
 widen_bf16 (__m128i h)
 {
-  return _mm256_castsi256_ps (_mm256_slli_epi32 (_mm256_cvtepu16_epi32 (h), 16));
+  return _mm256_castsi256_ps (
+      _mm256_slli_epi32 (_mm256_cvtepu16_epi32 (h), 16));
 }
 
 static inline __m256
@@ -47,7 +49,8 @@ v_loadn_bf16 (const vgg_bf16 *p, int n)
 static inline float
 v_hsum (__m256 v)
 {
-  __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+  __m128 s =
+      _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
   s = _mm_add_ps (s, _mm_movehl_ps (s, s));
   s = _mm_add_ss (s, _mm_movehdup_ps (s));
   return _mm_cvtss_f32 (s);

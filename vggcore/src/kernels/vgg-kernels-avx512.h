@@ -14,7 +14,8 @@ static inline __m512
 v_round_bf16 (__m512 x)
 {
   __m512i u = _mm512_castps_si512 (x);
-  __m512i lsb = _mm512_and_si512 (_mm512_srli_epi32 (u, 16), _mm512_set1_epi32 (1));
+  __m512i lsb =
+      _mm512_and_si512 (_mm512_srli_epi32 (u, 16), _mm512_set1_epi32 (1));
   u = _mm512_add_epi32 (u, _mm512_add_epi32 (_mm512_set1_epi32 (0x7fff), lsb));
   return _mm512_castsi512_ps (
       _mm512_and_si512 (u, _mm512_set1_epi32 ((int) 0xffff0000u)));
@@ -23,7 +24,8 @@ v_round_bf16 (__m512 x)
 static inline __m512
 widen_bf16 (__m256i h)
 {
-  return _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_cvtepu16_epi32 (h), 16));
+  return _mm512_castsi512_ps (
+      _mm512_slli_epi32 (_mm512_cvtepu16_epi32 (h), 16));
 }
 
 #define VEC __m512

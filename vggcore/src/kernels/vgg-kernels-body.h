@@ -18,8 +18,6 @@
 #define NR (NRV * VW)
 #define UNROLL _Pragma ("GCC unroll 16")
 #define ALWAYS_INLINE static inline __attribute__ ((always_inline))
-#define T VGG_WINO_T
-#define R VGG_WINO_R
 
 ALWAYS_INLINE VEC
 load_part (const float *p, int n)
@@ -58,24 +56,21 @@ block (const int m, int nseg, size_t seg, int k, const float *a, size_t lda,
 {
   VEC acc[MR][NRV];
 
-  UNROLL for (int i = 0; i < m; i++)
-    UNROLL for (int j = 0; j < NRV; j++)
+  UNROLL for (int i = 0; i < m; i++) UNROLL for (int j = 0; j < NRV; j++)
       acc[i][j] = V_ZERO ();
   for (int s = 0; s < nseg; s++, a += seg) {
     for (int kk = 0; kk < k; kk++, b += NR) {
       VEC bv[NRV];
-      UNROLL for (int j = 0; j < NRV; j++)
-        bv[j] = V_LOAD (b + j * VW);
+      UNROLL for (int j = 0; j < NRV; j++) bv[j] = V_LOAD (b + j * VW);
       UNROLL for (int i = 0; i < m; i++)
       {
         VEC av = V_SET1 (a[i * lda + kk]);
-        UNROLL for (int j = 0; j < NRV; j++)
-          acc[i][j] = V_FMA (av, bv[j], acc[i][j]);
+        UNROLL for (int j = 0; j < NRV; j++) acc[i][j] =
+            V_FMA (av, bv[j], acc[i][j]);
       }
     }
   }
-  UNROLL for (int i = 0; i < m; i++)
-    UNROLL for (int j = 0; j < NRV; j++)
+  UNROLL for (int i = 0; i < m; i++) UNROLL for (int j = 0; j < NRV; j++)
       V_STORE (c + i * ldc + j * VW, acc[i][j]);
 }
 
@@ -119,9 +114,8 @@ block_rows (int m, int nseg, size_t seg, int k, const float *a, size_t lda,
   }
 }
 
-static void __attribute__ ((unused))
-gemm (int m, int n, int k, const float *a, size_t lda, const float *bp,
-    float *c, size_t ldc)
+static void __attribute__ ((unused)) gemm (int m, int n, int k, const float *a,
+    size_t lda, const float *bp, float *c, size_t ldc)
 {
   for (int p = 0; p < n / NR; p++) {
     const float *b = bp + (size_t) p * k * NR;
@@ -161,7 +155,7 @@ conv_row (const float *in, size_t in_row, int c, const float *wp,
 
 /* --- Winograd F(4x4, 3x3) transforms (matrices in vgg-winograd.c) --- */
 
-/* r = B^T d for six vectors */
+/* r = B^VGG_WINO_T d for six vectors */
 ALWAYS_INLINE void
 input_1d (const VEC *d, VEC *r)
 {
@@ -174,7 +168,7 @@ input_1d (const VEC *d, VEC *r)
   r[5] = V_ADD (V_SUB (V_MUL (k4, d[1]), V_MUL (k5, d[3])), d[5]);
 }
 
-/* r = A^T m, six vectors into four */
+/* r = A^VGG_WINO_T m, six vectors into four */
 ALWAYS_INLINE void
 output_1d (const VEC *m, VEC *r)
 {
@@ -187,8 +181,7 @@ output_1d (const VEC *m, VEC *r)
 }
 
 static void
-wino_input (
-    const VggWinoGeom *g, float *v, size_t xi_stride, int t0, int count)
+wino_input (const VggWinoGeom *g, float *v, size_t xi_stride, int t0, int count)
 {
   const int c = g->c, h = g->h, w = g->w;
 
@@ -196,42 +189,41 @@ wino_input (
     int tile = t0 + t;
     int b = tile / (g->tiles_y * g->tiles_x);
     int ty = tile / g->tiles_x % g->tiles_y, tx = tile % g->tiles_x;
-    const float *src[T][T];
-    for (int i = 0; i < T; i++)
-      for (int j = 0; j < T; j++) {
-        int y = ty * R - 1 + i, x = tx * R - 1 + j;
+    const float *src[VGG_WINO_T][VGG_WINO_T];
+    for (int i = 0; i < VGG_WINO_T; i++)
+      for (int j = 0; j < VGG_WINO_T; j++) {
+        int y = ty * VGG_WINO_R - 1 + i, x = tx * VGG_WINO_R - 1 + j;
         src[i][j] = y < 0 || y >= h || x < 0 || x >= w
             ? g->zeros
             : g->in + (((size_t) b * h + y) * w + x) * c;
       }
     for (int ch = 0; ch < c; ch += VW) {
       int n = c - ch;
-      VEC d[T][T], tmp[T][T], col[T], res[T];
-      UNROLL for (int i = 0; i < T; i++)
-        UNROLL for (int j = 0; j < T; j++)
-          d[i][j] = load_part (src[i][j] + ch, n);
-      UNROLL for (int j = 0; j < T; j++)
+      VEC d[VGG_WINO_T][VGG_WINO_T], tmp[VGG_WINO_T][VGG_WINO_T],
+          col[VGG_WINO_T], res[VGG_WINO_T];
+      UNROLL for (int i = 0; i < VGG_WINO_T; i++)
+          UNROLL for (int j = 0; j < VGG_WINO_T; j++) d[i][j] =
+              load_part (src[i][j] + ch, n);
+      UNROLL for (int j = 0; j < VGG_WINO_T; j++)
       {
-        UNROLL for (int i = 0; i < T; i++)
-          col[i] = d[i][j];
+        UNROLL for (int i = 0; i < VGG_WINO_T; i++) col[i] = d[i][j];
         input_1d (col, res);
-        UNROLL for (int i = 0; i < T; i++)
-          tmp[i][j] = res[i];
+        UNROLL for (int i = 0; i < VGG_WINO_T; i++) tmp[i][j] = res[i];
       }
-      UNROLL for (int i = 0; i < T; i++)
+      UNROLL for (int i = 0; i < VGG_WINO_T; i++)
       {
         input_1d (tmp[i], res);
-        UNROLL for (int j = 0; j < T; j++)
-          store_part (v + (i * T + j) * xi_stride + (size_t) t * c + ch,
-              res[j], n);
+        UNROLL for (int j = 0; j < VGG_WINO_T; j++) store_part (
+            v + (i * VGG_WINO_T + j) * xi_stride + (size_t) t * c + ch, res[j],
+            n);
       }
     }
   }
 }
 
 static void
-wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride,
-    size_t ldm, int t0, int count)
+wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride, size_t ldm,
+    int t0, int count)
 {
   const int o = g->o, h = g->h, w = g->w;
 
@@ -239,23 +231,25 @@ wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride,
     int tile = t0 + t;
     int b = tile / (g->tiles_y * g->tiles_x);
     int ty = tile / g->tiles_x % g->tiles_y, tx = tile % g->tiles_x;
-    int rows = h - ty * R < R ? h - ty * R : R;
-    int cols = w - tx * R < R ? w - tx * R : R;
-    float *dst = g->out + (((size_t) b * h + ty * R) * w + tx * R) * o;
+    int rows =
+        h - ty * VGG_WINO_R < VGG_WINO_R ? h - ty * VGG_WINO_R : VGG_WINO_R;
+    int cols =
+        w - tx * VGG_WINO_R < VGG_WINO_R ? w - tx * VGG_WINO_R : VGG_WINO_R;
+    float *dst =
+        g->out + (((size_t) b * h + ty * VGG_WINO_R) * w + tx * VGG_WINO_R) * o;
     for (int oc = 0; oc < o; oc += VW) {
       int n = o - oc;
-      VEC mm[T][T], tmp[R][T], col[T], res[R];
+      VEC mm[VGG_WINO_T][VGG_WINO_T], tmp[VGG_WINO_R][VGG_WINO_T],
+          col[VGG_WINO_T], res[VGG_WINO_R];
       VEC bias = load_part (g->bias + oc, n);
-      UNROLL for (int i = 0; i < T; i++)
-        UNROLL for (int j = 0; j < T; j++)
-          mm[i][j] = V_LOAD (m + (i * T + j) * xi_stride + (size_t) t * ldm + oc);
-      UNROLL for (int j = 0; j < T; j++)
+      UNROLL for (int i = 0; i < VGG_WINO_T;
+                  i++) UNROLL for (int j = 0; j < VGG_WINO_T; j++) mm[i][j] =
+          V_LOAD (m + (i * VGG_WINO_T + j) * xi_stride + (size_t) t * ldm + oc);
+      UNROLL for (int j = 0; j < VGG_WINO_T; j++)
       {
-        UNROLL for (int i = 0; i < T; i++)
-          col[i] = mm[i][j];
+        UNROLL for (int i = 0; i < VGG_WINO_T; i++) col[i] = mm[i][j];
         output_1d (col, res);
-        UNROLL for (int i = 0; i < R; i++)
-          tmp[i][j] = res[i];
+        UNROLL for (int i = 0; i < VGG_WINO_R; i++) tmp[i][j] = res[i];
       }
       for (int i = 0; i < rows; i++) {
         output_1d (tmp[i], res);
@@ -284,39 +278,36 @@ wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride,
   {                                                                            \
     VEC acc[LIN_R][LIN_NB];                                                    \
     int k = 0;                                                                 \
-    UNROLL for (int r = 0; r < nr; r++)                                        \
-      UNROLL for (int b = 0; b < nb; b++)                                      \
+    UNROLL for (int r = 0; r < nr; r++) UNROLL for (int b = 0; b < nb; b++)    \
         acc[r][b] = V_ZERO ();                                                 \
     for (; k + STEP <= len; k += STEP) {                                       \
       VT wv[LIN_R];                                                            \
-      UNROLL for (int r = 0; r < nr; r++)                                      \
-        wv[r] = LOAD (w + r * ldw + k);                                        \
+      UNROLL for (int r = 0; r < nr; r++) wv[r] = LOAD (w + r * ldw + k);      \
       UNROLL for (int b = 0; b < nb; b++)                                      \
       {                                                                        \
         VT xv = LOAD (x + b * ldx + k);                                        \
-        UNROLL for (int r = 0; r < nr; r++)                                    \
-          acc[r][b] = FMA (wv[r], xv, acc[r][b]);                              \
+        UNROLL for (int r = 0; r < nr; r++) acc[r][b] =                        \
+            FMA (wv[r], xv, acc[r][b]);                                        \
       }                                                                        \
     }                                                                          \
     if (k < len) {                                                             \
       UNROLL for (int b = 0; b < nb; b++)                                      \
       {                                                                        \
         VT xv = LOADN (x + b * ldx + k, len - k);                              \
-        UNROLL for (int r = 0; r < nr; r++)                                    \
-          acc[r][b] = FMA (LOADN (w + r * ldw + k, len - k), xv, acc[r][b]);   \
+        UNROLL for (int r = 0; r < nr; r++) acc[r][b] =                        \
+            FMA (LOADN (w + r * ldw + k, len - k), xv, acc[r][b]);             \
       }                                                                        \
     }                                                                          \
-    UNROLL for (int b = 0; b < nb; b++)                                        \
-      UNROLL for (int r = 0; r < nr; r++)                                      \
-      {                                                                        \
-        float s = V_HSUM (acc[r][b]);                                          \
-        out[b * ldo + r] = add ? out[b * ldo + r] + s : s;                     \
-      }                                                                        \
+    UNROLL for (int b = 0; b < nb; b++) UNROLL for (int r = 0; r < nr; r++)    \
+    {                                                                          \
+      float s = V_HSUM (acc[r][b]);                                            \
+      out[b * ldo + r] = add ? out[b * ldo + r] + s : s;                       \
+    }                                                                          \
   }                                                                            \
                                                                                \
-  static void __attribute__ ((unused)) dot_rows_##SUFFIX (const TYPE *x,       \
-      int n, size_t ldx, const TYPE *w, int rows, int len, float *out,         \
-      size_t ldo)                                                              \
+  static void __attribute__ ((unused))                                         \
+  dot_rows_##SUFFIX (const TYPE *x, int n, size_t ldx, const TYPE *w,          \
+      int rows, int len, float *out, size_t ldo)                               \
   {                                                                            \
     for (int k0 = 0; k0 < len; k0 += DOT_CHUNK) {                              \
       int kl = len - k0 < DOT_CHUNK ? len - k0 : DOT_CHUNK;                    \
@@ -328,14 +319,14 @@ wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride,
             dot_block_##SUFFIX (LIN_R, LIN_NB, x + b0 * ldx + k0, ldx, wr,     \
                 len, kl, out + b0 * ldo + r0, ldo, k0 > 0);                    \
           for (; b0 < n; b0++)                                                 \
-            dot_block_##SUFFIX (LIN_R, 1, x + b0 * ldx + k0, ldx, wr, len,     \
-                kl, out + b0 * ldo + r0, ldo, k0 > 0);                         \
+            dot_block_##SUFFIX (LIN_R, 1, x + b0 * ldx + k0, ldx, wr, len, kl, \
+                out + b0 * ldo + r0, ldo, k0 > 0);                             \
         } else {                                                               \
           for (int r = r0; r < rows; r++)                                      \
             for (b0 = 0; b0 < n; b0++)                                         \
               dot_block_##SUFFIX (1, 1, x + b0 * ldx + k0, ldx,                \
-                  w + (size_t) r * len + k0, len, kl, out + b0 * ldo + r,      \
-                  ldo, k0 > 0);                                                \
+                  w + (size_t) r * len + k0, len, kl, out + b0 * ldo + r, ldo, \
+                  k0 > 0);                                                     \
         }                                                                      \
       }                                                                        \
     }                                                                          \

@@ -26,8 +26,8 @@ blas_dot_rows (const float *x, int n, size_t ldx, const float *w, int rows,
     cblas_sgemv (CblasRowMajor, CblasNoTrans, rows, len, 1.0f, w, len, x, 1,
         0.0f, out, 1);
   else
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, len, 1.0f,
-        x, (int) ldx, w, len, 0.0f, out, (int) ldo);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, len, 1.0f, x,
+        (int) ldx, w, len, 0.0f, out, (int) ldo);
 }
 
 #define KERNELS_GEMM blas_gemm
@@ -109,8 +109,8 @@ v_hsum (VEC v)
 #define V_STORE(p, v) v_store (p, v)
 #define V_LOADN(p, n) v_loadn (p, n)
 #define V_STOREN(p, v, n) v_storen (p, v, n)
-#define V_SET1(x) ((VEC) { 0 } + (x))
-#define V_ZERO() ((VEC) { 0 })
+#define V_SET1(x) ((VEC){ 0 } + (x))
+#define V_ZERO() ((VEC){ 0 })
 #define V_ADD(a, b) ((a) + (b))
 #define V_SUB(a, b) ((a) - (b))
 #define V_MUL(a, b) ((a) * (b))

@@ -40,7 +40,8 @@ typedef struct
 
 /* What a convolution does to its outputs after the bias */
 #define VGG_OUT_RELU 1 /* max (x, 0), keeping NaN as torch.relu */
-#define VGG_OUT_BF16 2 /* rounded to bfloat16 (kept as float): the next
+#define VGG_OUT_BF16                                                           \
+  2 /* rounded to bfloat16 (kept as float): the next
                           layer's input in VGG_PRECISION_BF16 */
 
 typedef uint16_t vgg_bf16;
@@ -57,8 +58,8 @@ typedef struct
       const float *bp, float *c, size_t ldc);
   /* V = B^T d B for tiles [t0, t0 + count): tile i, position xi at
    * v + xi * xi_stride + i * c */
-  void (*wino_input) (const VggWinoGeom *g, float *v, size_t xi_stride,
-      int t0, int count);
+  void (*wino_input) (
+      const VggWinoGeom *g, float *v, size_t xi_stride, int t0, int count);
   /* out tiles [t0, t0 + count) = A^T M A + bias, then g->flags; tile i,
    * position xi of M at m + xi * xi_stride + i * ldm */
   void (*wino_output) (const VggWinoGeom *g, const float *m, size_t xi_stride,
@@ -71,8 +72,8 @@ typedef struct
       const float *bias, float *out, int w, int o, int flags);
   /* out[b * ldo + r] = x (b) . w (r) over len, b < n, r < rows;
    * x rows ldx apart, w rows len apart. */
-  void (*dot_rows) (const float *x, int n, size_t ldx, const float *w,
-      int rows, int len, float *out, size_t ldo);
+  void (*dot_rows) (const float *x, int n, size_t ldx, const float *w, int rows,
+      int len, float *out, size_t ldo);
 
   /* As dot_rows with bf16 x and w, products summed in fp32: vdpbf16ps
    * at the avx512bf16 level, each bf16 widened to fp32 (exactly) below it.

@@ -213,8 +213,8 @@ linear_task (void *user_data, int task, int thread)
     return;
   if (job->weight_bf16)
     job->k->dot_rows_bf16 (job->in_bf16, job->n, job->i,
-        job->weight_bf16 + (size_t) o0 * job->i, o1 - o0, job->i,
-        job->out + o0, job->o);
+        job->weight_bf16 + (size_t) o0 * job->i, o1 - o0, job->i, job->out + o0,
+        job->o);
   else
     job->k->dot_rows (job->in, job->n, job->i,
         job->weight + (size_t) o0 * job->i, o1 - o0, job->i, job->out + o0,
@@ -243,8 +243,15 @@ vgg_linear (const VggKernels *k, VggPool *pool, const float *in,
     const float *weight, const float *bias, float *out, int n, int i, int o,
     int relu)
 {
-  LinearJob job = { .k = k, .in = in, .weight = weight, .bias = bias,
-    .out = out, .n = n, .i = i, .o = o, .relu = relu };
+  LinearJob job = { .k = k,
+    .in = in,
+    .weight = weight,
+    .bias = bias,
+    .out = out,
+    .n = n,
+    .i = i,
+    .o = o,
+    .relu = relu };
   run_linear (pool, &job);
 }
 
@@ -253,8 +260,15 @@ vgg_linear_bf16 (const VggKernels *k, VggPool *pool, const float *in,
     vgg_bf16 *in_bf16, const vgg_bf16 *weight, const float *bias, float *out,
     int n, int i, int o, int relu)
 {
-  LinearJob job = { .k = k, .in_bf16 = in_bf16, .weight_bf16 = weight,
-    .bias = bias, .out = out, .n = n, .i = i, .o = o, .relu = relu };
+  LinearJob job = { .k = k,
+    .in_bf16 = in_bf16,
+    .weight_bf16 = weight,
+    .bias = bias,
+    .out = out,
+    .n = n,
+    .i = i,
+    .o = o,
+    .relu = relu };
 
   for (size_t e = 0; e < (size_t) n * i; e++)
     in_bf16[e] = vgg_float_to_bf16 (in[e]);

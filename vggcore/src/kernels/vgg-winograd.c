@@ -88,8 +88,8 @@ vgg_winograd_pack (
               G[a][0] * g[0][kx] + G[a][1] * g[1][kx] + G[a][2] * g[2][kx];
       for (int a = 0; a < T; a++)
         for (int b = 0; b < T; b++)
-          u[(size_t) (a * T + b) * c * o_pad + ((size_t) (oc / nr) * c + ic) * nr
-              + oc % nr] =
+          u[(size_t) (a * T + b) * c * o_pad
+              + ((size_t) (oc / nr) * c + ic) * nr + oc % nr] =
               (float) (G[b][0] * gg[a][0] + G[b][1] * gg[a][1]
                   + G[b][2] * gg[a][2]);
     }
@@ -208,8 +208,8 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
     /* the whole scratch holds one block of max_shared tiles */
     int max_shared = (int) (vgg_winograd_scratch_floats (threads) / per_tile);
     for (job.t0 = 0; job.t0 < job.n_tiles; job.t0 += job.count) {
-      job.count = job.n_tiles - job.t0 < max_shared ? job.n_tiles - job.t0
-                                                    : max_shared;
+      job.count =
+          job.n_tiles - job.t0 < max_shared ? job.n_tiles - job.t0 : max_shared;
       job.v = scratch;
       job.m = scratch + (size_t) XI * job.count * c;
       vgg_pool_run (pool, (job.count + STAGE_TILES - 1) / STAGE_TILES,
