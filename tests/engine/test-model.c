@@ -5,6 +5,7 @@
 #include "vggcore/vggcore.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,8 +180,19 @@ test_forward (const char *arch, int batch, int threads, int h, int w)
       "NULL input accepted");
   CHECK (vgg_context_forward (ctx, input, batch, h, w) == VGG_OK, "%s",
       vgg_context_get_error (ctx));
-  printf ("ok   forward %s/8 batch %d threads %d at %dx%d\n", arch, batch,
-      threads, h, w);
+  /* bf16: packed once when set, then no allocation in a pass either */
+  CHECK (vgg_context_set_precision (ctx, VGG_PRECISION_BF16) == VGG_OK, "%s",
+      vgg_context_get_error (ctx));
+  CHECK (vgg_context_forward (ctx, input, batch, h, w) == VGG_OK, "%s",
+      vgg_context_get_error (ctx));
+  before = atomic_load (&allocations);
+  CHECK (vgg_context_forward (ctx, input, batch, h, w) == VGG_OK, "%s",
+      vgg_context_get_error (ctx));
+  during = atomic_load (&allocations) - before;
+  CHECK (during == 0, "%s %dx%d batch %d bf16: %d allocations in a pass", arch,
+      h, w, batch, during);
+  printf ("ok   forward %s/8 batch %d threads %d at %dx%d (fp32, bf16)\n", arch,
+      batch, threads, h, w);
 
 out:
   vgg_context_free (ctx);
@@ -214,6 +226,106 @@ test_bad_arguments (void)
   printf ("ok   bad arguments\n");
 }
 
+/* Contexts in several threads at once on one model: half of them ask for
+ * bf16 at the same moment, so the model's packing for bf16 is made by
+ * whichever comes first while the others wait on it; every thread's
+ * logits must equal, bit for bit, those of a context made beforehand in
+ * the main thread in the same precision (each pool task computes its part
+ * in a fixed order, whichever thread runs it). */
+#define N_THREADS 4
+
+typedef struct
+{
+  VggModel *model;
+  const float *input;
+  VggPrecision precision;
+  pthread_barrier_t *barrier;
+  float logits[2 * 17];
+  int ok;
+} ThreadRun;
+
+static void *
+thread_run (void *data)
+{
+  ThreadRun *run = data;
+  char error[VGG_ERROR_SIZE];
+  VggContext *ctx = NULL;
+  const float *logits;
+
+  pthread_barrier_wait (run->barrier);
+  if (vgg_context_new_with_precision (
+          run->model, 2, 2, run->precision, &ctx, error)
+          != VGG_OK
+      || vgg_context_forward (ctx, run->input, 2, 40, 48) != VGG_OK)
+    goto out;
+  logits = vgg_context_get_output (ctx, VGG_OUTPUT_LOGITS, NULL);
+  memcpy (run->logits, logits, sizeof run->logits);
+  run->ok = 1;
+out:
+  vgg_context_free (ctx);
+  return NULL;
+}
+
+static void
+test_contexts_in_threads (void)
+{
+  char error[VGG_ERROR_SIZE];
+  VggModel *model = NULL, *model2 = NULL;
+  VggContext *ref[2] = { NULL, NULL };
+  float want[2][2 * 17], input[2 * 3 * 40 * 48];
+  pthread_t threads[N_THREADS];
+  ThreadRun runs[N_THREADS];
+  pthread_barrier_t barrier;
+  uint64_t seed = 7;
+
+  for (size_t i = 0; i < sizeof input / sizeof *input; i++) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    input[i] = (float) ((seed >> 40) / (double) (1 << 24) - 0.5);
+  }
+  /* the references on a model of their own (same seed, same weights), so
+   * that the shared model is packed for bf16 by the threads */
+  CHECK (vgg_model_new_random ("vgg11_bn", 8, 17, 3, &model, error) == VGG_OK
+          && vgg_model_new_random ("vgg11_bn", 8, 17, 3, &model2, error)
+              == VGG_OK,
+      "%s", error);
+  if (model == NULL || model2 == NULL)
+    goto out;
+  for (int p = 0; p < 2; p++) {
+    CHECK (vgg_context_new_with_precision (
+               model2, 2, 2, (VggPrecision) p, &ref[p], error)
+            == VGG_OK,
+        "%s", error);
+    if (ref[p] == NULL
+        || vgg_context_forward (ref[p], input, 2, 40, 48) != VGG_OK)
+      goto out;
+    memcpy (want[p], vgg_context_get_output (ref[p], VGG_OUTPUT_LOGITS, NULL),
+        sizeof want[p]);
+  }
+  CHECK (memcmp (want[0], want[1], sizeof want[0]) != 0,
+      "bf16 logits equal fp32's: the precision did nothing");
+  pthread_barrier_init (&barrier, NULL, N_THREADS);
+  for (int t = 0; t < N_THREADS; t++) {
+    runs[t] = (ThreadRun){ model, input, (VggPrecision) (t % 2), &barrier };
+    pthread_create (&threads[t], NULL, thread_run, &runs[t]);
+  }
+  for (int t = 0; t < N_THREADS; t++) {
+    pthread_join (threads[t], NULL);
+    CHECK (
+        runs[t].ok && memcmp (runs[t].logits, want[t % 2], sizeof want[0]) == 0,
+        "thread %d (%s): ok %d, logits %g %g, reference %g %g", t,
+        vgg_precision_to_string ((VggPrecision) (t % 2)), runs[t].ok,
+        runs[t].logits[0], runs[t].logits[1], want[t % 2][0], want[t % 2][1]);
+  }
+  pthread_barrier_destroy (&barrier);
+  printf ("ok   %d contexts in %d threads, fp32 and bf16 on one model\n",
+      N_THREADS, N_THREADS);
+out:
+  vgg_context_free (ref[0]);
+  vgg_context_free (ref[1]);
+  vgg_model_unref (model);
+  vgg_model_unref (model2);
+}
+
 int
 main (void)
 {
@@ -223,6 +335,7 @@ main (void)
   test_forward ("vgg16", 1, 3, 224, 224);
   test_forward ("vgg19_bn", 2, 2, 200, 256);
   test_bad_arguments ();
+  test_contexts_in_threads ();
   printf ("model: %d passed, %d failed\n", checks - failures, failures);
   return failures ? 1 : 0;
 }
