@@ -1127,10 +1127,12 @@ gst_vgg_publish_open_mqtt (GstVggPublish *self)
     goto out;
   }
   if (rc != 0) {
+    /* "Connection Refused: not authorised." */
+    const gchar *reason = mosquitto_connack_string (rc);
+    if (g_str_has_prefix (reason, "Connection Refused: "))
+      reason += strlen ("Connection Refused: ");
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-        ("MQTT broker %s refused the connection: %s", address,
-            mosquitto_connack_string (rc)),
-        (NULL));
+        ("MQTT broker %s refused the connection: %s", address, reason), (NULL));
     goto out;
   }
   GST_INFO_OBJECT (self, "connected to %s", address);
