@@ -177,20 +177,56 @@ def make_webm(source, workdir):
     return path
 
 
+# Got message #12 from element "vgginfer0" (element): vgginfer, a=(int)1, ...;
+MESSAGE = re.compile(r'^Got message #\d+ from element ".*" \(element\): '
+                     r'(vgginfer, .*)$')
+
+
 def launch_messages(script, args, env=None):
-    """Runs a recipe that prints bus messages (-m); returns them parsed
-    by messages-to-jsonl.py, by frame."""
-    here = os.path.dirname(script)
+    """Runs a recipe that prints bus messages (-m); returns the vgginfer
+    messages, parsed by GStreamer itself, by frame."""
     run = subprocess.run([script] + args, capture_output=True, text=True,
                          timeout=120, env=env)
     check(run.returncode == 0, "%s exited %d: %s"
           % (script, run.returncode, run.stderr[-2000:]))
-    conv = subprocess.run(
-        ["/usr/bin/python3", os.path.join(here, "messages-to-jsonl.py")],
-        input=run.stdout, capture_output=True, text=True, timeout=60)
-    check(conv.returncode == 0, "messages-to-jsonl: %s" % conv.stderr)
-    return {frame_index(r["timestamp"]): r
-            for r in map(json.loads, conv.stdout.splitlines())}
+    records = {}
+    for line in run.stdout.splitlines():
+        m = MESSAGE.match(line)
+        if not m:
+            continue
+        s, _ = Gst.Structure.from_string(m.group(1))
+        check(s is not None, "cannot parse %.200s" % line)
+        if s is None:
+            continue
+        records[frame_index(s.get_value("timestamp"))] = {
+            "class-ids": value_array(s, "class-ids"),
+            "labels": value_array(s, "labels")}
+    return records
+
+
+def bus_features(webm, model, layer):
+    """The feature vectors of vgginfer's bus messages for WEBM, by frame."""
+    pipeline = Gst.parse_launch(
+        "filesrc location=%s ! decodebin ! videoconvert ! vgginfer "
+        "model=\"%s\" mode=features feature-layer=%s batch-size=4 ! fakesink"
+        % (webm, model, layer))
+    bus = pipeline.get_bus()
+    out = {}
+    pipeline.set_state(Gst.State.PLAYING)
+    while True:
+        msg = bus.timed_pop_filtered(
+            30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR
+            | Gst.MessageType.ELEMENT)
+        assert msg is not None, "no bus message for 30 s"
+        assert msg.type != Gst.MessageType.ERROR, msg.parse_error()
+        if msg.type == Gst.MessageType.EOS:
+            break
+        s = msg.get_structure()
+        if s.get_name() == "vgginfer":
+            out[frame_index(s.get_value("timestamp"))] = value_array(
+                s, "features")
+    pipeline.set_state(Gst.State.NULL)
+    return out
 
 
 def check_classified(records, name):
@@ -238,27 +274,41 @@ def check_launch(recipes, source, model, workdir):
             lines = f.read().splitlines()
         check(len(lines) == len(CELLS), "features-jsonl.sh %s: %d lines for "
               "%d frames" % (layer, len(lines), len(CELLS)))
+        expected = bus_features(webm, model, layer)
         stamps = []
         for n, line in enumerate(lines):
             r = json.loads(line)
-            missing = {"timestamp", "model", "feature-layer",
-                       "features"} - set(r)
+            missing = {"schema", "stream", "frame", "timestamp", "model",
+                       "feature_layer", "n_features", "features"} - set(r)
             check(not missing, "line %d lacks %s" % (n, missing))
             if missing:
                 continue
-            stamps.append(frame_index(r["timestamp"]))
-            check(r["feature-layer"] == layer and r["model"] == "spot",
-                  "line %d: layer %r model %r" % (n, r["feature-layer"],
+            frame = frame_index(r["timestamp"])
+            stamps.append(frame)
+            check(r["schema"] == 1 and r["stream"] == "features"
+                  and r["frame"] == n,
+                  "line %d: schema %r stream %r frame %r"
+                  % (n, r["schema"], r["stream"], r["frame"]))
+            check(r["feature_layer"] == layer and r["model"] == "spot",
+                  "line %d: layer %r model %r" % (n, r["feature_layer"],
                                                   r["model"]))
-            check(len(r["features"]) == sizes[layer],
+            check(len(r["features"]) == sizes[layer] == r["n_features"],
                   "line %d: %d %s features, the model's layer has %d"
                   % (n, len(r["features"]), layer, sizes[layer]))
-            check(all(isinstance(v, float) for v in r["features"]),
-                  "line %d: non-float features" % n)
+            # the same batches give the same floats; should the batches
+            # form differently (batch-timeout under load) the engine's sums
+            # may round differently: its parity bound
+            want = expected.get(frame) or []
+            scale = max((abs(v) for v in want), default=0.0)
+            worst = max((abs(a - b) for a, b in zip(r["features"], want)),
+                        default=0.0)
+            check(len(want) == len(r["features"]) and worst <= 1e-5 * scale,
+                  "line %d: features differ from the bus message by %g"
+                  % (n, worst))
         check(stamps == list(range(len(CELLS))),
               "features-jsonl.sh %s: frames %s" % (layer, stamps))
-        print("features-jsonl.sh %s: %d lines of %d features"
-              % (layer, len(lines), sizes[layer]))
+        print("features-jsonl.sh %s: %d lines of %d features, equal to the "
+              "bus messages" % (layer, len(lines), sizes[layer]))
 
     if Gst.ElementFactory.find("vggoverlay") is None:
         print("live-overlay.sh: not run, vggoverlay is not built")
