@@ -433,6 +433,81 @@ GST_START_TEST (test_flush_interval_zero_writes_each_line_at_once)
 
 GST_END_TEST;
 
+GST_START_TEST (test_settings_change_while_streaming)
+{
+  gchar *dir = test_dir ("stress");
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  gchar *props = g_strdup_printf ("file-path=%s publish-empty=true", path);
+  GstHarness *h = publish_harness (props);
+  JsonParser *parser = json_parser_new ();
+  GValue v[4] = { G_VALUE_INIT, G_VALUE_INIT, G_VALUE_INIT, G_VALUE_INIT };
+  GstHarnessThread *t[4];
+  guint n, with_features = 0, streams[2] = { 0, 0 };
+  gchar **lines;
+  const gfloat f[3] = { 1.0f, 2.0f, 3.0f };
+
+  gst_harness_set_src_caps_str (h, "video/x-raw");
+  /* two threads per property, each setting its value over and over */
+  for (guint i = 0; i < 2; i++) {
+    g_value_init (&v[i], G_TYPE_STRING);
+    g_value_set_static_string (&v[i], i ? "right" : "left");
+    g_value_init (&v[2 + i], GST_TYPE_VGG_FEATURES_FORMAT);
+    g_value_set_enum (&v[2 + i],
+        i ? GST_VGG_FEATURES_FORMAT_ARRAY : GST_VGG_FEATURES_FORMAT_NONE);
+  }
+  for (guint i = 0; i < 4; i++)
+    t[i] = gst_harness_stress_property_start_full (
+        h, i < 2 ? "source-id" : "features-format", &v[i], 50 + 7 * i);
+  for (guint i = 0; i < 2000; i++) {
+    gst_harness_push (h,
+        i % 2 ? meta_buffer (i, i % 9, f, 3)
+              : gst_buffer_new_allocate (NULL, 16, NULL));
+    gst_buffer_unref (gst_harness_pull (h));
+  }
+  for (guint i = 0; i < 4; i++)
+    gst_harness_stress_thread_stop (t[i]);
+  gst_harness_push_event (h, gst_event_new_eos ());
+
+  lines = read_lines (path, &n);
+  fail_unless_equals_int (n, 2000);
+  for (guint i = 0; i < n; i++) {
+    JsonObject *o = parse_object (parser, lines[i]);
+    const gchar *stream = json_object_get_string_member (o, "stream");
+
+    fail_unless_equals_int (json_object_get_int_member (o, "frame"), i);
+    fail_unless (g_strcmp0 (stream, "left") == 0
+            || g_strcmp0 (stream, "right") == 0
+            || g_strcmp0 (stream, "pub") == 0,
+        "line %u: stream %s", i, stream);
+    if (g_strcmp0 (stream, "left") == 0)
+      streams[0]++;
+    if (g_strcmp0 (stream, "right") == 0)
+      streams[1]++;
+    if (json_object_has_member (o, "features")) {
+      fail_unless (i % 2 == 1, "line %u: features on an empty frame", i);
+      fail_unless_equals_int (
+          json_array_get_length (json_object_get_array_member (o, "features")),
+          3);
+      with_features++;
+    }
+  }
+  GST_INFO ("left %u, right %u, with features %u of 1000", streams[0],
+      streams[1], with_features);
+  /* the changes were seen (50 µs apart, over some ms of streaming) */
+  fail_unless (streams[0] > 0 && streams[1] > 0);
+  fail_unless (with_features > 0 && with_features < 1000);
+  g_strfreev (lines);
+  gst_harness_teardown (h);
+  g_object_unref (parser);
+  for (guint i = 0; i < 4; i++)
+    g_value_unset (&v[i]);
+  g_free (props);
+  g_free (path);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 /* The text of the first ERROR on the bus of `pipeline`, after it failed to
  * reach PAUSED. */
 static gchar *
@@ -836,9 +911,11 @@ on_sink_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* Looped over qos 0 and 1. */
 GST_START_TEST (test_mqtt_broker_restart_drops_only_what_is_missing)
 {
   const guint n_frames = 1000, fps = 100, max_pending = 50;
+  const gint qos = __i__;
   Broker b;
   Subscriber s;
   Arrivals arrivals = { 0 };
@@ -864,9 +941,9 @@ GST_START_TEST (test_mqtt_broker_restart_drops_only_what_is_missing)
       "videotestsrc is-live=true num-buffers=%u pattern=ball ! "
       "video/x-raw,format=RGB,width=64,height=64,framerate=%u/1 ! "
       "vgginfer model=%s resize=stretch top-k=1 ! "
-      "vggpublish name=pub method=mqtt address=%s qos=1 max-pending=%u "
+      "vggpublish name=pub method=mqtt address=%s qos=%d max-pending=%u "
       "topic=live/{stream} ! fakesink name=sink sync=true",
-      n_frames, fps, spot_model, address, max_pending);
+      n_frames, fps, spot_model, address, qos, max_pending);
   p = gst_parse_launch (launch, NULL);
   fail_unless (p != NULL);
   pub = gst_bin_get_by_name (GST_BIN (p), "pub");
@@ -947,24 +1024,38 @@ GST_START_TEST (test_mqtt_broker_restart_drops_only_what_is_missing)
             ", outage %.1f s, worst lateness %.1f ms",
       n_frames, received, duplicates, dropped, published,
       (restarted_at - killed_at) / 1e6, arrivals.max_late / 1e3);
-  g_print ("broker restart: %u frames, %u received (%u duplicates), "
-           "dropped %" G_GUINT64_FORMAT
+  g_print ("broker restart, qos %d: %u frames, %u received (%u duplicates), "
+           "dropped %" G_GUINT64_FORMAT ", published %" G_GUINT64_FORMAT
+           ", the INFO counted %" G_GUINT64_FORMAT
            ", worst lateness at the sink %.1f ms\n",
-      n_frames, received, duplicates, dropped, arrivals.max_late / 1e3);
+      qos, n_frames, received, duplicates, dropped, published, info_dropped,
+      arrivals.max_late / 1e3);
 
-  /* every frame reached the sink on time: the network never held it */
+  /* every frame reached the sink on time: the network never held it (a
+   * stall would last a reconnection attempt, 1 s or more; the bound leaves
+   * room for a machine busy with other work) */
   fail_unless_equals_int (arrivals.n, n_frames);
-  fail_unless (arrivals.max_late < 150 * 1000,
+  fail_unless (arrivals.max_late < 500 * 1000,
       "a frame reached the sink %.1f ms late", arrivals.max_late / 1e3);
   /* one warning for the one outage, one reconnection */
   fail_unless_equals_int (warnings, 1);
   fail_unless_equals_int (reconnections, 1);
   /* the outage (at least 5 s at 100 fps) overflowed max-pending */
   fail_unless (dropped > 300, "dropped %" G_GUINT64_FORMAT, dropped);
-  /* what did not arrive is exactly what the element says it dropped (the
+  /* what did not arrive is what the element says it dropped (the
    * subscriber was back before the element reconnected, so nothing the
-   * broker received after the restart can have passed it by) */
-  fail_unless_equals_uint64 (n_frames - received, dropped);
+   * broker received after the restart can have passed it by): exactly
+   * with qos 1; with qos 0 the few written to the socket as the broker
+   * died are lost without anyone knowing */
+  if (qos == 1) {
+    fail_unless_equals_uint64 (n_frames - received, dropped);
+  } else {
+    fail_unless (
+        n_frames - received >= dropped && n_frames - received <= dropped + 5,
+        "qos 0: %u missing, %" G_GUINT64_FORMAT " dropped", n_frames - received,
+        dropped);
+    fail_unless_equals_int (duplicates, 0);
+  }
   /* all of it during the outage, as the INFO on reconnection said */
   fail_unless_equals_uint64 (info_dropped, dropped);
   fail_unless_equals_uint64 (published + dropped, n_frames);
@@ -1223,11 +1314,13 @@ vggpublish_suite (void)
   tcase_add_test (file, test_file_mode_appends_or_truncates);
   tcase_add_test (file, test_flush_interval_zero_writes_each_line_at_once);
   tcase_add_test (file, test_unwritable_file_fails_start_naming_it);
+  tcase_add_test (file, test_settings_change_while_streaming);
 
   suite_add_tcase (s, mqtt);
   tcase_set_timeout (mqtt, 120);
   tcase_add_test (mqtt, test_mqtt_thousand_frames_thousand_messages);
-  tcase_add_test (mqtt, test_mqtt_broker_restart_drops_only_what_is_missing);
+  tcase_add_loop_test (
+      mqtt, test_mqtt_broker_restart_drops_only_what_is_missing, 0, 2);
   tcase_add_test (
       mqtt, test_mqtt_refused_connection_fails_start_naming_address);
   tcase_add_test (mqtt, test_mqtt_wrong_password_is_refused_with_the_reason);
