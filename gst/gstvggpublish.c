@@ -923,6 +923,12 @@ on_log (struct mosquitto *mosq, void *data, int level, const char *text)
   if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) {
     g_mutex_lock (&self->lock);
     g_strlcpy (self->last_error, text, sizeof self->last_error);
+    /* before the CONNACK, an error ends the attempt: a TLS handshake that
+     * fails on libmosquitto's thread stops it without on_disconnect */
+    if (!self->started && (level & MOSQ_LOG_ERR)) {
+      self->broken = TRUE;
+      gst_vgg_publish_signal_locked (self);
+    }
     g_mutex_unlock (&self->lock);
   }
 }
@@ -1119,10 +1125,15 @@ gst_vgg_publish_open_mqtt (GstVggPublish *self)
   g_mutex_unlock (&self->lock);
 
   if (!answered) {
-    why = describe_failure (self, MOSQ_ERR_CONN_LOST, 0);
+    g_mutex_lock (&self->lock);
+    if (self->last_error[0])
+      why = g_strdup (self->last_error);
+    else
+      why = g_strdup (
+          self->broken ? "the connection was lost" : "no answer within 10 s");
+    g_mutex_unlock (&self->lock);
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-        ("MQTT broker %s did not accept the connection: %s", address,
-            self->broken ? why : "no answer within 10 s"),
+        ("MQTT broker %s did not accept the connection: %s", address, why),
         (NULL));
     goto out;
   }
