@@ -31,8 +31,8 @@
  * posts one WARNING; messages that find the queue full are dropped and
  * counted (#GstVggPublish:dropped), and so are, with qos 0, those
  * libmosquitto had not yet written when the connection broke (with qos 1
- * it sends them again).  On reconnection an INFO message gives the
- * outage's count.  A broker that cannot be reached, refuses the
+ * it sends them again).  Once the outage's backlog has been sent after
+ * the reconnection, an INFO message gives the outage's length and count.  A broker that cannot be reached, refuses the
  * credentials or fails the TLS handshake at start fails the change to
  * PAUSED with an error naming the address and the reason.
  *
@@ -187,6 +187,8 @@ struct _GstVggPublish
   guint n_handing;        /* in mosquitto_publish() right now */
   gboolean draining;      /* a thread is handing the queue over */
   gboolean outage;        /* since the connection broke */
+  gboolean catching_up;   /* reconnected, the outage's backlog not sent */
+  gdouble outage_seconds; /* of the last outage, until reconnection */
   gboolean warned;        /* WARNING posted for this outage or overflow */
   gint64 outage_start;    /* monotonic µs */
   guint64 outage_dropped; /* dropped since the outage began */
@@ -766,6 +768,41 @@ gst_vgg_publish_pending_locked (GstVggPublish *self)
       + self->n_handing;
 }
 
+/* TRUE once after a reconnection, when the outage's backlog has been
+ * handed over and the queue has room again (the first acknowledgement
+ * or write): the caller posts the INFO (outside the lock) with
+ * `outage_seconds` and `outage_dropped`.  Frames that still find the queue
+ * full before that count in the outage, without a WARNING of their own.
+ * (Not "the queue is empty": with a steady stream and qos 1 there may
+ * always be a message waiting for its acknowledgement.) */
+static gboolean
+gst_vgg_publish_caught_up_locked (GstVggPublish *self)
+{
+  guint pending = gst_vgg_publish_pending_locked (self);
+
+  if (!self->catching_up) {
+    if (pending == 0 && !self->outage)
+      self->warned = FALSE;
+    return FALSE;
+  }
+  if (self->queue.length > 0 || pending >= self->active_max_pending)
+    return FALSE;
+  self->catching_up = FALSE;
+  self->warned = FALSE;
+  return TRUE;
+}
+
+static void
+gst_vgg_publish_post_reconnected (
+    GstVggPublish *self, gdouble seconds, guint64 dropped)
+{
+  GST_ELEMENT_INFO (self, RESOURCE, WRITE,
+      ("Reconnected to MQTT broker %s after %.1f s; %" G_GUINT64_FORMAT
+       " results dropped during the outage.",
+          self->active_address, seconds, dropped),
+      (NULL));
+}
+
 /* Hands the queued messages to libmosquitto, oldest first, while
  * connected.  One thread at a time (`draining`) keeps them in order; the
  * lock is released around mosquitto_publish(), whose callbacks take it. */
@@ -822,7 +859,7 @@ static void
 on_connect (struct mosquitto *mosq, void *data, int rc)
 {
   GstVggPublish *self = data;
-  gboolean reconnected = FALSE;
+  gboolean caught_up = FALSE;
   guint64 dropped = 0;
   gdouble seconds = 0;
 
@@ -834,26 +871,23 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
   if (rc == 0) {
     self->connected = TRUE;
     if (self->outage) {
-      reconnected = TRUE;
-      dropped = self->outage_dropped;
-      seconds = (g_get_monotonic_time () - self->outage_start) / 1e6;
       self->outage = FALSE;
+      self->catching_up = TRUE;
+      self->outage_seconds =
+          (g_get_monotonic_time () - self->outage_start) / 1e6;
     }
-    self->warned = FALSE;
     gst_vgg_publish_drain_locked (self);
+    caught_up = gst_vgg_publish_caught_up_locked (self);
+    seconds = self->outage_seconds;
+    dropped = self->outage_dropped;
   }
   g_mutex_unlock (&self->lock);
 
-  if (reconnected) {
-    GST_ELEMENT_INFO (self, RESOURCE, WRITE,
-        ("Reconnected to MQTT broker %s after %.1f s; %" G_GUINT64_FORMAT
-         " results dropped during the outage.",
-            self->active_address, seconds, dropped),
-        (NULL));
-  } else if (rc != 0 && self->started) {
+  if (caught_up)
+    gst_vgg_publish_post_reconnected (self, seconds, dropped);
+  else if (rc != 0 && self->started)
     GST_WARNING_OBJECT (self, "broker %s refused a reconnection: %s",
         self->active_address, mosquitto_connack_string (rc));
-  }
 }
 
 static void
@@ -875,6 +909,11 @@ on_disconnect (struct mosquitto *mosq, void *data, int rc)
   if (!self->started) {
     self->broken = TRUE;
     gst_vgg_publish_signal_locked (self);
+  } else if (!self->stopping && self->catching_up) {
+    /* broke again before the backlog went out: the same outage */
+    self->outage = TRUE;
+    self->catching_up = FALSE;
+    self->outage_dropped += lost;
   } else if (!self->stopping && !self->outage) {
     self->outage = TRUE;
     self->outage_start = g_get_monotonic_time ();
@@ -902,16 +941,23 @@ on_publish (struct mosquitto *mosq, void *data, int mid)
 {
   GstVggPublish *self = data;
   gpointer key = GINT_TO_POINTER (mid + 1);
+  gboolean caught_up;
+  guint64 dropped;
+  gdouble seconds;
 
   g_mutex_lock (&self->lock);
   if (g_hash_table_remove (self->handed, key))
     self->published++;
   else
     g_hash_table_add (self->early, key);
-  if (gst_vgg_publish_pending_locked (self) == 0 && !self->outage)
-    self->warned = FALSE;
+  caught_up = gst_vgg_publish_caught_up_locked (self);
+  seconds = self->outage_seconds;
+  dropped = self->outage_dropped;
   gst_vgg_publish_signal_locked (self);
   g_mutex_unlock (&self->lock);
+
+  if (caught_up)
+    gst_vgg_publish_post_reconnected (self, seconds, dropped);
 }
 
 static void
@@ -1054,6 +1100,7 @@ gst_vgg_publish_open_mqtt (GstVggPublish *self)
   self->connected = FALSE;
   self->stopping = FALSE;
   self->outage = FALSE;
+  self->catching_up = FALSE;
   self->warned = FALSE;
   self->last_error[0] = '\0';
   g_mutex_unlock (&self->lock);
@@ -1166,13 +1213,18 @@ static void
 gst_vgg_publish_send_mqtt (GstVggPublish *self, gchar *json)
 {
   GstVggPublishMessage *m;
-  gboolean warn = FALSE;
+  gboolean warn = FALSE, caught_up;
+  guint64 dropped;
+  gdouble seconds;
 
   g_mutex_lock (&self->lock);
   if (gst_vgg_publish_pending_locked (self) >= self->active_max_pending) {
     self->dropped++;
     self->outage_dropped++;
-    warn = !self->outage && gst_vgg_publish_should_warn_locked (self);
+    /* once per outage (on_disconnect warns), or per overflow while
+     * connected; not for the backlog of an outage being sent */
+    warn = !self->outage && !self->catching_up
+        && gst_vgg_publish_should_warn_locked (self);
     g_mutex_unlock (&self->lock);
     g_free (json);
     if (warn) {
@@ -1190,7 +1242,13 @@ gst_vgg_publish_send_mqtt (GstVggPublish *self, gchar *json)
   m->size = strlen (json);
   g_queue_push_tail (&self->queue, m);
   gst_vgg_publish_drain_locked (self);
+  caught_up = gst_vgg_publish_caught_up_locked (self);
+  seconds = self->outage_seconds;
+  dropped = self->outage_dropped;
   g_mutex_unlock (&self->lock);
+
+  if (caught_up)
+    gst_vgg_publish_post_reconnected (self, seconds, dropped);
 }
 
 /* At EOS: waits until every message is sent (qos 0) or acknowledged
