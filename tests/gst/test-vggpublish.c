@@ -1033,15 +1033,18 @@ GST_START_TEST (test_mqtt_broker_restart_drops_only_what_is_missing)
 
   /* every frame reached the sink on time: the network never held it (a
    * stall would last a reconnection attempt, 1 s or more; the bound leaves
-   * room for a machine busy with other work) */
+   * room for a machine busy with other work).  Rates are not checked under
+   * the sanitizers and valgrind, whose setups set VGG_TEST_INSTRUMENTED. */
   fail_unless_equals_int (arrivals.n, n_frames);
-  fail_unless (arrivals.max_late < 500 * 1000,
-      "a frame reached the sink %.1f ms late", arrivals.max_late / 1e3);
+  if (g_getenv ("VGG_TEST_INSTRUMENTED") == NULL)
+    fail_unless (arrivals.max_late < 500 * 1000,
+        "a frame reached the sink %.1f ms late", arrivals.max_late / 1e3);
   /* one warning for the one outage, one reconnection */
   fail_unless_equals_int (warnings, 1);
   fail_unless_equals_int (reconnections, 1);
   /* the outage (at least 5 s at 100 fps) overflowed max-pending */
-  fail_unless (dropped > 300, "dropped %" G_GUINT64_FORMAT, dropped);
+  fail_unless (dropped > (g_getenv ("VGG_TEST_INSTRUMENTED") ? 0 : 300),
+      "dropped %" G_GUINT64_FORMAT, dropped);
   /* what did not arrive is what the element says it dropped (the
    * subscriber was back before the element reconnected, so nothing the
    * broker received after the restart can have passed it by): exactly
