@@ -658,9 +658,10 @@ gst_vgg_publish_update_settings (GstVggPublish *self)
   if (self->active_method == GST_VGG_PUBLISH_METHOD_MQTT
       && (self->topic[0] == '\0'
           || mosquitto_pub_topic_check (self->topic) != MOSQ_ERR_SUCCESS)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (NULL),
-        ("\"%s\" is not a topic to publish to (empty, or with + or #)",
-            self->topic));
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Cannot publish to MQTT topic \"%s\" (empty, or with + or #).",
+            self->topic),
+        ("topic \"%s\", source-id \"%s\"", self->active.topic, self->stream));
     return FALSE;
   }
   return TRUE;

@@ -1102,6 +1102,29 @@ GST_START_TEST (test_mqtt_refused_connection_fails_start_naming_address)
 
 GST_END_TEST;
 
+GST_START_TEST (test_mqtt_wildcard_topic_fails_start_naming_it)
+{
+  Broker b;
+  gchar *launch;
+  GstElement *p;
+  gchar *text;
+
+  broker_init (&b, "mqtt-topic", NULL, NULL);
+  broker_start (&b);
+  launch = g_strdup_printf ("fakesrc num-buffers=1 ! vggpublish method=mqtt "
+                            "address=127.0.0.1:%d source-id=a+b ! fakesink",
+      b.port);
+  p = gst_parse_launch (launch, NULL);
+  text = start_error (p);
+  fail_unless (strstr (text, "\"vgg/a+b\"") != NULL, "%s", text);
+  g_free (text);
+  gst_object_unref (p);
+  g_free (launch);
+  broker_clear (&b);
+}
+
+GST_END_TEST;
+
 static gboolean
 run (const gchar *what, gchar **argv)
 {
@@ -1327,6 +1350,7 @@ vggpublish_suite (void)
   tcase_add_test (
       mqtt, test_mqtt_refused_connection_fails_start_naming_address);
   tcase_add_test (mqtt, test_mqtt_wrong_password_is_refused_with_the_reason);
+  tcase_add_test (mqtt, test_mqtt_wildcard_topic_fails_start_naming_it);
   tcase_add_test (mqtt, test_mqtt_tls_with_a_self_signed_ca);
   return s;
 }
