@@ -31,9 +31,10 @@
  * posts one WARNING; messages that find the queue full are dropped and
  * counted (#GstVggPublish:dropped), and so are, with qos 0, those
  * libmosquitto had not yet written when the connection broke (with qos 1
- * it sends them again).  Once the outage's backlog has been sent after
- * the reconnection, an INFO message gives the outage's length and count.  A broker that cannot be reached, refuses the
- * credentials or fails the TLS handshake at start fails the change to
+ * it sends them again).  Once the reconnection has handed the outage's
+ * backlog over and the queue has room again, an INFO message gives the
+ * outage's length and count.  A broker that cannot be reached, refuses
+ * the credentials or fails the TLS handshake at start fails the change to
  * PAUSED with an error naming the address and the reason.
  *
  * ## Example launch lines
