@@ -18,7 +18,8 @@
  * results are skipped unless #GstVggPublish:publish-empty is set.
  *
  * With method=file each object is one line of #GstVggPublish:file-path
- * ("-" for stdout), flushed every #GstVggPublish:flush-interval and at EOS.
+ * ("-" for stdout), flushed with the first line written
+ * #GstVggPublish:flush-interval ms after the last flush, and at EOS.
  *
  * With method=mqtt each object is one message, published with libmosquitto
  * to the broker at #GstVggPublish:address under #GstVggPublish:topic
@@ -311,8 +312,9 @@ gst_vgg_publish_class_init (GstVggPublishClass *klass)
           GST_TYPE_VGG_PUBLISH_FILE_MODE, DEFAULT_FILE_MODE, ready));
   g_object_class_install_property (gobject_class, PROP_FLUSH_INTERVAL,
       g_param_spec_uint ("flush-interval", "Flush interval",
-          "method=file: longest time in ms a written line may stay in the "
-          "element's buffer (0: flush every line); always flushed at EOS",
+          "method=file: the file is flushed with the first line written "
+          "this many ms after the last flush (0: with every line), and at "
+          "EOS",
           0, G_MAXUINT, DEFAULT_FLUSH_INTERVAL, playing));
   g_object_class_install_property (gobject_class, PROP_ADDRESS,
       g_param_spec_string ("address", "Address",
