@@ -19,6 +19,7 @@
  */
 #include "gstvggmeta.h"
 
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 
@@ -293,100 +294,195 @@ gst_vgg_meta_get_features (const GstVggMeta *meta, guint *n_features)
   return meta->features;
 }
 
+/* One serializer for the meta's JSON and vggpublish's records (schema 1,
+ * README "The vggpublish element"): members in this order, numbers as
+ * json-glib writes doubles (17 significant digits: the float32 value
+ * exactly), NaN and infinities (which JSON lacks) as null. */
+#define GST_VGG_JSON_SCHEMA 1
+
 static void
-append_json_string (GString *out, const gchar *s)
+add_number (JsonBuilder *b, const gchar *name, gdouble v)
 {
-  if (s == NULL) {
-    g_string_append (out, "null");
-    return;
-  }
-  g_string_append_c (out, '"');
-  for (; *s; s++) {
-    guchar c = (guchar) *s;
-    switch (c) {
-      case '"':
-        g_string_append (out, "\\\"");
-        break;
-      case '\\':
-        g_string_append (out, "\\\\");
-        break;
-      case '\n':
-        g_string_append (out, "\\n");
-        break;
-      case '\t':
-        g_string_append (out, "\\t");
-        break;
-      case '\r':
-        g_string_append (out, "\\r");
-        break;
-      default:
-        if (c < 0x20)
-          g_string_append_printf (out, "\\u%04x", c);
-        else
-          g_string_append_c (out, (gchar) c);
-    }
-  }
-  g_string_append_c (out, '"');
+  if (name)
+    json_builder_set_member_name (b, name);
+  if (isfinite (v))
+    json_builder_add_double_value (b, v);
+  else
+    json_builder_add_null_value (b);
 }
 
-/* JSON has no NaN or infinity: those become null. */
 static void
-append_json_number (GString *out, gdouble v)
+add_string (JsonBuilder *b, const gchar *name, const gchar *s)
 {
-  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+  json_builder_set_member_name (b, name);
+  if (s)
+    json_builder_add_string_value (b, s);
+  else
+    json_builder_add_null_value (b);
+}
 
-  if (!isfinite (v)) {
-    g_string_append (out, "null");
-    return;
+/* features: float32 little-endian, as base64 (the layout numpy's
+ * frombuffer(..., "<f4") reads) */
+static void
+add_features_base64 (JsonBuilder *b, const gfloat *f, guint n)
+{
+  guint32 *le = g_new (guint32, n);
+  gchar *text;
+
+  for (guint i = 0; i < n; i++) {
+    guint32 bits;
+    memcpy (&bits, &f[i], sizeof bits);
+    le[i] = GUINT32_TO_LE (bits);
   }
-  g_string_append (out, g_ascii_formatd (buf, sizeof buf, "%.9g", v));
+  text = g_base64_encode ((const guchar *) le, sizeof (guint32) * n);
+  json_builder_set_member_name (b, "features_base64");
+  json_builder_add_string_value (b, text);
+  g_free (text);
+  g_free (le);
+}
+
+/* The members of one record; @meta may be NULL (a frame without results),
+ * @frame NULL leaves out "stream", "frame" and "timestamp". */
+typedef struct
+{
+  const gchar *stream;
+  guint64 frame;
+  GstClockTime timestamp;
+} GstVggJsonFrame;
+
+static gchar *
+gst_vgg_json_record (const GstVggMeta *meta, const GstVggJsonFrame *frame,
+    GstVggFeaturesFormat features_format)
+{
+  JsonBuilder *b = json_builder_new ();
+  JsonGenerator *gen = json_generator_new ();
+  JsonNode *root;
+  gchar *text;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "schema");
+  json_builder_add_int_value (b, GST_VGG_JSON_SCHEMA);
+  if (frame) {
+    add_string (b, "stream", frame->stream);
+    json_builder_set_member_name (b, "frame");
+    json_builder_add_int_value (b, (gint64) frame->frame);
+    json_builder_set_member_name (b, "timestamp");
+    if (GST_CLOCK_TIME_IS_VALID (frame->timestamp))
+      json_builder_add_int_value (b, (gint64) frame->timestamp);
+    else
+      json_builder_add_null_value (b);
+  }
+  add_string (b, "model", meta ? meta->model_name : NULL);
+  add_number (b, "inference_ms", meta ? meta->inference_ms : 0.0);
+  json_builder_set_member_name (b, "results");
+  json_builder_begin_array (b);
+  for (guint i = 0; meta && i < meta->n_results; i++) {
+    const GstVggClassification *r = &meta->results[i];
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "class_id");
+    json_builder_add_int_value (b, r->class_id);
+    add_string (b, "label", r->label ? g_quark_to_string (r->label) : NULL);
+    add_number (b, "score", r->score);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  if (meta && meta->n_features > 0
+      && features_format != GST_VGG_FEATURES_FORMAT_NONE) {
+    add_string (b, "feature_layer", meta->feature_layer);
+    json_builder_set_member_name (b, "n_features");
+    json_builder_add_int_value (b, meta->n_features);
+    if (features_format == GST_VGG_FEATURES_FORMAT_BASE64) {
+      add_features_base64 (b, meta->features, meta->n_features);
+    } else {
+      json_builder_set_member_name (b, "features");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < meta->n_features; i++)
+        add_number (b, NULL, meta->features[i]);
+      json_builder_end_array (b);
+    }
+  }
+  /* regions (issue 15) are not produced yet: always empty in schema 1 */
+  json_builder_set_member_name (b, "regions");
+  json_builder_begin_array (b);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  text = json_generator_to_data (gen, NULL);
+  json_node_unref (root);
+  g_object_unref (gen);
+  g_object_unref (b);
+  return text;
+}
+
+GType
+gst_vgg_features_format_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VGG_FEATURES_FORMAT_NONE, "Leave the feature vector out", "none" },
+    { GST_VGG_FEATURES_FORMAT_ARRAY, "An array of numbers", "array" },
+    { GST_VGG_FEATURES_FORMAT_BASE64,
+        "Base64 of the little-endian float32 values", "base64" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVggFeaturesFormat", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
 }
 
 /**
  * gst_vgg_meta_to_json:
  * @meta: a #GstVggMeta
  *
- * Serializes @meta as one JSON object:
- * `{"model": "vgg16", "inference_ms": 310.2, "results": [{"class_id": 409,
- * "label": "analog clock", "score": 0.91}, ...], "feature_layer": "fc7",
- * "features": [0.0, 1.25, ...]}` ("feature_layer" and "features" only when
- * the meta has a feature vector; "label" is null for models without
- * labels).
+ * Serializes @meta as one JSON object of schema 1, the record that
+ * vggpublish writes for a frame without its "stream", "frame" and
+ * "timestamp" members: `{"schema": 1, "model": "vgg16", "inference_ms":
+ * 310.2, "results": [{"class_id": 409, "label": "analog clock", "score":
+ * 0.91}, ...], "feature_layer": "fc7", "n_features": 4096, "features":
+ * [0.0, 1.25, ...], "regions": []}` (the feature members only when the
+ * meta has a feature vector; "label" is null for models without labels).
+ * The README gives the schema.
  *
  * Returns: (transfer full): a newly allocated string, free with g_free()
  */
 gchar *
 gst_vgg_meta_to_json (const GstVggMeta *meta)
 {
-  GString *out;
-
   g_return_val_if_fail (meta != NULL, NULL);
-  out = g_string_new ("{\"model\": ");
-  append_json_string (out, meta->model_name);
-  g_string_append (out, ", \"inference_ms\": ");
-  append_json_number (out, meta->inference_ms);
-  g_string_append (out, ", \"results\": [");
-  for (guint i = 0; i < meta->n_results; i++) {
-    const GstVggClassification *r = &meta->results[i];
-    g_string_append_printf (
-        out, "%s{\"class_id\": %d, \"label\": ", i ? ", " : "", r->class_id);
-    append_json_string (out, r->label ? g_quark_to_string (r->label) : NULL);
-    g_string_append (out, ", \"score\": ");
-    append_json_number (out, r->score);
-    g_string_append_c (out, '}');
-  }
-  g_string_append_c (out, ']');
-  if (meta->n_features > 0) {
-    g_string_append (out, ", \"feature_layer\": ");
-    append_json_string (out, meta->feature_layer);
-    g_string_append (out, ", \"features\": [");
-    for (guint i = 0; i < meta->n_features; i++) {
-      if (i)
-        g_string_append (out, ", ");
-      append_json_number (out, meta->features[i]);
-    }
-    g_string_append_c (out, ']');
-  }
-  g_string_append_c (out, '}');
-  return g_string_free (out, FALSE);
+  return gst_vgg_json_record (meta, NULL, GST_VGG_FEATURES_FORMAT_ARRAY);
+}
+
+/**
+ * gst_vgg_frame_to_json:
+ * @buffer: a #GstBuffer, with or without a #GstVggMeta
+ * @stream: (nullable): the name of the stream, the "stream" member
+ * @frame: the number of @buffer in its stream, the "frame" member
+ * @features_format: how a feature vector is written
+ *
+ * Serializes the results of one frame as the JSON object (schema 1) that
+ * vggpublish writes: "stream", "frame", "timestamp" (the PTS of @buffer in
+ * nanoseconds, null when it has none) and the members of
+ * gst_vgg_meta_to_json(), with empty results when @buffer has no meta.
+ *
+ * Returns: (transfer full): a newly allocated string, one line, free with
+ *   g_free()
+ */
+gchar *
+gst_vgg_frame_to_json (GstBuffer *buffer, const gchar *stream, guint64 frame,
+    GstVggFeaturesFormat features_format)
+{
+  GstVggJsonFrame f;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  f.stream = stream;
+  f.frame = frame;
+  f.timestamp = GST_BUFFER_PTS (buffer);
+  return gst_vgg_json_record (
+      gst_buffer_get_vgg_meta (buffer), &f, features_format);
 }

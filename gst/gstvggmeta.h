@@ -93,7 +93,28 @@ GST_VGG_META_API const gchar *gst_vgg_meta_get_feature_layer (
 GST_VGG_META_API const gfloat *gst_vgg_meta_get_features (
     const GstVggMeta *meta, guint *n_features);
 
+/**
+ * GstVggFeaturesFormat:
+ * @GST_VGG_FEATURES_FORMAT_NONE: the feature vector is left out
+ * @GST_VGG_FEATURES_FORMAT_ARRAY: "features": an array of numbers
+ * @GST_VGG_FEATURES_FORMAT_BASE64: "features_base64": base64 of the
+ *   little-endian float32 values
+ *
+ * How gst_vgg_frame_to_json() writes the feature vector of a frame.
+ */
+typedef enum
+{
+  GST_VGG_FEATURES_FORMAT_NONE,
+  GST_VGG_FEATURES_FORMAT_ARRAY,
+  GST_VGG_FEATURES_FORMAT_BASE64
+} GstVggFeaturesFormat;
+
+#define GST_TYPE_VGG_FEATURES_FORMAT (gst_vgg_features_format_get_type ())
+GST_VGG_META_API GType gst_vgg_features_format_get_type (void);
+
 GST_VGG_META_API gchar *gst_vgg_meta_to_json (const GstVggMeta *meta);
+GST_VGG_META_API gchar *gst_vgg_frame_to_json (GstBuffer *buffer,
+    const gchar *stream, guint64 frame, GstVggFeaturesFormat features_format);
 
 G_END_DECLS
 

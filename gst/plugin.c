@@ -7,6 +7,7 @@
 
 #include "gstvgginfer.h"
 #include "gstvggoverlay.h"
+#include "gstvggpublish.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -15,6 +16,7 @@ plugin_init (GstPlugin *plugin)
 
   ret |= GST_ELEMENT_REGISTER (vgginfer, plugin);
   ret |= GST_ELEMENT_REGISTER (vggoverlay, plugin);
+  ret |= GST_ELEMENT_REGISTER (vggpublish, plugin);
   return ret;
 }
 

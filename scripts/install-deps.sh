@@ -10,7 +10,8 @@ gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 libpango1.0-dev libcairo2-dev fonts-dejavu-core
 python3 python3-numpy python3-torch python3-torchvision python3-pil python3-matplotlib
 libgirepository1.0-dev gobject-introspection gir1.2-gstreamer-1.0 python3-gi
-dataset-fashion-mnist"
+dataset-fashion-mnist
+libjson-glib-dev libmosquitto-dev mosquitto mosquitto-clients python3-paho-mqtt openssl"
 
 missing=""
 for p in $PACKAGES; do

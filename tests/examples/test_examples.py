@@ -4,6 +4,7 @@
 usage: test_examples.py c-appsink WRITE_TEST_MODELS WORKDIR APP
        test_examples.py python-meta WRITE_TEST_MODELS WORKDIR APP.py
        test_examples.py launch WRITE_TEST_MODELS WORKDIR EXAMPLES_LAUNCH_DIR
+       test_examples.py mqtt WRITE_TEST_MODELS WORKDIR EXAMPLES_MQTT_DIR
 
 The input is a clip of known answer: frames of 96x96 black with one white
 32x32 square in a different cell of the 3x3 grid each, classified by the
@@ -14,13 +15,18 @@ the element's own bus messages for the same input.
 (GST_PLUGIN_PATH, GI_TYPELIB_PATH and LD_LIBRARY_PATH point at the build.)
 """
 
+import collections
+import getpass
 import json
 import os
 import re
 import shlex
+import signal
+import socket
 import struct
 import subprocess
 import sys
+import time
 import warnings
 
 import gi
@@ -171,20 +177,56 @@ def make_webm(source, workdir):
     return path
 
 
+# Got message #12 from element "vgginfer0" (element): vgginfer, a=(int)1, ...;
+MESSAGE = re.compile(r'^Got message #\d+ from element ".*" \(element\): '
+                     r'(vgginfer, .*)$')
+
+
 def launch_messages(script, args, env=None):
-    """Runs a recipe that prints bus messages (-m); returns them parsed
-    by messages-to-jsonl.py, by frame."""
-    here = os.path.dirname(script)
+    """Runs a recipe that prints bus messages (-m); returns the vgginfer
+    messages, parsed by GStreamer itself, by frame."""
     run = subprocess.run([script] + args, capture_output=True, text=True,
                          timeout=120, env=env)
     check(run.returncode == 0, "%s exited %d: %s"
           % (script, run.returncode, run.stderr[-2000:]))
-    conv = subprocess.run(
-        ["/usr/bin/python3", os.path.join(here, "messages-to-jsonl.py")],
-        input=run.stdout, capture_output=True, text=True, timeout=60)
-    check(conv.returncode == 0, "messages-to-jsonl: %s" % conv.stderr)
-    return {frame_index(r["timestamp"]): r
-            for r in map(json.loads, conv.stdout.splitlines())}
+    records = {}
+    for line in run.stdout.splitlines():
+        m = MESSAGE.match(line)
+        if not m:
+            continue
+        s, _ = Gst.Structure.from_string(m.group(1))
+        check(s is not None, "cannot parse %.200s" % line)
+        if s is None:
+            continue
+        records[frame_index(s.get_value("timestamp"))] = {
+            "class-ids": value_array(s, "class-ids"),
+            "labels": value_array(s, "labels")}
+    return records
+
+
+def bus_features(webm, model, layer):
+    """The feature vectors of vgginfer's bus messages for WEBM, by frame."""
+    pipeline = Gst.parse_launch(
+        "filesrc location=%s ! decodebin ! videoconvert ! vgginfer "
+        "model=\"%s\" mode=features feature-layer=%s batch-size=4 ! fakesink"
+        % (webm, model, layer))
+    bus = pipeline.get_bus()
+    out = {}
+    pipeline.set_state(Gst.State.PLAYING)
+    while True:
+        msg = bus.timed_pop_filtered(
+            30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR
+            | Gst.MessageType.ELEMENT)
+        assert msg is not None, "no bus message for 30 s"
+        assert msg.type != Gst.MessageType.ERROR, msg.parse_error()
+        if msg.type == Gst.MessageType.EOS:
+            break
+        s = msg.get_structure()
+        if s.get_name() == "vgginfer":
+            out[frame_index(s.get_value("timestamp"))] = value_array(
+                s, "features")
+    pipeline.set_state(Gst.State.NULL)
+    return out
 
 
 def check_classified(records, name):
@@ -232,27 +274,41 @@ def check_launch(recipes, source, model, workdir):
             lines = f.read().splitlines()
         check(len(lines) == len(CELLS), "features-jsonl.sh %s: %d lines for "
               "%d frames" % (layer, len(lines), len(CELLS)))
+        expected = bus_features(webm, model, layer)
         stamps = []
         for n, line in enumerate(lines):
             r = json.loads(line)
-            missing = {"timestamp", "model", "feature-layer",
-                       "features"} - set(r)
+            missing = {"schema", "stream", "frame", "timestamp", "model",
+                       "feature_layer", "n_features", "features"} - set(r)
             check(not missing, "line %d lacks %s" % (n, missing))
             if missing:
                 continue
-            stamps.append(frame_index(r["timestamp"]))
-            check(r["feature-layer"] == layer and r["model"] == "spot",
-                  "line %d: layer %r model %r" % (n, r["feature-layer"],
+            frame = frame_index(r["timestamp"])
+            stamps.append(frame)
+            check(r["schema"] == 1 and r["stream"] == "features"
+                  and r["frame"] == n,
+                  "line %d: schema %r stream %r frame %r"
+                  % (n, r["schema"], r["stream"], r["frame"]))
+            check(r["feature_layer"] == layer and r["model"] == "spot",
+                  "line %d: layer %r model %r" % (n, r["feature_layer"],
                                                   r["model"]))
-            check(len(r["features"]) == sizes[layer],
+            check(len(r["features"]) == sizes[layer] == r["n_features"],
                   "line %d: %d %s features, the model's layer has %d"
                   % (n, len(r["features"]), layer, sizes[layer]))
-            check(all(isinstance(v, float) for v in r["features"]),
-                  "line %d: non-float features" % n)
+            # the same batches give the same floats; should the batches
+            # form differently (batch-timeout under load) the engine's sums
+            # may round differently: its parity bound
+            want = expected.get(frame) or []
+            scale = max((abs(v) for v in want), default=0.0)
+            worst = max((abs(a - b) for a, b in zip(r["features"], want)),
+                        default=0.0)
+            check(len(want) == len(r["features"]) and worst <= 1e-5 * scale,
+                  "line %d: features differ from the bus message by %g"
+                  % (n, worst))
         check(stamps == list(range(len(CELLS))),
               "features-jsonl.sh %s: frames %s" % (layer, stamps))
-        print("features-jsonl.sh %s: %d lines of %d features"
-              % (layer, len(lines), sizes[layer]))
+        print("features-jsonl.sh %s: %d lines of %d features, equal to the "
+              "bus messages" % (layer, len(lines), sizes[layer]))
 
     if Gst.ElementFactory.find("vggoverlay") is None:
         print("live-overlay.sh: not run, vggoverlay is not built")
@@ -280,6 +336,106 @@ def check_launch(recipes, source, model, workdir):
     print("live-overlay.sh: %d pixels drawn by vggoverlay" % drawn)
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_broker(workdir):
+    """Debian's mosquitto on 127.0.0.1 on a free port, with a
+    configuration of its own; returns (process, port)."""
+    port = free_port()
+    conf = os.path.join(workdir, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write("user %s\nlog_dest file %s\nlistener %d 127.0.0.1\n"
+                "allow_anonymous true\n"
+                % (getpass.getuser(), os.path.join(workdir, "mosquitto.log"),
+                   port))
+    broker = subprocess.Popen(["/usr/sbin/mosquitto", "-c", conf],
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return broker, port
+        except OSError:
+            assert time.monotonic() < deadline, "mosquitto did not start"
+            assert broker.poll() is None, "mosquitto exited"
+            time.sleep(0.02)
+
+
+# cam1: 11 results, frames 0-10, 0 missing, 0.12 ms, last: top-right
+# 0.998; top-1: centre 2, top-left 2, bottom-left 1, ...
+SUMMARY = re.compile(r"^final (\S+): (\d+) results, frames (\d+)-(\d+), "
+                     r"(\d+) missing, [0-9.]+ ms, last: (.+) ([0-9.]+); "
+                     r"top-1: (.*)$")
+
+
+def check_mqtt(examples, source, model, workdir):
+    """cameras.sh's two pipelines publish the clip to a broker of the
+    test's own; subscriber.py's final summary must count every frame of
+    each stream, and its classes must be the ones drawn."""
+    broker, port = start_broker(workdir)
+    address = "127.0.0.1:%d" % port
+    try:
+        sub = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(examples, "subscriber.py"),
+             "--broker", address, "--count", str(2 * len(CELLS)),
+             "--seconds", "60", "--interval", "0.5"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = sub.stdout.readline()
+        check(first.startswith("subscribed to cameras/+ on " + address),
+              "subscriber.py printed %r" % first)
+        # both cameras see the clip, each under its own topic, at its
+        # rate (5 fps: 2.2 s) as a camera would send it
+        live = source + " ! identity sync=true"
+        env = dict(os.environ, SOURCE_1=live, SOURCE_2=live)
+        run = subprocess.run(
+            [os.path.join(examples, "cameras.sh"), model, address],
+            capture_output=True, text=True, timeout=120, env=env)
+        check(run.returncode == 0, "cameras.sh exited %d: %s"
+              % (run.returncode, run.stderr[-2000:]))
+        out, err = sub.communicate(timeout=90)
+        check(sub.returncode == 0, "subscriber.py exited %d: %s"
+              % (sub.returncode, err[-2000:]))
+    finally:
+        broker.send_signal(signal.SIGTERM)
+        broker.wait(timeout=10)
+    finals = {}
+    for line in out.splitlines():
+        m = SUMMARY.match(line)
+        if m:
+            finals[m.group(1)] = m
+        else:
+            check(not line.startswith("final"), "unparsable %r" % line)
+    check(sorted(finals) == ["cam1", "cam2"], "final summaries for %s"
+          % sorted(finals))
+    drawn = collections.Counter(SPOT_LABELS[c] for c in CELLS)
+    for name, m in sorted(finals.items()):
+        results, first, last, missing = (int(m.group(i)) for i in (2, 3, 4, 5))
+        check((results, first, last, missing) == (len(CELLS), 0,
+                                                   len(CELLS) - 1, 0),
+              "%s: %d results, frames %d-%d, %d missing"
+              % (name, results, first, last, missing))
+        check(m.group(6) == SPOT_LABELS[CELLS[-1]],
+              "%s: last frame's class %r, drawn %r"
+              % (name, m.group(6), SPOT_LABELS[CELLS[-1]]))
+        counted = collections.Counter(
+            {k: int(v) for k, v in (e.rsplit(" ", 1)
+                                    for e in m.group(8).split(", "))})
+        check(counted == drawn, "%s: top-1 counts %s, drawn %s"
+              % (name, dict(counted), dict(drawn)))
+        print(m.group(0))
+    live = [line for line in out.splitlines()
+            if line.startswith("cam") and "results" in line]
+    # summaries every 0.5 s while the 2.2 s clip plays
+    check(len(live) >= 4, "only %d live summary lines" % len(live))
+    print("subscriber.py: %d live summary lines, final summary of 2 streams "
+          "x %d frames as drawn" % (len(live), len(CELLS)))
+
+
 def main():
     what, writer, workdir, target = sys.argv[1:5]
     os.makedirs(workdir, exist_ok=True)
@@ -295,6 +451,8 @@ def main():
                   "vgg_meta_example.py")
     elif what == "launch":
         check_launch(target, source, model, workdir)
+    elif what == "mqtt":
+        check_mqtt(target, source, model, workdir)
     else:
         sys.exit("unknown example %r" % what)
     if FAILURES:

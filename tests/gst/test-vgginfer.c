@@ -804,13 +804,14 @@ GST_START_TEST (test_meta_copies_and_json)
 
   json = gst_vgg_meta_to_json (meta);
   GST_INFO ("json: %s", json);
-  fail_unless (g_str_has_prefix (json, "{\"model\": \"spot\", "), "%s", json);
+  fail_unless (
+      g_str_has_prefix (json, "{\"schema\":1,\"model\":\"spot\","), "%s", json);
   fail_unless (strstr (json,
-                   "\"results\": [{\"class_id\": 8, \"label\": "
-                   "\"bottom-right\", \"score\": ")
+                   "\"results\":[{\"class_id\":8,\"label\":"
+                   "\"bottom-right\",\"score\":")
           != NULL,
       "%s", json);
-  fail_unless (g_str_has_suffix (json, "}]}"), "%s", json);
+  fail_unless (g_str_has_suffix (json, "}],\"regions\":[]}"), "%s", json);
   g_free (json);
   gst_buffer_unref (copy);
   gst_buffer_unref (out);
@@ -837,10 +838,11 @@ GST_START_TEST (test_meta_json_escapes_and_features)
   gst_vgg_meta_set_features (meta, "fc7", f, 3);
   json = gst_vgg_meta_to_json (meta);
   fail_unless_equals_string (json,
-      "{\"model\": \"m\", \"inference_ms\": 2.5, \"results\": "
-      "[{\"class_id\": 3, \"label\": \"a \\\"quoted\\\"\\\\label\\n\", "
-      "\"score\": 0.75}, {\"class_id\": 1, \"label\": null, \"score\": "
-      "0.25}], \"feature_layer\": \"fc7\", \"features\": [1.5, -2, 0]}");
+      "{\"schema\":1,\"model\":\"m\",\"inference_ms\":2.5,\"results\":"
+      "[{\"class_id\":3,\"label\":\"a \\\"quoted\\\"\\\\label\\n\","
+      "\"score\":0.75},{\"class_id\":1,\"label\":null,\"score\":"
+      "0.25}],\"feature_layer\":\"fc7\",\"n_features\":3,\"features\":"
+      "[1.5,-2.0,0.0],\"regions\":[]}");
   g_free (json);
   gst_buffer_unref (buf);
 }

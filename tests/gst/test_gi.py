@@ -46,6 +46,14 @@ def main():
             assert ok
             results.append((class_id, score, label))
         seen.append((meta.get_model_name(), results, meta.to_json()))
+        # the record vggpublish writes, built from Python
+        record = json.loads(GstVgg.vgg_frame_to_json(
+            buf, "gi", len(seen) - 1, GstVgg.VggFeaturesFormat.ARRAY))
+        assert (record["schema"], record["stream"], record["frame"],
+                record["timestamp"]) == (1, "gi", len(seen) - 1, buf.pts), \
+            record
+        assert [(r["class_id"], r["score"], r["label"])
+                for r in record["results"]] == results, (record, results)
 
     pipeline.get_by_name("sink").connect("handoff", on_handoff)
     pipeline.set_state(Gst.State.PLAYING)
