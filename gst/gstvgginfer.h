@@ -71,6 +71,7 @@ typedef struct
   GstVggInferItemType type;
   GstMiniObject *object;
   gint64 arrival; /* g_get_monotonic_time() when queued, us */
+  guint64 number; /* frames received before it since the last flush */
 } GstVggInferItem;
 
 struct _GstVggInfer
@@ -111,7 +112,7 @@ struct _GstVggInfer
   gchar *loaded_model_path;
   gchar *loaded_labels_path;
   const VggKnownModel *known; /* when `model` named a known model */
-  GQuark *labels; /* (n_classes), 0 for a class without a label */
+  GQuark *labels;             /* (n_classes), 0 for a class without a label */
   gint n_classes;
   gint model_width, model_height;
   gfloat scale[3], offset[3]; /* x * scale + offset = (x/255-mean)/std */
@@ -127,6 +128,9 @@ struct _GstVggInfer
   gboolean query_running; /* the task holds `query` */
   gboolean query_result;
   guint64 frame_count; /* frames seen by the chain function */
+  /* The last caps refused with an error (under the object lock), so
+   * that retries of the same caps post it once. */
+  GstCaps *caps_error;
   /* A model set while PAUSED or PLAYING, loaded by the setter (one use of
    * the model cache, so it stays loaded); the task switches to it at the
    * next batch. */

@@ -293,16 +293,33 @@ gst_vgg_meta_get_features (const GstVggMeta *meta, guint *n_features)
   return meta->features;
 }
 
+/* A JSON string of s; bytes that are not UTF-8 (a label from a file in
+ * another encoding, set by an application) become U+FFFD, so that the
+ * output is always valid UTF-8 JSON. */
 static void
 append_json_string (GString *out, const gchar *s)
 {
+  const gchar *end;
+
   if (s == NULL) {
     g_string_append (out, "null");
     return;
   }
+  end = s + strlen (s);
   g_string_append_c (out, '"');
   for (; *s; s++) {
     guchar c = (guchar) *s;
+    if (c >= 0x80) {
+      gunichar u = g_utf8_get_char_validated (s, end - s);
+      if (u == (gunichar) -1 || u == (gunichar) -2) {
+        g_string_append (out, "\\ufffd");
+      } else {
+        const gchar *next = g_utf8_next_char (s);
+        g_string_append_len (out, s, next - s);
+        s = next - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         g_string_append (out, "\\\"");
