@@ -1488,6 +1488,12 @@ gst_vgg_infer_ensure_converter (GstVggInfer *self, GstVggInferResize resize)
   gst_vgg_infer_fit (resize, GST_VIDEO_INFO_WIDTH (&self->in_info),
       GST_VIDEO_INFO_HEIGHT (&self->in_info), self->model_width,
       self->model_height, src, dst);
+  /* an interlaced frame is scaled field by field: each field of the crop
+   * needs a row (the caps have at least two) */
+  if (GST_VIDEO_INFO_IS_INTERLACED (&self->in_info) && src[3] < 2) {
+    src[3] = 2;
+    src[1] = (GST_VIDEO_INFO_HEIGHT (&self->in_info) - 2) / 2;
+  }
   config =
       gst_structure_new ("GstVideoConverter", GST_VIDEO_CONVERTER_OPT_SRC_X,
           G_TYPE_INT, src[0], GST_VIDEO_CONVERTER_OPT_SRC_Y, G_TYPE_INT, src[1],
@@ -1627,8 +1633,12 @@ gst_vgg_infer_post_message (
   if (self->segment.format == GST_FORMAT_TIME) {
     stream_time =
         gst_segment_to_stream_time (&self->segment, GST_FORMAT_TIME, ts);
-    running_time =
-        gst_segment_to_running_time (&self->segment, GST_FORMAT_TIME, ts);
+    /* in reverse, running time counts from the stop, which the segment
+     * must then have (else a CRITICAL) */
+    if (self->segment.rate > 0.0
+        || GST_CLOCK_TIME_IS_VALID (self->segment.stop))
+      running_time =
+          gst_segment_to_running_time (&self->segment, GST_FORMAT_TIME, ts);
   }
   s = gst_structure_new ("vgginfer", "timestamp", G_TYPE_UINT64, ts,
       "stream-time", G_TYPE_UINT64, stream_time, "running-time", G_TYPE_UINT64,

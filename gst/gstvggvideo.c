@@ -4,6 +4,8 @@
  */
 #include "gstvggvideo.h"
 
+#include <string.h>
+
 GST_DEBUG_CATEGORY_STATIC (gst_vgg_video_debug);
 #define GST_CAT_DEFAULT gst_vgg_video_debug
 
@@ -86,6 +88,16 @@ gst_vgg_video_info_from_caps (GstVideoInfo *info, GstCaps *caps, gchar **reason)
     *reason = g_strdup ("interlace-mode=alternate (one field per buffer) is "
                         "not supported: deinterlace upstream");
     return FALSE;
+  }
+  if (interlace != NULL && strcmp (interlace, "progressive") != 0) {
+    gint h = 0;
+    gst_structure_get_int (s, "height", &h);
+    if (h < 2) {
+      *reason = g_strdup_printf ("interlace-mode=%s with a height of %d: "
+                                 "each field needs a row",
+          interlace, h);
+      return FALSE;
+    }
   }
   if (!gst_video_info_from_caps (info, caps)) {
     *reason = g_strdup ("GStreamer cannot make a video frame layout of them "
