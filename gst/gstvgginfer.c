@@ -38,7 +38,21 @@
  * `stream-time`, `running-time`, `duration` (#GstClockTime), `model`
  * (string), `inference-ms` (double), `class-ids` (array of int), `labels`
  * (array of strings), `scores` (array of float) and, in features mode,
- * `feature-layer` (string) and `features` (array of float).
+ * `feature-layer` (string) and `features` (array of float).  The bus
+ * keeps every message until the application pops it: one that never
+ * reads its bus (and reads the results from the #GstVggMeta instead)
+ * should set post-messages=false, or its memory grows by about 1.6 KB per
+ * frame.  `stream-time` and `running-time` are GST_CLOCK_TIME_NONE unless
+ * the segment is in time (and, in reverse, has a stop).
+ *
+ * Interlaced input (interlace-mode=interleaved or mixed) is not
+ * deinterlaced: the converter scales each field on its own, so results
+ * differ from those of the same pixels as progressive frames; put
+ * `deinterlace` in front for one picture per frame.  Caps the element
+ * cannot take (interlace-mode=alternate, a width or height above 16384)
+ * are refused with a negotiation error that says why, and a frame whose
+ * buffer or #GstVideoMeta does not hold the picture its caps describe is
+ * an error naming the frame.
  *
  * For live sources, #GstVggInfer:leaky=skip lets frames that find the
  * queue full (#GstVggInfer:max-queue frames waiting for inference) pass
@@ -304,8 +318,9 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           DEFAULT_MODEL, playing));
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels",
-          "Text file with one class label per line, overriding the model's "
-          "(a 1000-class model without labels gets ImageNet's)",
+          "UTF-8 text file (a regular file of at most 16 MiB) with one class "
+          "label per line, overriding the model's (a 1000-class model "
+          "without labels gets ImageNet's)",
           DEFAULT_LABELS, ready));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
@@ -359,7 +374,9 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           1, 4096, DEFAULT_MAX_QUEUE, playing));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
-          "Post an element message with the results of every inferred frame",
+          "Post an element message with the results of every inferred "
+          "frame; the bus keeps each until the application pops it (about "
+          "1.6 KB per frame), so set false when nothing reads the bus",
           DEFAULT_POST_MESSAGES, playing));
   g_object_class_install_property (gobject_class, PROP_RESIZE,
       g_param_spec_enum ("resize", "Resize",
