@@ -1306,6 +1306,13 @@ gst_vgg_infer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       break;
   }
 
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    /* accepted (by the ACCEPT_CAPS query): caps refused before may be
+     * refused again, with a new error */
+    GST_OBJECT_LOCK (self);
+    gst_clear_caps (&self->caps_error);
+    GST_OBJECT_UNLOCK (self);
+  }
   if (!GST_EVENT_IS_SERIALIZED (event))
     return gst_pad_push_event (self->srcpad, event);
 

@@ -700,6 +700,9 @@ gst_vgg_overlay_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_event_parse_caps (event, &caps);
       /* the ACCEPT_CAPS query refused what this refuses, before the event
        * got here */
+      GST_OBJECT_LOCK (self);
+      gst_clear_caps (&self->caps_error);
+      GST_OBJECT_UNLOCK (self);
       ret = gst_vgg_video_info_from_caps (&self->info, caps, &reason);
       if (!ret)
         GST_WARNING_OBJECT (
