@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vggcore/vggcore.h>
 
 #include "gstvggmeta.h"
 #include "vgg-test-models.h"
@@ -403,6 +404,26 @@ GST_END_TEST;
 GST_START_TEST (test_nan_scores_never_pass_threshold)
 {
   static const gdouble thresholds[] = { 0.0, 0.5, 0.9 };
+  gfloat input[3 * 32 * 32] = { 0 };
+  char error[VGG_ERROR_SIZE];
+  VggModel *model = NULL;
+  VggContext *ctx = NULL;
+  const gfloat *probs;
+  gint dims = 0;
+
+  /* the precondition: the engine's probabilities are NaN for this model,
+   * as torch's softmax of +inf logits is */
+  fail_unless (
+      vgg_model_load (nan_model, &model, error) == VGG_OK, "%s", error);
+  fail_unless (
+      vgg_context_new (model, 1, 1, &ctx, error) == VGG_OK, "%s", error);
+  fail_unless (vgg_context_forward (ctx, input, 1, 32, 32) == VGG_OK);
+  probs = vgg_context_get_output (ctx, VGG_OUTPUT_PROBS, &dims);
+  fail_unless_equals_int (dims, 3);
+  fail_unless (isnan (probs[0]) && isnan (probs[1]) && isnan (probs[2]),
+      "the engine gives %g %g %g, not NaN", probs[0], probs[1], probs[2]);
+  vgg_context_free (ctx);
+  vgg_model_unref (model);
 
   for (guint t = 0; t < G_N_ELEMENTS (thresholds); t++) {
     GstHarness *h = infer_harness ("model", nan_model, "threshold",
