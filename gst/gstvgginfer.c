@@ -1512,11 +1512,15 @@ gst_vgg_infer_ensure_converter (GstVggInfer *self, GstVggInferResize resize)
   gst_vgg_infer_fit (resize, GST_VIDEO_INFO_WIDTH (&self->in_info),
       GST_VIDEO_INFO_HEIGHT (&self->in_info), self->model_width,
       self->model_height, src, dst);
-  /* an interlaced frame is scaled field by field: each field of the crop
-   * needs a row (the caps have at least two) */
-  if (GST_VIDEO_INFO_IS_INTERLACED (&self->in_info) && src[3] < 2) {
-    src[3] = 2;
-    src[1] = (GST_VIDEO_INFO_HEIGHT (&self->in_info) - 2) / 2;
+  /* An interlaced frame is scaled field by field, and GstVideoConverter
+   * wants both fields of the same height on each side (fields of no
+   * rows, or of 2 and 1, are CRITICALs in its scaler): even rows and
+   * heights of at least 2 (the caps have at least two rows). */
+  if (GST_VIDEO_INFO_IS_INTERLACED (&self->in_info)) {
+    src[3] = MAX (src[3] & ~1, 2);
+    src[1] = MIN (src[1] & ~1, GST_VIDEO_INFO_HEIGHT (&self->in_info) - src[3]);
+    dst[3] = MAX (dst[3] & ~1, 2);
+    dst[1] &= ~1;
   }
   config =
       gst_structure_new ("GstVideoConverter", GST_VIDEO_CONVERTER_OPT_SRC_X,

@@ -673,6 +673,49 @@ GST_START_TEST (test_interlaced_input_is_scaled_field_by_field)
 
 GST_END_TEST;
 
+/* Found by fuzz-element: GstVideoConverter scales an interlaced frame
+ * field by field and asserts that both fields have the same height, so
+ * odd heights (and odd crops) were CRITICALs; every height and resize
+ * mode now gives a frame with results. */
+GST_START_TEST (test_interlaced_odd_heights_convert)
+{
+  static const gint heights[] = { 2, 3, 5, 47, 97 };
+  static const gchar *resizes[] = { "center-crop", "stretch", "letterbox" };
+  guint id = g_log_set_handler ("GStreamer-Video",
+      G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING, count_critical, NULL);
+
+  g_atomic_int_set (&n_criticals, 0);
+
+  for (guint r = 0; r < G_N_ELEMENTS (resizes); r++)
+    for (guint i = 0; i < G_N_ELEMENTS (heights); i++) {
+      GstHarness *h = infer_harness ("model", rand_model, NULL);
+      gchar *caps = g_strdup_printf ("video/x-raw,format=I420,width=37,"
+                                     "height=%d,framerate=30/1,"
+                                     "interlace-mode=interleaved",
+          heights[i]);
+      GstVideoInfo info;
+      GstBuffer *out;
+
+      gst_util_set_object_arg (G_OBJECT (h->element), "resize", resizes[r]);
+      gst_harness_set_src_caps_str (h, caps);
+      gst_video_info_set_interlaced_format (&info, GST_VIDEO_FORMAT_I420,
+          GST_VIDEO_INTERLACE_MODE_INTERLEAVED, 37, heights[i]);
+      fail_unless_equals_int (
+          gst_harness_push (h, gst_harness_create_buffer (h, info.size)),
+          GST_FLOW_OK);
+      out = gst_harness_pull (h);
+      fail_unless (out != NULL && gst_buffer_get_vgg_meta (out) != NULL,
+          "%s, height %d: no results", resizes[r], heights[i]);
+      fail_unless_equals_int (g_atomic_int_get (&n_criticals), 0);
+      gst_buffer_unref (out);
+      gst_harness_teardown (h);
+      g_free (caps);
+    }
+  g_log_remove_handler ("GStreamer-Video", id);
+}
+
+GST_END_TEST;
+
 static Suite *
 hostile_suite (void)
 {
@@ -693,6 +736,7 @@ hostile_suite (void)
   tcase_add_test (tc, test_lying_video_meta_is_an_error_naming_the_frame);
   tcase_add_test (tc, test_unread_bus_keeps_one_message_per_frame);
   tcase_add_test (tc, test_interlaced_input_is_scaled_field_by_field);
+  tcase_add_test (tc, test_interlaced_odd_heights_convert);
   return s;
 }
 
