@@ -38,7 +38,21 @@
  * `stream-time`, `running-time`, `duration` (#GstClockTime), `model`
  * (string), `inference-ms` (double), `class-ids` (array of int), `labels`
  * (array of strings), `scores` (array of float) and, in features mode,
- * `feature-layer` (string) and `features` (array of float).
+ * `feature-layer` (string) and `features` (array of float).  The bus
+ * keeps every message until the application pops it: one that never
+ * reads its bus (and reads the results from the #GstVggMeta instead)
+ * should set post-messages=false, or its memory grows by about 1.6 KB per
+ * frame.  `stream-time` and `running-time` are GST_CLOCK_TIME_NONE unless
+ * the segment is in time (and, in reverse, has a stop).
+ *
+ * Interlaced input (interlace-mode=interleaved or mixed) is not
+ * deinterlaced: the converter scales each field on its own, so results
+ * differ from those of the same pixels as progressive frames; put
+ * `deinterlace` in front for one picture per frame.  Caps the element
+ * cannot take (interlace-mode=alternate, a width or height above 16384)
+ * are refused with a negotiation error that says why, and a frame whose
+ * buffer or #GstVideoMeta does not hold the picture its caps describe is
+ * an error naming the frame.
  *
  * For live sources, #GstVggInfer:leaky=skip lets frames that find the
  * queue full (#GstVggInfer:max-queue frames waiting for inference) pass
@@ -80,12 +94,20 @@
 
 #include "gstvgginfer.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "gstvggbatchgroup.h"
 #include "gstvggmodelcache.h"
+#include "gstvggvideo.h"
 #include "vggorc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_vgg_infer_debug);
 #define GST_CAT_DEFAULT gst_vgg_infer_debug
@@ -113,6 +135,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_vgg_infer_debug);
 #define MAX_BATCH_SIZE 256
 #define MAX_THREADS 256
 #define MAX_TOP_K 100000
+/* Labels files: ImageNet's 1000 labels take 21 KB; 16 MiB holds a
+ * million classes.  Anything larger (or endless) is refused. */
+#define MAX_LABELS_FILE_SIZE (16 << 20)
 
 enum
 {
@@ -141,17 +166,13 @@ enum
   PROP_STD
 };
 
-#define VIDEO_FORMATS                                                          \
-  "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, I420, YV12, "   \
-  "NV12, NV21, YUY2, UYVY, GRAY8 }"
-
 static GstStaticPadTemplate sink_template =
     GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+        GST_STATIC_CAPS ("video/x-raw, " GST_VGG_VIDEO_CAPS_FIELDS));
 
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
-        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+        GST_STATIC_CAPS ("video/x-raw, " GST_VGG_VIDEO_CAPS_FIELDS));
 
 #define gst_vgg_infer_parent_class parent_class
 G_DEFINE_TYPE (GstVggInfer, gst_vgg_infer, GST_TYPE_ELEMENT);
@@ -291,6 +312,8 @@ static gboolean gst_vgg_infer_sink_activate_mode (
 static gboolean gst_vgg_infer_src_activate_mode (
     GstPad *pad, GstObject *parent, GstPadMode mode, gboolean active);
 static void gst_vgg_infer_loop (GstVggInfer *self);
+static gboolean gst_vgg_infer_parse_rgb (
+    const gchar *text, gfloat v[3], gboolean positive);
 
 static void
 gst_vgg_infer_class_init (GstVggInferClass *klass)
@@ -320,8 +343,9 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           DEFAULT_MODEL, playing));
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels",
-          "Text file with one class label per line, overriding the model's "
-          "(a 1000-class model without labels gets ImageNet's)",
+          "UTF-8 text file (a regular file of at most 16 MiB) with one class "
+          "label per line, overriding the model's (a 1000-class model "
+          "without labels gets ImageNet's)",
           DEFAULT_LABELS, ready));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
@@ -380,7 +404,9 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           1, 4096, DEFAULT_MAX_QUEUE, playing));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
-          "Post an element message with the results of every inferred frame",
+          "Post an element message with the results of every inferred "
+          "frame; the bus keeps each until the application pops it (about "
+          "1.6 KB per frame), so set false when nothing reads the bus",
           DEFAULT_POST_MESSAGES, playing));
   g_object_class_install_property (gobject_class, PROP_RESIZE,
       g_param_spec_enum ("resize", "Resize",
@@ -597,9 +623,23 @@ gst_vgg_infer_set_property (
         return;
       }
       break;
-    case PROP_LABELS:
     case PROP_MEAN:
-    case PROP_STD:
+    case PROP_STD: {
+      gfloat v[3];
+      if (!gst_vgg_infer_check_mutable_ready (self, pspec))
+        return;
+      if (!gst_vgg_infer_parse_rgb (
+              g_value_get_string (value), v, prop_id == PROP_STD)) {
+        g_warning ("vgginfer: property \"%s\": \"%s\" is not three "
+                   "comma-separated numbers, finite as float%s; keeping the "
+                   "old value",
+            pspec->name, g_value_get_string (value),
+            prop_id == PROP_STD ? ", positive and normal" : "");
+        return;
+      }
+      break;
+    }
+    case PROP_LABELS:
     case PROP_BATCH_GROUP:
       if (!gst_vgg_infer_check_mutable_ready (self, pspec))
         return;
@@ -798,6 +838,95 @@ gst_vgg_infer_find_imagenet_labels (void)
   return NULL;
 }
 
+/* The whole of a labels file, NUL-terminated.  Opened so that it cannot
+ * block (a FIFO without a writer), checked with fstat on the descriptor to
+ * be a regular file of at most MAX_LABELS_FILE_SIZE bytes (/dev/zero
+ * would be read until memory runs out), read to its end (at most one byte
+ * more than the cap, should it grow meanwhile), and refused unless it is
+ * UTF-8 (labels go into messages, JSON and pango, which all need it). */
+static gchar *
+gst_vgg_infer_read_text_file (const gchar *path, GError **err)
+{
+  GString *text = NULL;
+  struct stat st = { 0 };
+  const gchar *end;
+  gchar *ret = NULL;
+  int fd;
+
+  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
+  if (fd < 0) {
+    g_set_error (err, G_FILE_ERROR, g_file_error_from_errno (errno),
+        "%s: cannot open: %s", path, g_strerror (errno));
+    goto out;
+  }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+    g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+        "%s: not a regular file%s", path,
+        S_ISFIFO (st.st_mode)      ? " (a FIFO)"
+            : S_ISCHR (st.st_mode) ? " (a character device)"
+            : S_ISDIR (st.st_mode) ? " (a directory)"
+                                   : "");
+    goto out;
+  }
+  if (st.st_size > MAX_LABELS_FILE_SIZE) {
+    g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+        "%s: %" G_GINT64_FORMAT " bytes, more than the %d MiB a labels file "
+        "may have",
+        path, (gint64) st.st_size, MAX_LABELS_FILE_SIZE >> 20);
+    goto out;
+  }
+  text = g_string_sized_new ((gsize) st.st_size + 1);
+  for (;;) {
+    gchar buf[16384];
+    gssize n = read (fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      g_set_error (err, G_FILE_ERROR, g_file_error_from_errno (errno),
+          "%s: cannot read: %s", path, g_strerror (errno));
+      goto out;
+    }
+    if (n == 0)
+      break;
+    g_string_append_len (text, buf, n);
+    if (text->len > MAX_LABELS_FILE_SIZE) {
+      g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+          "%s: grew past the %d MiB a labels file may have", path,
+          MAX_LABELS_FILE_SIZE >> 20);
+      goto out;
+    }
+  }
+  if (!g_utf8_validate_len (text->str, text->len, &end)) {
+    gsize line = 1, column = 1;
+    for (const gchar *c = text->str; c < end; c++, column++)
+      if (*c == '\n') {
+        line++;
+        column = 0;
+      }
+    if (*end == '\0')
+      g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+          "%s: line %" G_GSIZE_FORMAT
+          " holds a NUL byte (column %" G_GSIZE_FORMAT
+          "); labels are UTF-8 text",
+          path, line, column);
+    else
+      g_set_error (err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+          "%s: line %" G_GSIZE_FORMAT " is not valid UTF-8 (byte 0x%02x at "
+          "column %" G_GSIZE_FORMAT "); labels must be UTF-8 (convert with "
+          "e.g. iconv -f latin1 -t utf-8)",
+          path, line, (guint) (guchar) *end, column);
+    goto out;
+  }
+  ret = g_string_free (g_steal_pointer (&text), FALSE);
+
+out:
+  if (text)
+    g_string_free (text, TRUE);
+  if (fd >= 0)
+    close (fd);
+  return ret;
+}
+
 /* Fills self->labels (n_classes quarks) from a text file, one label per
  * line.  Missing lines leave the classes without a label. */
 static gboolean
@@ -806,7 +935,8 @@ gst_vgg_infer_read_labels (GstVggInfer *self, const gchar *path, GError **err)
   gchar *contents = NULL, **lines = NULL;
   gint n_lines;
 
-  if (!g_file_get_contents (path, &contents, NULL, err))
+  contents = gst_vgg_infer_read_text_file (path, err);
+  if (contents == NULL)
     return FALSE;
   lines = g_strsplit (contents, "\n", -1);
   n_lines = g_strv_length (lines);
@@ -882,7 +1012,9 @@ gst_vgg_infer_ensure_context (GstVggInfer *self, guint batch, gint threads,
   return TRUE;
 }
 
-/* Parses "R,G,B" (NULL or "" leaves v as it is). */
+/* Parses "R,G,B" (NULL or "" leaves v as it is): three numbers that are
+ * finite as floats (1e39 is not), and with `positive` (a std) above zero
+ * and normal as floats (1e-45 would divide to infinity). */
 static gboolean
 gst_vgg_infer_parse_rgb (const gchar *text, gfloat v[3], gboolean positive)
 {
@@ -896,9 +1028,11 @@ gst_vgg_infer_parse_rgb (const gchar *text, gfloat v[3], gboolean positive)
   for (gint c = 0; ok && c < 3; c++) {
     gchar *end;
     gdouble d = g_ascii_strtod (g_strstrip (parts[c]), &end);
-    ok =
-        end != parts[c] && *end == '\0' && isfinite (d) && (!positive || d > 0);
-    v[c] = (gfloat) d;
+    ok = end != parts[c] && *end == '\0' && isfinite (d) && fabs (d) <= FLT_MAX;
+    if (ok) {
+      v[c] = (gfloat) d;
+      ok = !positive || (v[c] > 0 && isnormal (v[c]));
+    }
   }
   g_strfreev (parts);
   return ok;
@@ -931,6 +1065,14 @@ gst_vgg_infer_update_normalization (GstVggInfer *self)
   for (gint c = 0; c < 3; c++) {
     self->scale[c] = 1.0f / (255.0f * std[c]);
     self->offset[c] = -mean[c] / std[c];
+    if (!isfinite (self->scale[c]) || !isfinite (self->offset[c])) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Mean %g and std %g (channel %d) give a normalization "
+           "(x - mean) / std that overflows a float",
+              mean[c], std[c], c),
+          (NULL));
+      return FALSE;
+    }
   }
   self->border_argb = 0xff000000u
       | (guint32) CLAMP (lrintf (mean[0] * 255), 0, 255) << 16
@@ -1114,7 +1256,7 @@ gst_vgg_infer_push_item_locked (
     GstVggInfer *self, GstVggInferItemType type, gpointer object)
 {
   GstVggInferItem item = { type, GST_MINI_OBJECT_CAST (object),
-    g_get_monotonic_time () };
+    g_get_monotonic_time (), self->frame_count };
 
   gst_queue_array_push_tail_struct (self->queue, &item);
   if (type == GST_VGG_INFER_ITEM_BUFFER)
@@ -1141,7 +1283,6 @@ gst_vgg_infer_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   g_mutex_lock (&self->lock);
   if (interval > 1 && self->frame_count % interval != 0)
     type = GST_VGG_INFER_ITEM_PASS;
-  self->frame_count++;
   while (type == GST_VGG_INFER_ITEM_BUFFER && self->srcresult == GST_FLOW_OK
       && self->n_pending >= max_queue) {
     if (leaky == GST_VGG_INFER_LEAKY_SKIP) {
@@ -1159,6 +1300,7 @@ gst_vgg_infer_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   ret = self->srcresult;
   if (ret == GST_FLOW_OK)
     gst_vgg_infer_push_item_locked (self, type, buffer);
+  self->frame_count++;
   g_mutex_unlock (&self->lock);
 
   if (ret != GST_FLOW_OK) {
@@ -1210,6 +1352,13 @@ gst_vgg_infer_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       break;
   }
 
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    /* accepted (by the ACCEPT_CAPS query): caps refused before may be
+     * refused again, with a new error */
+    GST_OBJECT_LOCK (self);
+    gst_clear_caps (&self->caps_error);
+    GST_OBJECT_UNLOCK (self);
+  }
   if (!GST_EVENT_IS_SERIALIZED (event))
     return gst_pad_push_event (self->srcpad, event);
 
@@ -1241,6 +1390,9 @@ gst_vgg_infer_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
   GstVggInfer *self = GST_VGG_INFER (parent);
   gboolean ret;
 
+  if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS)
+    return gst_vgg_video_sink_accept_caps (
+        GST_ELEMENT (self), pad, parent, query, &self->caps_error);
   if (!GST_QUERY_IS_SERIALIZED (query))
     return gst_pad_query_default (pad, parent, query);
 
@@ -1406,6 +1558,16 @@ gst_vgg_infer_ensure_converter (GstVggInfer *self, GstVggInferResize resize)
   gst_vgg_infer_fit (resize, GST_VIDEO_INFO_WIDTH (&self->in_info),
       GST_VIDEO_INFO_HEIGHT (&self->in_info), self->model_width,
       self->model_height, src, dst);
+  /* An interlaced frame is scaled field by field, and GstVideoConverter
+   * wants both fields of the same height on each side (fields of no
+   * rows, or of 2 and 1, are CRITICALs in its scaler): even rows and
+   * heights of at least 2 (the caps have at least two rows). */
+  if (GST_VIDEO_INFO_IS_INTERLACED (&self->in_info)) {
+    src[3] = MAX (src[3] & ~1, 2);
+    src[1] = MIN (src[1] & ~1, GST_VIDEO_INFO_HEIGHT (&self->in_info) - src[3]);
+    dst[3] = MAX (dst[3] & ~1, 2);
+    dst[1] &= ~1;
+  }
   config =
       gst_structure_new ("GstVideoConverter", GST_VIDEO_CONVERTER_OPT_SRC_X,
           G_TYPE_INT, src[0], GST_VIDEO_CONVERTER_OPT_SRC_Y, G_TYPE_INT, src[1],
@@ -1447,20 +1609,31 @@ gst_vgg_infer_ensure_converter (GstVggInfer *self, GstVggInferResize resize)
   return TRUE;
 }
 
-/* One frame to normalized planes: `out` is (3, model_height, model_width). */
+/* One frame to normalized planes: `out` is (3, model_height, model_width).
+ * A buffer that does not hold the frame its caps or its GstVideoMeta
+ * describe is an error naming the frame (its number since the last flush
+ * and its timestamp), never a read past its end. */
 static gboolean
-gst_vgg_infer_preprocess (GstVggInfer *self, GstBuffer *buffer, gfloat *out)
+gst_vgg_infer_preprocess (
+    GstVggInfer *self, const GstVggInferItem *item, gfloat *out)
 {
+  GstBuffer *buffer = GST_BUFFER_CAST (item->object);
   GstVideoFrame in, rgbx;
   gsize plane = (gsize) self->model_width * self->model_height;
+  gchar *reason = NULL;
   gint stride;
 
-  if (!gst_video_frame_map (&in, &self->in_info, buffer, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL),
-        ("could not map a %" G_GSIZE_FORMAT "-byte buffer as %s %dx%d",
-            gst_buffer_get_size (buffer), GST_VIDEO_INFO_NAME (&self->in_info),
+  if (!gst_vgg_video_frame_map (
+          &in, &self->in_info, buffer, GST_MAP_READ, &reason)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Frame %" G_GUINT64_FORMAT " (pts %" GST_TIME_FORMAT
+         ") does not hold a %s %dx%d picture: %s",
+            item->number, GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
+            GST_VIDEO_INFO_NAME (&self->in_info),
             GST_VIDEO_INFO_WIDTH (&self->in_info),
-            GST_VIDEO_INFO_HEIGHT (&self->in_info)));
+            GST_VIDEO_INFO_HEIGHT (&self->in_info), reason),
+        ("%" GST_PTR_FORMAT, buffer));
+    g_free (reason);
     return FALSE;
   }
   if (!gst_video_frame_map (
@@ -1501,7 +1674,8 @@ gst_vgg_infer_top_k (
   for (gint c = 0; c < n; c++) {
     gfloat p = probs[c];
     guint pos;
-    if (p < threshold || (count == k && p <= self->top[k - 1].score))
+    /* written so that NaN (every comparison false) never passes */
+    if (!(p >= threshold) || (count == k && !(p > self->top[k - 1].score)))
       continue;
     /* insertion into the sorted top list; ties keep the lower class id */
     pos = count < k ? count++ : k - 1;
@@ -1524,14 +1698,26 @@ gst_vgg_infer_post_message (
   GValue ids = G_VALUE_INIT, labels = G_VALUE_INIT, scores = G_VALUE_INIT;
   GValue v = G_VALUE_INIT;
   GstClockTime ts = GST_BUFFER_PTS (buffer);
+  GstClockTime stream_time = GST_CLOCK_TIME_NONE;
+  GstClockTime running_time = GST_CLOCK_TIME_NONE;
 
+  /* a segment in bytes, buffers or anything but time (filesrc !
+   * capsfilter, appsrc's default) has no stream or running time for a
+   * timestamp: GST_CLOCK_TIME_NONE then */
+  if (self->segment.format == GST_FORMAT_TIME) {
+    stream_time =
+        gst_segment_to_stream_time (&self->segment, GST_FORMAT_TIME, ts);
+    /* in reverse, running time counts from the stop, which the segment
+     * must then have (else a CRITICAL) */
+    if (self->segment.rate > 0.0
+        || GST_CLOCK_TIME_IS_VALID (self->segment.stop))
+      running_time =
+          gst_segment_to_running_time (&self->segment, GST_FORMAT_TIME, ts);
+  }
   s = gst_structure_new ("vgginfer", "timestamp", G_TYPE_UINT64, ts,
-      "stream-time", G_TYPE_UINT64,
-      gst_segment_to_stream_time (&self->segment, GST_FORMAT_TIME, ts),
-      "running-time", G_TYPE_UINT64,
-      gst_segment_to_running_time (&self->segment, GST_FORMAT_TIME, ts),
-      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buffer), "model",
-      G_TYPE_STRING, meta->model_name, "inference-ms", G_TYPE_DOUBLE,
+      "stream-time", G_TYPE_UINT64, stream_time, "running-time", G_TYPE_UINT64,
+      running_time, "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buffer),
+      "model", G_TYPE_STRING, meta->model_name, "inference-ms", G_TYPE_DOUBLE,
       meta->inference_ms, NULL);
   gst_value_array_init (&ids, meta->n_results);
   gst_value_array_init (&labels, meta->n_results);
@@ -1689,9 +1875,8 @@ gst_vgg_infer_process_batch (
     for (guint i = 0; i < n_items; i++) {
       if (self->batch[i].type != GST_VGG_INFER_ITEM_BUFFER)
         continue;
-      if (!gst_vgg_infer_preprocess (self,
-              GST_BUFFER_CAST (self->batch[i].object),
-              self->input + k * plane3)) {
+      if (!gst_vgg_infer_preprocess (
+              self, &self->batch[i], self->input + k * plane3)) {
         ret = GST_FLOW_ERROR;
         goto out;
       }
@@ -1729,9 +1914,8 @@ gst_vgg_infer_process_batch (
     for (guint i = 0; i < n_items; i++) {
       if (self->batch[i].type != GST_VGG_INFER_ITEM_BUFFER)
         continue;
-      if (!gst_vgg_infer_preprocess (self,
-              GST_BUFFER_CAST (self->batch[i].object),
-              self->input + k * plane3)) {
+      if (!gst_vgg_infer_preprocess (
+              self, &self->batch[i], self->input + k * plane3)) {
         ret = GST_FLOW_ERROR;
         goto out;
       }
@@ -1831,11 +2015,17 @@ gst_vgg_infer_handle_event (GstVggInfer *self, GstEvent *event)
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_CAPS: {
       GstCaps *caps;
+      gchar *reason = NULL;
       gst_event_parse_caps (event, &caps);
       g_clear_pointer (&self->converter, gst_video_converter_free);
-      self->have_info = gst_video_info_from_caps (&self->in_info, caps);
+      /* the ACCEPT_CAPS query refused what this refuses, before the event
+       * got here */
+      self->have_info =
+          gst_vgg_video_info_from_caps (&self->in_info, caps, &reason);
       if (!self->have_info)
-        GST_WARNING_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, caps);
+        GST_WARNING_OBJECT (
+            self, "invalid caps %" GST_PTR_FORMAT ": %s", caps, reason);
+      g_free (reason);
       GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
       break;
     }
@@ -2083,6 +2273,9 @@ gst_vgg_infer_change_state (GstElement *element, GstStateChange transition)
       break;
     }
     case GST_STATE_CHANGE_READY_TO_NULL:
+      GST_OBJECT_LOCK (self);
+      gst_clear_caps (&self->caps_error);
+      GST_OBJECT_UNLOCK (self);
       gst_vgg_infer_close (self);
       gst_clear_buffer (&self->rgbx);
       break;
@@ -2107,6 +2300,7 @@ gst_vgg_infer_finalize (GObject *object)
       gst_mini_object_unref (item->object);
   }
   gst_queue_array_free (self->queue);
+  gst_clear_caps (&self->caps_error);
   g_free (self->batch);
   g_free (self->top);
   g_free (self->features);

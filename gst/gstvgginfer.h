@@ -80,6 +80,7 @@ typedef struct
   GstVggInferItemType type;
   GstMiniObject *object;
   gint64 arrival; /* g_get_monotonic_time() when queued, us */
+  guint64 number; /* frames received before it since the last flush */
 } GstVggInferItem;
 
 struct _GstVggInfer
@@ -137,6 +138,9 @@ struct _GstVggInfer
   gboolean query_running; /* the task holds `query` */
   gboolean query_result;
   guint64 frame_count; /* frames seen by the chain function */
+  /* The last caps refused with an error (under the object lock), so
+   * that retries of the same caps post it once. */
+  GstCaps *caps_error;
   /* A model set while PAUSED or PLAYING, loaded by the setter (one use of
    * the model cache, so it stays loaded); the task switches to it at the
    * next batch. */

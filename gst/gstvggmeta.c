@@ -311,14 +311,21 @@ add_number (JsonBuilder *b, const gchar *name, gdouble v)
     json_builder_add_null_value (b);
 }
 
+/* Bytes that are not UTF-8 (a label set by an application, in another
+ * encoding) become U+FFFD, so that the output is always valid UTF-8 JSON. */
 static void
 add_string (JsonBuilder *b, const gchar *name, const gchar *s)
 {
   json_builder_set_member_name (b, name);
-  if (s)
-    json_builder_add_string_value (b, s);
-  else
+  if (s == NULL) {
     json_builder_add_null_value (b);
+  } else if (g_utf8_validate (s, -1, NULL)) {
+    json_builder_add_string_value (b, s);
+  } else {
+    gchar *valid = g_utf8_make_valid (s, -1);
+    json_builder_add_string_value (b, valid);
+    g_free (valid);
+  }
 }
 
 /* features: float32 little-endian, as base64 (the layout numpy's

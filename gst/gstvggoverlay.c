@@ -38,6 +38,7 @@
  */
 
 #include "gstvggoverlay.h"
+#include "gstvggvideo.h"
 
 #include <math.h>
 #include <string.h>
@@ -65,19 +66,15 @@ enum
   PROP_BACKGROUND_COLOR
 };
 
-/* The formats of vgginfer; gst_video_overlay_composition_blend() handles
- * all of them. */
-#define VIDEO_FORMATS                                                          \
-  "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, I420, YV12, "   \
-  "NV12, NV21, YUY2, UYVY, GRAY8 }"
-
-#define OVERLAY_CAPS                                                                              \
-  GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)                                                             \
-  ";" GST_VIDEO_CAPS_MAKE_WITH_FEATURES (                                                         \
-      GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION,                                        \
-      VIDEO_FORMATS) ";" GST_VIDEO_CAPS_MAKE_WITH_FEATURES (GST_CAPS_FEATURE_MEMORY_SYSTEM_MEMORY \
-      "," GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION,                                    \
-      VIDEO_FORMATS)
+/* The formats and sizes of vgginfer; gst_video_overlay_composition_blend()
+ * handles all of them. */
+#define OVERLAY_CAPS                                                           \
+  "video/x-raw, " GST_VGG_VIDEO_CAPS_FIELDS                                    \
+  "; video/x-raw(" GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION         \
+  "), " GST_VGG_VIDEO_CAPS_FIELDS                                              \
+  "; video/x-raw(" GST_CAPS_FEATURE_MEMORY_SYSTEM_MEMORY                       \
+  ", " GST_CAPS_FEATURE_META_GST_VIDEO_OVERLAY_COMPOSITION                     \
+  "), " GST_VGG_VIDEO_CAPS_FIELDS
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (OVERLAY_CAPS));
@@ -301,6 +298,7 @@ gst_vgg_overlay_finalize (GObject *object)
 
   gst_vgg_overlay_clear_pango (self);
   g_clear_pointer (&self->composition, gst_video_overlay_composition_unref);
+  gst_clear_caps (&self->caps_error);
   g_free (self->font_desc);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -381,7 +379,14 @@ gst_vgg_overlay_render (GstVggOverlay *self)
   pango_layout_set_width (self->layout, MAX (fw / 2, 1) * PANGO_SCALE);
   for (guint i = 0; i < key->n; i++) {
     if (key->label[i] != 0) {
+      /* pango needs UTF-8; vgginfer's labels are, an application's may
+       * not be (a quark, so the valid copy is made once) */
       labels[i] = g_quark_to_string (key->label[i]);
+      if (!g_utf8_validate (labels[i], -1, NULL)) {
+        gchar *valid = g_utf8_make_valid (labels[i], -1);
+        labels[i] = g_quark_to_string (g_quark_from_string (valid));
+        g_free (valid);
+      }
     } else {
       g_snprintf (
           fallback[i], sizeof (fallback[i]), "class %d", key->class_id[i]);
@@ -517,7 +522,11 @@ gst_vgg_overlay_update (GstVggOverlay *self, const GstVggMeta *meta)
     const GstVggClassification *c = &meta->results[i];
     key.class_id[i] = c->class_id;
     key.label[i] = c->label;
-    key.permille[i] = CLAMP ((gint) lrintf (c->score * 1000.0f), 0, 1000);
+    /* a NaN score (a broken model, or an application's meta) draws as 0 */
+    key.permille[i] = isnan (c->score)
+        ? 0
+        : (gint) CLAMP (
+            lrintf (CLAMP (c->score, 0.0f, 1.0f) * 1000.0f), 0, 1000);
   }
   if (!changed && key_equal (&key, &self->key))
     return;
@@ -686,15 +695,30 @@ gst_vgg_overlay_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   gboolean ret;
 
   switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_CAPS:
+    case GST_EVENT_CAPS: {
+      gchar *reason = NULL;
       gst_event_parse_caps (event, &caps);
-      ret = gst_video_info_from_caps (&self->info, caps);
+      /* the ACCEPT_CAPS query refused what this refuses, before the event
+       * got here */
+      GST_OBJECT_LOCK (self);
+      gst_clear_caps (&self->caps_error);
+      GST_OBJECT_UNLOCK (self);
+      ret = gst_vgg_video_info_from_caps (&self->info, caps, &reason);
+      if (!ret)
+        GST_WARNING_OBJECT (
+            self, "invalid caps %" GST_PTR_FORMAT ": %s", caps, reason);
+      g_free (reason);
       self->have_info = ret;
       /* a new frame size needs a new picture */
       self->have_composition = FALSE;
       if (ret)
         ret = gst_vgg_overlay_negotiate (self, caps);
       gst_event_unref (event);
+      break;
+    }
+    case GST_EVENT_FLUSH_STOP:
+      self->frames = 0;
+      ret = gst_pad_event_default (pad, parent, event);
       break;
     default:
       ret = gst_pad_event_default (pad, parent, event);
@@ -716,6 +740,9 @@ gst_vgg_overlay_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
       gst_query_set_caps_result (query, caps);
       gst_caps_unref (caps);
       return TRUE;
+    case GST_QUERY_ACCEPT_CAPS:
+      return gst_vgg_video_sink_accept_caps (
+          GST_ELEMENT (self), pad, parent, query, &self->caps_error);
     default:
       return gst_pad_query_default (pad, parent, query);
   }
@@ -768,6 +795,8 @@ gst_vgg_overlay_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   GstVggOverlay *self = GST_VGG_OVERLAY (parent);
   GstVggMeta *meta;
   GstVideoFrame frame;
+  gchar *reason = NULL;
+  guint64 number = self->frames++;
 
   if (gst_pad_check_reconfigure (self->srcpad)
       && !gst_vgg_overlay_negotiate (self, NULL)) {
@@ -794,11 +823,17 @@ gst_vgg_overlay_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   if (self->attach) {
     gst_vgg_overlay_attach (self, buffer);
   } else {
-    if (!gst_video_frame_map (&frame, &self->info, buffer, GST_MAP_READWRITE)) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
-          ("could not map a %dx%d frame for writing",
+    if (!gst_vgg_video_frame_map (
+            &frame, &self->info, buffer, GST_MAP_READWRITE, &reason)) {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("Frame %" G_GUINT64_FORMAT " (pts %" GST_TIME_FORMAT
+           ") does not hold a %s %dx%d picture: %s",
+              number, GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
+              GST_VIDEO_INFO_NAME (&self->info),
               GST_VIDEO_INFO_WIDTH (&self->info),
-              GST_VIDEO_INFO_HEIGHT (&self->info)));
+              GST_VIDEO_INFO_HEIGHT (&self->info), reason),
+          ("%" GST_PTR_FORMAT, buffer));
+      g_free (reason);
       gst_buffer_unref (buffer);
       return GST_FLOW_ERROR;
     }
@@ -838,6 +873,7 @@ gst_vgg_overlay_change_state (GstElement *element, GstStateChange transition)
 
   switch (transition) {
     case GST_STATE_CHANGE_PAUSED_TO_READY:
+      self->frames = 0;
       g_clear_pointer (&self->composition, gst_video_overlay_composition_unref);
       self->have_composition = FALSE;
       self->have_info = FALSE;
@@ -845,6 +881,9 @@ gst_vgg_overlay_change_state (GstElement *element, GstStateChange transition)
       break;
     case GST_STATE_CHANGE_READY_TO_NULL:
       gst_vgg_overlay_clear_pango (self);
+      GST_OBJECT_LOCK (self);
+      gst_clear_caps (&self->caps_error);
+      GST_OBJECT_UNLOCK (self);
       break;
     default:
       break;

@@ -78,6 +78,8 @@ struct _GstVggOverlay
   GstVggOverlayKey key;         /* what `composition` shows */
   GstVideoOverlayComposition *composition; /* NULL: not rendered yet */
   gboolean have_composition; /* `key` is rendered (maybe as nothing) */
+  guint64 frames;            /* frames received since the last flush */
+  GstCaps *caps_error;       /* last caps refused with an error (object lock) */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (vggoverlay);

@@ -210,6 +210,37 @@ def test_vgg_run_errors(tools, work):
               phrase, err.strip())
 
 
+def test_tools_refuse_fifos(tools, work):
+    """A FIFO nobody writes to, as model, labels or input: refused at once
+    (a blocking open(2) would wait forever; the timeout fails the check)."""
+    _, sd = small_vgg11(seed=15)
+    model = os.path.join(work, "fifo-ok.safetensors")
+    vggtorch.save_safetensors(model, sd)
+    fifo = os.path.join(work, "nobody-writes.fifo")
+    if os.path.exists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo)
+    out = os.path.join(work, "fifo-out.npy")
+    for tool, args in (
+            ("vgg-inspect", [fifo]),
+            ("vgg-run", ["--model", fifo, "--input", fifo, "--output", out]),
+            ("vgg-run", ["--model", model, "--input", fifo, "--output", out]),
+            ("vgg-convert", [fifo, out + ".safetensors"]),
+            ("vgg-convert", [model, out + ".safetensors", "--labels", fifo])):
+        what = "%s %s refuses the FIFO" % (tool, " ".join(
+            os.path.basename(a) for a in args))
+        try:
+            p = subprocess.run(
+                TEST_WRAPPER + [os.path.join(tools, tool)] + args,
+                capture_output=True, text=True, timeout=20 * TIMEOUT_FACTOR)
+        except subprocess.TimeoutExpired:
+            check(False, what, "blocked for %d s" % (20 * TIMEOUT_FACTOR))
+            continue
+        check(p.returncode != 0 and "not a regular file (a FIFO)" in p.stderr,
+              what, p.stderr.strip())
+    os.unlink(fifo)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tools", required=True)
@@ -222,6 +253,7 @@ def main():
     test_vgg_inspect_published_counts(args.tools)
     test_errors(args.tools, args.workdir)
     test_vgg_run_errors(args.tools, args.workdir)
+    test_tools_refuse_fifos(args.tools, args.workdir)
     print("model-files: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

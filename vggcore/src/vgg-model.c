@@ -4,6 +4,7 @@
 #include "vgg-layers-private.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,6 +352,7 @@ get_tensor (const Loader *ld, const char *name, int ndim, const int64_t *want,
 {
   const VggTensor *t = vgg_tensor_file_find (ld->file, name);
   char shape[128] = "", expected[128] = "";
+  int64_t bad;
   int ok;
 
   if (t == NULL) {
@@ -380,6 +382,16 @@ get_tensor (const Loader *ld, const char *name, int ndim, const int64_t *want,
                              "%s%lld", i ? ", " : "", (long long) want[i]);
     set_error (ld->error, "%s: tensor \"%s\" has shape [%s]; expected [%s]",
         ld->path, name, shape, expected);
+    return VGG_ERROR_FORMAT;
+  }
+  /* a NaN or infinite weight makes every result NaN (or a silent 0 after
+   * a ReLU): refused here, with the place, rather than met in the output */
+  bad = vgg_tensor_find_nonfinite (t);
+  if (bad >= 0) {
+    set_error (ld->error,
+        "%s: tensor \"%s\" holds a non-finite value (NaN or infinity) at "
+        "element %lld",
+        ld->path, name, (long long) bad);
     return VGG_ERROR_FORMAT;
   }
   *out = t;
@@ -656,6 +668,8 @@ out:
   return status;
 }
 
+/* Three comma-separated floats, each finite as a float (strtof parses
+ * "nan" and "inf" without complaint, and overflows to infinity). */
 static VggStatus
 parse_floats3 (const char *text, float v[3])
 {
@@ -665,7 +679,7 @@ parse_floats3 (const char *text, float v[3])
     char *end;
     errno = 0;
     v[i] = strtof (p, &end);
-    if (end == p || errno != 0)
+    if (end == p || !isfinite (v[i]))
       return VGG_ERROR_FORMAT;
     p = end;
     while (*p == ' ')
@@ -687,7 +701,7 @@ read_metadata (VggModel *model, const Loader *ld)
     if (parse_floats3 (v, model->mean) != VGG_OK) {
       set_error (ld->error,
           "%s: metadata vgg.mean \"%s\" is not three "
-          "comma-separated numbers",
+          "comma-separated finite numbers",
           ld->path, v);
       return VGG_ERROR_FORMAT;
     }
@@ -695,10 +709,12 @@ read_metadata (VggModel *model, const Loader *ld)
   }
   if ((v = vgg_tensor_file_get_metadata (ld->file, "vgg.std")) != NULL) {
     if (parse_floats3 (v, model->std) != VGG_OK || !(model->std[0] > 0)
-        || !(model->std[1] > 0) || !(model->std[2] > 0)) {
+        || !(model->std[1] > 0) || !(model->std[2] > 0)
+        || !isnormal (model->std[0]) || !isnormal (model->std[1])
+        || !isnormal (model->std[2])) {
       set_error (ld->error,
           "%s: metadata vgg.std \"%s\" is not three "
-          "comma-separated positive numbers",
+          "comma-separated positive numbers (finite and normal as float)",
           ld->path, v);
       return VGG_ERROR_FORMAT;
     }

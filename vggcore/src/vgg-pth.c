@@ -514,13 +514,11 @@ vgg_pth_open (const char *path, VggTensorFile **out, char error[VGG_ERROR_SIZE])
   int fd;
 
   *out = NULL;
-  fd = open (path, O_RDONLY | O_CLOEXEC);
+  fd = vgg_file_open_regular (path, &st, error);
   if (fd < 0)
-    return set_error (
-        error, VGG_ERROR_IO, path, "cannot open: %s", strerror (errno));
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_size == 0) {
-    status =
-        set_error (error, VGG_ERROR_IO, path, "not a regular non-empty file");
+    return VGG_ERROR_IO;
+  if (st.st_size == 0) {
+    status = set_error (error, VGG_ERROR_IO, path, "file is empty");
     goto out;
   }
   file = calloc (1, sizeof *file);

@@ -1273,19 +1273,9 @@ vgg_safetensors_open (
     goto out;
   }
 
-  fd = open (path, O_RDONLY | O_CLOEXEC);
+  fd = vgg_file_open_regular (path, &st, error);
   if (fd < 0) {
-    status = set_error (
-        error, VGG_ERROR_IO, path, "cannot open: %s", strerror (errno));
-    goto out;
-  }
-  if (fstat (fd, &st) != 0) {
-    status = set_error (
-        error, VGG_ERROR_IO, path, "cannot stat: %s", strerror (errno));
-    goto out;
-  }
-  if (!S_ISREG (st.st_mode)) {
-    status = set_error (error, VGG_ERROR_IO, path, "not a regular file");
+    status = VGG_ERROR_IO;
     goto out;
   }
   if (st.st_size == 0) {

@@ -6,6 +6,8 @@
 
 #include "vggcore/vggcore.h"
 
+#include <sys/stat.h>
+
 #define VGG_TENSOR_MAX_DIMS 8
 
 typedef enum
@@ -57,6 +59,13 @@ VggStatus vgg_pth_open (
 VggStatus vgg_pth_read (const char *path, const unsigned char *data,
     size_t size, VggTensorFile *file, char error[VGG_ERROR_SIZE]);
 
+/* Opens path read-only so that it cannot block (O_NONBLOCK: a FIFO
+ * without a writer does not hang in open(2)), then checks with fstat on
+ * the descriptor that it is a regular file.  Returns the descriptor
+ * (st filled) or -1 after writing "PATH: problem" into error. */
+int vgg_file_open_regular (
+    const char *path, struct stat *st, char error[VGG_ERROR_SIZE]);
+
 /* Opens any model file, choosing the reader by content: a zip or pickle
  * header means a PyTorch checkpoint, anything else safetensors. */
 VggStatus vgg_tensor_file_open (
@@ -72,6 +81,10 @@ const char *vgg_tensor_file_get_metadata (
 
 /* Number of elements (product of the shape). */
 int64_t vgg_tensor_numel (const VggTensor *tensor);
+
+/* Index of the first NaN or infinity of a F32/F16/BF16 tensor, -1 when
+ * every element is finite (other dtypes: -1). */
+int64_t vgg_tensor_find_nonfinite (const VggTensor *tensor);
 
 /* Converts a F32/F16/BF16 tensor to float32 (dst holds numel floats). */
 void vgg_tensor_to_f32 (const VggTensor *tensor, float *dst);

@@ -8,7 +8,55 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+static const char *
+file_kind (mode_t mode)
+{
+  if (S_ISDIR (mode))
+    return "a directory";
+  if (S_ISFIFO (mode))
+    return "a FIFO";
+  if (S_ISCHR (mode))
+    return "a character device";
+  if (S_ISBLK (mode))
+    return "a block device";
+  if (S_ISSOCK (mode))
+    return "a socket";
+  return "not a regular file";
+}
+
+int
+vgg_file_open_regular (
+    const char *path, struct stat *st, char error[VGG_ERROR_SIZE])
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+  if (fd < 0) {
+    if (error)
+      snprintf (
+          error, VGG_ERROR_SIZE, "%s: cannot open: %s", path, strerror (errno));
+    return -1;
+  }
+  if (fstat (fd, st) != 0) {
+    if (error)
+      snprintf (
+          error, VGG_ERROR_SIZE, "%s: cannot stat: %s", path, strerror (errno));
+    close (fd);
+    return -1;
+  }
+  if (!S_ISREG (st->st_mode)) {
+    if (error)
+      snprintf (error, VGG_ERROR_SIZE,
+          "%s: not a regular file (%s); model files are read from regular "
+          "files only",
+          path, file_kind (st->st_mode));
+    close (fd);
+    return -1;
+  }
+  return fd;
+}
 
 VggStatus
 vgg_tensor_file_open (
@@ -16,16 +64,14 @@ vgg_tensor_file_open (
 {
   unsigned char head[8] = { 0 };
   uint64_t header_size = 0;
+  struct stat st;
   ssize_t n;
   int fd;
 
   *file = NULL;
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    snprintf (
-        error, VGG_ERROR_SIZE, "%s: cannot open: %s", path, strerror (errno));
+  fd = vgg_file_open_regular (path, &st, error);
+  if (fd < 0)
     return VGG_ERROR_IO;
-  }
   n = read (fd, head, sizeof head);
   close (fd);
   /* A safetensors file starts with its header length, at most 100 MiB.
@@ -50,6 +96,85 @@ vgg_tensor_numel (const VggTensor *tensor)
   for (int i = 0; i < tensor->ndim; i++)
     numel *= tensor->shape[i];
   return numel;
+}
+
+/* The exponent field all ones is an infinity or a NaN, in every format:
+ *   F32   bits 30..23 (0x7f800000)
+ *   F16   bits 14..10 (0x7c00)
+ *   BF16  bits 14..7  (0x7f80, the upper half of a F32)
+ * The loops OR a flag over blocks of 4096 elements (which the compiler
+ * vectorizes) and look for the exact index only in a flagged block. */
+#define NONFINITE_BLOCK 4096
+
+static uint32_t
+read_u32_le (const unsigned char *p)
+{
+  return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16
+      | (uint32_t) p[3] << 24;
+}
+
+static uint16_t
+read_u16_le (const unsigned char *p)
+{
+  return (uint16_t) (p[0] | (p[1] << 8));
+}
+
+static int64_t
+find_nonfinite_u32 (const unsigned char *src, int64_t n)
+{
+  for (int64_t start = 0; start < n; start += NONFINITE_BLOCK) {
+    int64_t end = start + NONFINITE_BLOCK < n ? start + NONFINITE_BLOCK : n;
+    uint32_t bad = 0;
+    for (int64_t i = start; i < end; i++) {
+      uint32_t bits = read_u32_le (src + 4 * i);
+      bad |= (uint32_t) ((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad)
+      for (int64_t i = start; i < end; i++) {
+        uint32_t bits = read_u32_le (src + 4 * i);
+        if ((bits & 0x7f800000u) == 0x7f800000u)
+          return i;
+      }
+  }
+  return -1;
+}
+
+static int64_t
+find_nonfinite_u16 (const unsigned char *src, int64_t n, uint16_t mask)
+{
+  for (int64_t start = 0; start < n; start += NONFINITE_BLOCK) {
+    int64_t end = start + NONFINITE_BLOCK < n ? start + NONFINITE_BLOCK : n;
+    unsigned bad = 0;
+    for (int64_t i = start; i < end; i++) {
+      uint16_t bits = read_u16_le (src + 2 * i);
+      bad |= (unsigned) ((bits & mask) == mask);
+    }
+    if (bad)
+      for (int64_t i = start; i < end; i++) {
+        uint16_t bits = read_u16_le (src + 2 * i);
+        if ((bits & mask) == mask)
+          return i;
+      }
+  }
+  return -1;
+}
+
+int64_t
+vgg_tensor_find_nonfinite (const VggTensor *tensor)
+{
+  int64_t n = vgg_tensor_numel (tensor);
+
+  switch (tensor->dtype) {
+    case VGG_DTYPE_F32:
+      return find_nonfinite_u32 (tensor->data, n);
+    case VGG_DTYPE_F16:
+      return find_nonfinite_u16 (tensor->data, n, 0x7c00);
+    case VGG_DTYPE_BF16:
+      return find_nonfinite_u16 (tensor->data, n, 0x7f80);
+    case VGG_DTYPE_OTHER:
+      break;
+  }
+  return -1;
 }
 
 static float
@@ -91,12 +216,6 @@ half_to_float (uint16_t h)
     exponent--;
   }
   return float_from_bits (sign | (exponent << 23) | ((mantissa & 0x3ff) << 13));
-}
-
-static uint16_t
-read_u16_le (const unsigned char *p)
-{
-  return (uint16_t) (p[0] | (p[1] << 8));
 }
 
 void

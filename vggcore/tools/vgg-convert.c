@@ -32,11 +32,17 @@ parse_floats3 (const char *text, float v[3])
 static char *
 read_text (const char *path)
 {
-  FILE *f = fopen (path, "rb");
+  char error[VGG_ERROR_SIZE];
+  /* the element's limit for labels files */
+  FILE *f = vgg_tool_fopen_regular (path, 16ll << 20, error, sizeof error);
   char *text = NULL;
   long size;
 
-  if (f == NULL || fseek (f, 0, SEEK_END) != 0 || (size = ftell (f)) < 0
+  if (f == NULL) {
+    fprintf (stderr, "vgg-convert: %s\n", error);
+    return NULL;
+  }
+  if (fseek (f, 0, SEEK_END) != 0 || (size = ftell (f)) < 0
       || fseek (f, 0, SEEK_SET) != 0
       || (text = malloc ((size_t) size + 1)) == NULL
       || fread (text, 1, (size_t) size, f) != (size_t) size) {

@@ -1,4 +1,5 @@
 #include "vgg-npy.h"
+#include "vgg-tool-common.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ find_key (const char *header, const char *key)
 int
 vgg_npy_read (const char *path, VggNpy *npy, char *error, size_t size)
 {
-  FILE *f = fopen (path, "rb");
+  FILE *f = vgg_tool_fopen_regular (path, 0, error, size);
   unsigned char magic[12];
   char *header = NULL;
   const char *p;
@@ -45,10 +46,8 @@ vgg_npy_read (const char *path, VggNpy *npy, char *error, size_t size)
   int ret = -1, ndim = 0;
 
   memset (npy, 0, sizeof *npy);
-  if (f == NULL) {
-    snprintf (error, size, "%s: %s", path, strerror (errno));
+  if (f == NULL)
     return -1;
-  }
   if (fread (magic, 1, 10, f) != 10 || memcmp (magic, "\x93NUMPY", 6) != 0) {
     fail (error, size, path, "not a .npy file (bad magic)");
     goto out;
@@ -163,10 +162,8 @@ vgg_npy_write (const char *path, const float *data, int ndim,
   header[n++] = '\n';
 
   f = fopen (path, "wb");
-  if (f == NULL) {
-    snprintf (error, size, "%s: %s", path, strerror (errno));
+  if (f == NULL)
     return -1;
-  }
   fwrite ("\x93NUMPY\x01\x00", 1, 8, f);
   fputc (n & 0xff, f);
   fputc (n >> 8, f);

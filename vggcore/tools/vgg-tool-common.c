@@ -1,10 +1,48 @@
 #include "vgg-tool-common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+FILE *
+vgg_tool_fopen_regular (
+    const char *path, long long max_size, char *error, size_t size)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  struct stat st;
+  FILE *f;
+
+  if (fd < 0) {
+    snprintf (error, size, "%s: %s", path, strerror (errno));
+    return NULL;
+  }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+    snprintf (error, size, "%s: not a regular file%s", path,
+        S_ISFIFO (st.st_mode)      ? " (a FIFO)"
+            : S_ISCHR (st.st_mode) ? " (a character device)"
+            : S_ISDIR (st.st_mode) ? " (a directory)"
+                                   : "");
+    close (fd);
+    return NULL;
+  }
+  if (max_size > 0 && (long long) st.st_size > max_size) {
+    snprintf (error, size, "%s: %lld bytes, more than the %lld allowed", path,
+        (long long) st.st_size, max_size);
+    close (fd);
+    return NULL;
+  }
+  f = fdopen (fd, "rb");
+  if (f == NULL) {
+    snprintf (error, size, "%s: %s", path, strerror (errno));
+    close (fd);
+  }
+  return f;
+}
 
 char *
 vgg_tool_resolve_model (const char *prog, const char *path_or_name)
