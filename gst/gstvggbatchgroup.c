@@ -7,9 +7,8 @@
  * worker in the order they came and each element pushes its own frames
  * from its own task, in order.  The worker fills a batch round-robin, one
  * frame per member per pass, starting one member further each batch, so
- * no stream waits behind another's long job.  It runs a batch when it is
- * full, when every member has a job waiting (no more frames can come), or
- * batch-timeout after the oldest waiting frame arrived. */
+ * no stream waits behind another's long job, and runs it as
+ * gst_vgg_batch_wait_until says. */
 
 #include "gstvggbatchgroup.h"
 
@@ -118,16 +117,19 @@ gst_vgg_batch_group_worker (gpointer data)
   g_mutex_lock (&g->lock);
   while (!g->quit) {
     gint64 oldest, deadline;
-    guint waiting, n;
+    guint pending, waiting, n;
     VggStatus status;
 
-    if (pending_frames_locked (g, &oldest, &waiting) == 0) {
+    pending = pending_frames_locked (g, &oldest, &waiting);
+    if (pending == 0) {
       g_cond_wait (&g->work_cond, &g->lock);
       continue;
     }
-    deadline = oldest + (gint64) g->batch_timeout_ms * G_TIME_SPAN_MILLISECOND;
-    if (pending_frames_locked (g, &oldest, &waiting) < g->batch_size
-        && waiting < g->members->len && g_get_monotonic_time () < deadline) {
+    /* when every member waits for its job, no frame can come */
+    deadline = gst_vgg_batch_wait_until (pending, g->batch_size,
+        waiting < g->members->len, oldest, g->batch_timeout_ms,
+        g_get_monotonic_time ());
+    if (deadline != 0) {
       g_cond_wait_until (&g->work_cond, &g->lock, deadline);
       continue;
     }

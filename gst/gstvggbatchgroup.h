@@ -10,6 +10,24 @@
 
 G_BEGIN_DECLS
 
+/* The batching policy of vgginfer's streaming task and of a group's
+ * worker: a batch runs when `ready` frames fill batch_size, when no more
+ * frames can come before it would run (!more_may_come), or once
+ * batch_timeout_ms have passed since the oldest waiting frame arrived
+ * (`oldest`, g_get_monotonic_time () microseconds, as `now`).  Returns 0
+ * to run now, else the monotonic time to wait until. */
+static inline gint64
+gst_vgg_batch_wait_until (guint ready, guint batch_size, gboolean more_may_come,
+    gint64 oldest, guint batch_timeout_ms, gint64 now)
+{
+  gint64 deadline =
+      oldest + (gint64) batch_timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+  if (ready >= batch_size || !more_may_come || now >= deadline)
+    return 0;
+  return deadline;
+}
+
 /* One element's seat in a group. */
 typedef struct _GstVggBatchGroupMember GstVggBatchGroupMember;
 

@@ -1198,9 +1198,10 @@ GST_START_TEST (test_bad_property_values_are_refused)
   g_object_set (e, "model", spot_model, NULL);
   fail_unless (
       gst_element_set_state (e, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
-  /* the labels and the batch group are fixed above READY (refused with a
-   * g_warning in the element's log domain, which gst-check does not
-   * intercept) */
+  /* the batch group is fixed above READY (refused with a g_warning in
+   * the element's log domain, which gst-check does not intercept); a
+   * labels file that is not UTF-8 text is refused with a WARNING message
+   * and the old labels kept */
   g_object_set (e, "labels", spot_model, "batch-group", "g", NULL);
   {
     gchar *l, *g;
@@ -1399,6 +1400,190 @@ GST_START_TEST (test_bad_model_while_playing_warns_and_keeps_old)
   gst_harness_teardown (h);
   g_unlink (garbage);
   g_free (garbage);
+  g_free (caps);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+/* The top-1 label of a frame, or "" without one. */
+static const gchar *
+top1_label (GstBuffer *buf)
+{
+  GstVggMeta *meta = gst_buffer_get_vgg_meta (buf);
+  const gchar *label = NULL;
+
+  if (meta == NULL || !gst_vgg_meta_get_result (meta, 0, NULL, NULL, &label))
+    return "";
+  return label ? label : "";
+}
+
+/* Pops the next WARNING (or ERROR) of the bus: a WARNING whose message
+ * names `what`. */
+static void
+expect_warning_naming (GstBus *bus, const gchar *what)
+{
+  GstMessage *msg =
+      gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING | GST_MESSAGE_ERROR);
+  GError *err = NULL;
+
+  fail_unless (msg != NULL, "no warning for %s", what);
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_WARNING);
+  gst_message_parse_warning (msg, &err, NULL);
+  GST_INFO ("warning: %s", err->message);
+  fail_unless (strstr (err->message, what) != NULL,
+      "warning \"%s\" does not name %s", err->message, what);
+  fail_unless (strstr (err->message, "keeping") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+}
+
+GST_START_TEST (test_bad_labels_and_model_while_playing_keep_old_model)
+{
+  /* A labels file that does not exist, then a model file that is
+   * garbage, set while frames flow: each posts a WARNING naming the file,
+   * the properties keep their values, and every frame, before and after,
+   * is classified in order by the old model with its own labels. */
+  static const guint batch_sizes[] = { 1, 3 };
+  gchar *garbage =
+      g_build_filename (model_dir, "garbage-labels-test.safetensors", NULL);
+
+  fail_unless (g_file_set_contents (garbage, "\x01\x02 not a model", -1, NULL));
+  for (guint b = 0; b < G_N_ELEMENTS (batch_sizes); b++) {
+    gchar *props = g_strdup_printf (
+        "model=%s batch-size=%u batch-timeout=10", spot_model, batch_sizes[b]);
+    GstHarness *h = new_harness (props);
+    GstBus *bus = harness_bus (h);
+    gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+    const gint n = 12;
+    gchar *m, *l;
+
+    gst_harness_set_src_caps_str (h, caps);
+    for (gint i = 0; i < n; i++) {
+      GstBuffer *buf = make_picture (GST_VIDEO_FORMAT_RGB, 64, 48, i % 9);
+      GST_BUFFER_PTS (buf) = i * GST_SECOND / 30;
+      GST_BUFFER_OFFSET (buf) = i;
+      fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+      if (i == 3) {
+        g_object_set (h->element, "labels", "/nonexistent/labels.txt", NULL);
+        expect_warning_naming (bus, "/nonexistent/labels.txt");
+      } else if (i == 6) {
+        g_object_set (h->element, "model", garbage, NULL);
+        expect_warning_naming (bus, garbage);
+      }
+    }
+    g_object_get (h->element, "model", &m, "labels", &l, NULL);
+    fail_unless_equals_string (m, spot_model);
+    fail_unless (l == NULL, "labels became %s", l);
+    for (gint i = 0; i < n; i++) {
+      GstBuffer *out = gst_harness_pull (h);
+      fail_unless (
+          out != NULL, "batch %u: frame %d missing", batch_sizes[b], i);
+      fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+      fail_unless_equals_string (meta_model (out), "spot");
+      fail_unless_equals_int (top1 (out, NULL), i % 9);
+      fail_unless_equals_string (top1_label (out), spot_labels[i % 9]);
+      gst_buffer_unref (out);
+    }
+    fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+    fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
+    gst_element_set_bus (h->element, NULL);
+    gst_object_unref (bus);
+    gst_harness_teardown (h);
+    g_free (m);
+    g_free (caps);
+    g_free (props);
+  }
+  g_unlink (garbage);
+  g_free (garbage);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_labels_and_mean_change_while_playing_between_frames)
+{
+  /* Labels of a file, then a mean/std of the spot model's own values
+   * spelled out, set while playing: the frames after each set carry the
+   * new labels, none is lost or reordered. */
+  gchar *labels = g_build_filename (model_dir, "spot-upper.txt", NULL);
+  gchar *props = g_strdup_printf ("model=%s batch-size=2", spot_model);
+  GstHarness *h = new_harness (props);
+  gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+  GString *text = g_string_new (NULL);
+
+  for (gint c = 0; c < 9; c++)
+    g_string_append_printf (text, "SPOT-%d\n", c);
+  fail_unless (g_file_set_contents (labels, text->str, -1, NULL));
+  gst_harness_set_src_caps_str (h, caps);
+  push_frames (h, 0, 4, 5);
+  for (gint i = 0; i < 4; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    fail_unless_equals_string (top1_label (out), spot_labels[5]);
+    gst_buffer_unref (out);
+  }
+  g_object_set (h->element, "labels", labels, NULL);
+  push_frames (h, 4, 4, 5);
+  g_object_set (h->element, "mean", "0,0,0", "std", "1,1,1", NULL);
+  push_frames (h, 8, 4, 5);
+  for (gint i = 4; i < 12; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    fail_unless (out != NULL, "frame %d missing", i);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    fail_unless_equals_int (top1 (out, NULL), 5);
+    fail_unless_equals_string (top1_label (out), "SPOT-5");
+    gst_buffer_unref (out);
+  }
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+  gst_harness_teardown (h);
+  g_unlink (labels);
+  g_string_free (text, TRUE);
+  g_free (labels);
+  g_free (caps);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_model_set_while_playing_is_the_one_that_runs)
+{
+  /* The model that runs after a change is the one loaded when `model`
+   * was set: the file truncated, then removed, before the next frame
+   * makes no difference (the streaming thread never opens it again). */
+  gchar *copy = g_build_filename (model_dir, "spot-copy.safetensors", NULL);
+  gchar *props = g_strdup_printf ("model=%s", rand_model);
+  GstHarness *h = new_harness (props);
+  GstBus *bus = harness_bus (h);
+  gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+  gchar *contents;
+  gsize len;
+
+  fail_unless (g_file_get_contents (spot_model, &contents, &len, NULL));
+  fail_unless (g_file_set_contents (copy, contents, len, NULL));
+  gst_harness_set_src_caps_str (h, caps);
+  push_frames (h, 0, 2, 3);
+  g_object_set (h->element, "model", copy, NULL);
+  fail_unless (g_file_set_contents (copy, contents, 100, NULL));
+  push_frames (h, 2, 2, 3);
+  g_unlink (copy);
+  push_frames (h, 4, 2, 3);
+  for (gint i = 0; i < 6; i++) {
+    GstBuffer *out = gst_harness_pull (h);
+    fail_unless (out != NULL, "frame %d missing", i);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    if (i >= 2) {
+      fail_unless_equals_string (meta_model (out), "spot");
+      fail_unless_equals_int (top1 (out, NULL), 3);
+    }
+    gst_buffer_unref (out);
+  }
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL,
+      "an error after the model file changed");
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  g_free (contents);
+  g_free (copy);
   g_free (caps);
   g_free (props);
 }
@@ -1721,6 +1906,9 @@ vgginfer_suite (void)
   tcase_add_test (tc, test_model_change_while_playing_switches_between_frames);
   tcase_add_test (tc, test_model_changes_under_load_keep_every_frame);
   tcase_add_test (tc, test_bad_model_while_playing_warns_and_keeps_old);
+  tcase_add_test (tc, test_bad_labels_and_model_while_playing_keep_old_model);
+  tcase_add_test (tc, test_labels_and_mean_change_while_playing_between_frames);
+  tcase_add_test (tc, test_model_set_while_playing_is_the_one_that_runs);
   tcase_add_test (tc, test_batch_group_keeps_each_stream_in_order);
   tcase_add_test (tc, test_batch_group_does_not_starve_a_stream);
   tcase_add_test (tc, test_batch_group_flush_and_restart);

@@ -1,0 +1,127 @@
+/* The enumerations of vgginfer's properties.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "gstvggenums.h"
+
+GType
+gst_vgg_infer_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VGG_INFER_MODE_CLASSIFY, "Attach the top-k classes", "classify" },
+    { GST_VGG_INFER_MODE_FEATURES, "Attach the feature vector of feature-layer",
+        "features" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVggInferMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_vgg_infer_feature_layer_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VGG_INFER_FEATURE_LAYER_FC7,
+        "Second classifier layer, after ReLU (4096 for VGG16)", "fc7" },
+    { GST_VGG_INFER_FEATURE_LAYER_FC6,
+        "First classifier layer, after ReLU (4096 for VGG16)", "fc6" },
+    { GST_VGG_INFER_FEATURE_LAYER_POOL5,
+        "Adaptive average pool output, flattened (25088 for VGG16)", "pool5" },
+    { GST_VGG_INFER_FEATURE_LAYER_LOGITS, "Last classifier layer", "logits" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVggInferFeatureLayer", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_vgg_infer_leaky_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VGG_INFER_LEAKY_NONE, "Block upstream when the queue is full",
+        "none" },
+    { GST_VGG_INFER_LEAKY_SKIP,
+        "Pass frames that find the queue full without inference", "skip" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVggInferLeaky", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_vgg_infer_precision_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VGG_INFER_PRECISION_FP32, "float32 throughout: torchvision's results",
+        "fp32" },
+    { GST_VGG_INFER_PRECISION_BF16,
+        "bfloat16 weights and layer inputs, float32 sums: faster where the "
+        "weights' bytes bound the time (the fully connected layers); logits "
+        "within 3e-2 of the largest float32 logit on the models tested "
+        "(README, \"Precision\")",
+        "bf16" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVggInferPrecision", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_vgg_infer_resize_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VGG_INFER_RESIZE_CENTER_CROP,
+        "Shorter side to 256/224 of the input size, then the central crop "
+        "(torchvision's evaluation transform)",
+        "center-crop" },
+    { GST_VGG_INFER_RESIZE_STRETCH,
+        "Scale to the input size, ignoring the aspect ratio", "stretch" },
+    { GST_VGG_INFER_RESIZE_LETTERBOX,
+        "Scale to fit, keeping the aspect ratio, borders in the mean colour",
+        "letterbox" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVggInferResize", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+VggOutput
+gst_vgg_infer_feature_layer_to_output (GstVggInferFeatureLayer layer)
+{
+  switch (layer) {
+    case GST_VGG_INFER_FEATURE_LAYER_FC6:
+      return VGG_OUTPUT_FC6;
+    case GST_VGG_INFER_FEATURE_LAYER_POOL5:
+      return VGG_OUTPUT_POOL5;
+    case GST_VGG_INFER_FEATURE_LAYER_LOGITS:
+      return VGG_OUTPUT_LOGITS;
+    case GST_VGG_INFER_FEATURE_LAYER_FC7:
+    default:
+      return VGG_OUTPUT_FC7;
+  }
+}

@@ -1,0 +1,204 @@
+/* Frames to the network's input.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "gstvggpreprocess.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "gstvggvideo.h"
+#include "vggorc.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_vgg_preprocess_debug);
+#define GST_CAT_DEFAULT gst_vgg_preprocess_debug
+
+void
+gst_vgg_fit (GstVggInferResize resize, gint w, gint h, gint mw, gint mh,
+    gint src[4], gint dst[4])
+{
+  src[0] = src[1] = 0;
+  src[2] = w;
+  src[3] = h;
+  dst[0] = dst[1] = 0;
+  dst[2] = mw;
+  dst[3] = mh;
+  switch (resize) {
+    case GST_VGG_INFER_RESIZE_CENTER_CROP: {
+      /* torchvision: Resize(256) then CenterCrop(224), i.e. the shorter
+       * side scaled to min(mw, mh) * 256 / 224, then the central mw x mh;
+       * in source pixels the crop is mw / s x mh / s. */
+      gdouble s = MIN (mw, mh) * (256.0 / 224.0) / MIN (w, h);
+      src[2] = CLAMP ((gint) lround (mw / s), 1, w);
+      src[3] = CLAMP ((gint) lround (mh / s), 1, h);
+      src[0] = (w - src[2]) / 2;
+      src[1] = (h - src[3]) / 2;
+      break;
+    }
+    case GST_VGG_INFER_RESIZE_LETTERBOX: {
+      gdouble s = MIN ((gdouble) mw / w, (gdouble) mh / h);
+      dst[2] = CLAMP ((gint) lround (w * s), 1, mw);
+      dst[3] = CLAMP ((gint) lround (h * s), 1, mh);
+      dst[0] = (mw - dst[2]) / 2;
+      dst[1] = (mh - dst[3]) / 2;
+      break;
+    }
+    case GST_VGG_INFER_RESIZE_STRETCH:
+      break;
+  }
+}
+
+void
+gst_vgg_preprocess_init (GstVggPreprocess *pp)
+{
+  GST_DEBUG_CATEGORY_INIT (
+      gst_vgg_preprocess_debug, "vggpreprocess", 0, "vgginfer preprocessing");
+  memset (pp, 0, sizeof *pp);
+  gst_video_info_init (&pp->in_info);
+  gst_video_info_init (&pp->rgbx_info);
+}
+
+void
+gst_vgg_preprocess_clear (GstVggPreprocess *pp)
+{
+  g_clear_pointer (&pp->converter, gst_video_converter_free);
+  gst_clear_buffer (&pp->rgbx);
+  pp->have_info = FALSE;
+}
+
+gboolean
+gst_vgg_preprocess_set_caps (
+    GstVggPreprocess *pp, GstCaps *caps, gchar **reason)
+{
+  g_clear_pointer (&pp->converter, gst_video_converter_free);
+  pp->have_info = gst_vgg_video_info_from_caps (&pp->in_info, caps, reason);
+  return pp->have_info;
+}
+
+/* The converter of the caps to info's input size under `resize`. */
+static gboolean
+ensure_converter (GstVggPreprocess *pp, const GstVggModelInfo *info,
+    GstVggInferResize resize, guint threads, GError **error)
+{
+  GstStructure *config;
+  gint src[4], dst[4];
+
+  if (pp->converter && pp->resize == resize && pp->threads == threads
+      && pp->width == info->width && pp->height == info->height
+      && pp->border_argb == info->border_argb)
+    return TRUE;
+  g_clear_pointer (&pp->converter, gst_video_converter_free);
+  if (!pp->have_info) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+        "received a buffer before caps");
+    return FALSE;
+  }
+  if (pp->rgbx == NULL || pp->rgbx_info.width != info->width
+      || pp->rgbx_info.height != info->height) {
+    gst_clear_buffer (&pp->rgbx);
+    gst_video_info_set_format (
+        &pp->rgbx_info, GST_VIDEO_FORMAT_RGBx, info->width, info->height);
+    pp->rgbx = gst_buffer_new_allocate (NULL, pp->rgbx_info.size, NULL);
+  }
+  /* the converter wants the same rate and interlacing on both sides */
+  GST_VIDEO_INFO_FPS_N (&pp->rgbx_info) = GST_VIDEO_INFO_FPS_N (&pp->in_info);
+  GST_VIDEO_INFO_FPS_D (&pp->rgbx_info) = GST_VIDEO_INFO_FPS_D (&pp->in_info);
+  GST_VIDEO_INFO_INTERLACE_MODE (&pp->rgbx_info) =
+      GST_VIDEO_INFO_INTERLACE_MODE (&pp->in_info);
+  gst_vgg_fit (resize, GST_VIDEO_INFO_WIDTH (&pp->in_info),
+      GST_VIDEO_INFO_HEIGHT (&pp->in_info), info->width, info->height, src,
+      dst);
+  /* An interlaced frame is scaled field by field, and GstVideoConverter
+   * wants both fields of the same height on each side (fields of no
+   * rows, or of 2 and 1, are CRITICALs in its scaler): even rows and
+   * heights of at least 2 (the caps have at least two rows). */
+  if (GST_VIDEO_INFO_IS_INTERLACED (&pp->in_info)) {
+    src[3] = MAX (src[3] & ~1, 2);
+    src[1] = MIN (src[1] & ~1, GST_VIDEO_INFO_HEIGHT (&pp->in_info) - src[3]);
+    dst[3] = MAX (dst[3] & ~1, 2);
+    dst[1] &= ~1;
+  }
+  config =
+      gst_structure_new ("GstVideoConverter", GST_VIDEO_CONVERTER_OPT_SRC_X,
+          G_TYPE_INT, src[0], GST_VIDEO_CONVERTER_OPT_SRC_Y, G_TYPE_INT, src[1],
+          GST_VIDEO_CONVERTER_OPT_SRC_WIDTH, G_TYPE_INT, src[2],
+          GST_VIDEO_CONVERTER_OPT_SRC_HEIGHT, G_TYPE_INT, src[3],
+          GST_VIDEO_CONVERTER_OPT_DEST_X, G_TYPE_INT, dst[0],
+          GST_VIDEO_CONVERTER_OPT_DEST_Y, G_TYPE_INT, dst[1],
+          GST_VIDEO_CONVERTER_OPT_DEST_WIDTH, G_TYPE_INT, dst[2],
+          GST_VIDEO_CONVERTER_OPT_DEST_HEIGHT, G_TYPE_INT, dst[3],
+          GST_VIDEO_CONVERTER_OPT_FILL_BORDER, G_TYPE_BOOLEAN, TRUE,
+          GST_VIDEO_CONVERTER_OPT_BORDER_ARGB, G_TYPE_UINT, info->border_argb,
+          /* bilinear, as torchvision's Resize; cheaper than the default
+           * cubic on large frames */
+          GST_VIDEO_CONVERTER_OPT_RESAMPLER_METHOD,
+          GST_TYPE_VIDEO_RESAMPLER_METHOD, GST_VIDEO_RESAMPLER_METHOD_LINEAR,
+          /* the engine's threads are idle while frames are converted */
+          GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT,
+          threads > 0 ? threads : g_get_num_processors (), NULL);
+  pp->converter =
+      gst_video_converter_new (&pp->in_info, &pp->rgbx_info, config);
+  if (pp->converter == NULL) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+        "no video converter from %s %dx%d to RGBx %dx%d",
+        GST_VIDEO_INFO_NAME (&pp->in_info), GST_VIDEO_INFO_WIDTH (&pp->in_info),
+        GST_VIDEO_INFO_HEIGHT (&pp->in_info), info->width, info->height);
+    return FALSE;
+  }
+  pp->resize = resize;
+  pp->width = info->width;
+  pp->height = info->height;
+  pp->border_argb = info->border_argb;
+  pp->threads = threads;
+  GST_DEBUG (
+      "converter %s %dx%d, source %d,%d %dx%d -> RGBx %dx%d at %d,%d %dx%d",
+      GST_VIDEO_INFO_NAME (&pp->in_info), GST_VIDEO_INFO_WIDTH (&pp->in_info),
+      GST_VIDEO_INFO_HEIGHT (&pp->in_info), src[0], src[1], src[2], src[3],
+      info->width, info->height, dst[0], dst[1], dst[2], dst[3]);
+  return TRUE;
+}
+
+gboolean
+gst_vgg_preprocess_frame (GstVggPreprocess *pp, const GstVggModelInfo *info,
+    GstVggInferResize resize, guint threads, GstBuffer *buffer, guint64 number,
+    gfloat *out, GError **error)
+{
+  GstVideoFrame in, rgbx;
+  gsize plane = (gsize) info->width * info->height;
+  gchar *reason = NULL;
+  gint stride;
+
+  if (!ensure_converter (pp, info, resize, threads, error))
+    return FALSE;
+  if (!gst_vgg_video_frame_map (
+          &in, &pp->in_info, buffer, GST_MAP_READ, &reason)) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+        "Frame %" G_GUINT64_FORMAT " (pts %" GST_TIME_FORMAT
+        ") does not hold a %s %dx%d picture: %s",
+        number, GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
+        GST_VIDEO_INFO_NAME (&pp->in_info), GST_VIDEO_INFO_WIDTH (&pp->in_info),
+        GST_VIDEO_INFO_HEIGHT (&pp->in_info), reason);
+    g_free (reason);
+    return FALSE;
+  }
+  if (!gst_video_frame_map (&rgbx, &pp->rgbx_info, pp->rgbx, GST_MAP_WRITE)) {
+    gst_video_frame_unmap (&in);
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+        "could not map the conversion scratch");
+    return FALSE;
+  }
+  gst_video_converter_frame (pp->converter, &in, &rgbx);
+  stride = GST_VIDEO_FRAME_PLANE_STRIDE (&rgbx, 0);
+  /* RGBx rows to the R, G and B planes */
+  for (gint y = 0; y < info->height; y++) {
+    const guint8 *row = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&rgbx, 0)
+        + (gsize) y * stride;
+    gsize o = (gsize) y * info->width;
+    vgg_orc_rgbx_to_planes (out + o, out + plane + o, out + 2 * plane + o,
+        (const guint32 *) row, info->scale[0], info->scale[1], info->scale[2],
+        info->offset[0], info->offset[1], info->offset[2], info->width);
+  }
+  gst_video_frame_unmap (&rgbx);
+  gst_video_frame_unmap (&in);
+  return TRUE;
+}

@@ -1,0 +1,158 @@
+/* vgginfer's one inference path.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "gstvggrunner.h"
+
+#include <string.h>
+
+void
+gst_vgg_runner_init (GstVggRunner *runner)
+{
+  memset (runner, 0, sizeof *runner);
+}
+
+void
+gst_vgg_runner_clear (GstVggRunner *runner)
+{
+  gst_vgg_runner_leave_group (runner);
+  g_clear_pointer (&runner->context, vgg_context_free);
+  runner->model = NULL;
+  g_clear_pointer (&runner->input, g_free);
+  g_clear_pointer (&runner->rows, g_free);
+  runner->input_alloc = runner->rows_alloc = 0;
+}
+
+gboolean
+gst_vgg_runner_configure (GstVggRunner *runner, VggModel *model, guint batch,
+    gint threads, GstVggInferPrecision precision, GError **error)
+{
+  char msg[VGG_ERROR_SIZE];
+  VggStatus status;
+
+  if (runner->context && runner->model == model && runner->batch == batch
+      && runner->threads == threads && runner->precision == precision)
+    return TRUE;
+  g_clear_pointer (&runner->context, vgg_context_free);
+  runner->model = NULL;
+  status = vgg_context_new_with_precision (model, (int) batch, threads,
+      (VggPrecision) precision, &runner->context, msg);
+  if (status != VGG_OK) {
+    g_set_error (error, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_INIT,
+        "Could not create an inference context for batch %u, threads %d, "
+        "precision %s: %s",
+        batch, threads, vgg_precision_to_string ((VggPrecision) precision),
+        msg);
+    return FALSE;
+  }
+  runner->model = model;
+  runner->batch = batch;
+  runner->threads = threads;
+  runner->precision = precision;
+  return TRUE;
+}
+
+gboolean
+gst_vgg_runner_join_group (GstVggRunner *runner, const gchar *name,
+    VggModel *model, guint batch, guint batch_timeout_ms, gint threads,
+    GstVggInferPrecision precision, GError **error)
+{
+  gchar *msg = NULL;
+
+  g_return_val_if_fail (runner->member == NULL, FALSE);
+  /* the group's worker has the context */
+  g_clear_pointer (&runner->context, vgg_context_free);
+  runner->model = NULL;
+  runner->member = gst_vgg_batch_group_join (name, model, batch,
+      batch_timeout_ms, threads, (VggPrecision) precision, &msg);
+  if (runner->member == NULL) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "Could not join the batch group: %s", msg);
+    g_free (msg);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+gst_vgg_runner_leave_group (GstVggRunner *runner)
+{
+  g_clear_pointer (&runner->member, gst_vgg_batch_group_leave);
+}
+
+gboolean
+gst_vgg_runner_is_grouped (const GstVggRunner *runner)
+{
+  return runner->member != NULL;
+}
+
+void
+gst_vgg_runner_cancel (GstVggRunner *runner)
+{
+  if (runner->member)
+    gst_vgg_batch_group_cancel (runner->member);
+}
+
+void
+gst_vgg_runner_resume (GstVggRunner *runner)
+{
+  if (runner->member)
+    gst_vgg_batch_group_resume (runner->member);
+}
+
+gfloat *
+gst_vgg_runner_get_input (GstVggRunner *runner, guint n, gsize frame_floats)
+{
+  if (runner->input_alloc < n * frame_floats) {
+    runner->input_alloc = n * frame_floats;
+    runner->input = g_renew (gfloat, runner->input, runner->input_alloc);
+  }
+  return runner->input;
+}
+
+GstFlowReturn
+gst_vgg_runner_forward (GstVggRunner *runner, guint n, gint height, gint width,
+    VggOutput output, gint dims, const gfloat **rows, GError **error)
+{
+  char msg[VGG_ERROR_SIZE];
+  VggStatus status;
+  gint got = 0;
+
+  if (runner->member) {
+    if (runner->rows_alloc < (gsize) n * dims) {
+      runner->rows_alloc = (gsize) n * dims;
+      runner->rows = g_renew (gfloat, runner->rows, runner->rows_alloc);
+    }
+    switch (gst_vgg_batch_group_forward (
+        runner->member, runner->input, n, output, dims, runner->rows, msg)) {
+      case GST_VGG_BATCH_GROUP_OK:
+        *rows = runner->rows;
+        return GST_FLOW_OK;
+      case GST_VGG_BATCH_GROUP_CANCELLED:
+        return GST_FLOW_FLUSHING;
+      case GST_VGG_BATCH_GROUP_ERROR:
+        break;
+    }
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+        "Inference failed: %s", msg);
+    return GST_FLOW_ERROR;
+  }
+
+  g_return_val_if_fail (runner->context != NULL, GST_FLOW_ERROR);
+  status = vgg_context_forward (
+      runner->context, runner->input, (int) n, height, width);
+  if (status != VGG_OK) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+        "Inference failed: %s (%s)", vgg_context_get_error (runner->context),
+        vgg_status_to_string (status));
+    return GST_FLOW_ERROR;
+  }
+  *rows = vgg_context_get_output (runner->context, output, &got);
+  if (*rows == NULL || got != dims) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+        "Inference failed: output %s has %d values per frame, expected %d",
+        vgg_output_to_string (output), got, dims);
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}
