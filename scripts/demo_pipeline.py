@@ -226,7 +226,8 @@ def main():
     for ts, ids, labels, scores in results:
         by_frame[round(ts * a.fps / Gst.SECOND)] = (ids, labels, scores)
     correct = 0
-    print("frame  image  truth         predicted     score  top-3")
+    print("frame  image  truth         predicted     score  "
+          "top-3 (class score)")
     for i in range(a.frames):
         true_label = CLASSES[truth[i]]
         if i not in by_frame:
@@ -238,7 +239,8 @@ def main():
         correct += ok
         print("%5d  %5d  %-12s  %-12s  %.3f  %s %s" % (
             i, a.first + i, true_label, labels[0] or ids[0], scores[0],
-            ", ".join(str(c) for c in ids), "ok" if ok else "WRONG"))
+            ", ".join("%d %.3f" % cs for cs in zip(ids, scores)),
+            "ok" if ok else "WRONG"))
     print()
     shown = a.model
     if shown.startswith(ROOT + os.sep):
