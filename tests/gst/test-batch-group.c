@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "gstvggbatchgroup.h"
-#include "gstvggmodelcache.h"
 #include "vgg-test-models.h"
 
 static gchar *dir;
@@ -25,15 +24,15 @@ static gchar *heavy_path;
 /* a row of `out` past a job's rows: the worker must not write it */
 #define CANARY_BITS 0x7fc0dead
 
+/* A new reference to the model of path (the group takes its own). */
 static VggModel *
-acquire (const gchar *path)
+load (const gchar *path)
 {
   char error[VGG_ERROR_SIZE];
-  VggStatus status = VGG_OK;
-  VggModel *model = gst_vgg_model_cache_acquire (path, &status, error);
+  VggModel *model = NULL;
 
-  if (model == NULL)
-    g_error ("%s: %s (%s)", path, error, vgg_status_to_string (status));
+  if (vgg_model_load (path, &model, error) != VGG_OK)
+    g_error ("%s", error);
   return model;
 }
 
@@ -196,7 +195,7 @@ test_members_get_their_own_rows_as_an_own_context_does (gconstpointer data)
   };
   static const VggOutput outputs[3] = { VGG_OUTPUT_LOGITS, VGG_OUTPUT_PROBS,
     VGG_OUTPUT_FC6 };
-  VggModel *model = acquire (small_path);
+  VggModel *model = load (small_path);
   GRand *rand = g_rand_new_with_seed (1400 + p->batch_size);
   MemberRun runs[3];
   GThread *threads[3];
@@ -255,7 +254,117 @@ test_members_get_their_own_rows_as_an_own_context_does (gconstpointer data)
     g_free (run->out);
   }
   g_rand_free (rand);
-  gst_vgg_model_cache_release (model);
+  vgg_model_unref (model);
+}
+
+/* The frames and batches the member's group has run. */
+static void
+assert_counts (GstVggBatchGroupMember *m, guint64 frames, guint64 batches)
+{
+  guint64 f = gst_vgg_batch_group_get_frames (m);
+  guint64 b = gst_vgg_batch_group_get_batches (m);
+
+  if (f != frames || b != batches)
+    g_error ("the group ran %" G_GUINT64_FORMAT " frames in %" G_GUINT64_FORMAT
+             " batches, expected %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT,
+        f, b, frames, batches);
+}
+
+/* --- one test's frames --- */
+
+/* n random frames (seeded) of the model of a file, with `reference` their
+ * rows from a context of our own, and room for the group's rows. */
+typedef struct
+{
+  VggModel *model;
+  gsize plane3; /* floats of one frame, (3, h, w) */
+  guint n;
+  gfloat *frames; /* (n, 3, h, w) */
+  VggOutput output;
+  gint dims;   /* of output */
+  gfloat *ref; /* (n, dims), or NULL */
+  gfloat *out; /* (n, dims) */
+} Frames;
+
+static void
+frames_init (Frames *f, const gchar *path, guint32 seed, guint n,
+    VggOutput output, gboolean reference)
+{
+  GRand *rand = g_rand_new_with_seed (seed);
+
+  f->model = load (path);
+  f->plane3 = frame_floats (f->model);
+  f->n = n;
+  f->frames = random_frames (rand, f->model, n);
+  f->output = output;
+  f->dims = vgg_model_get_output_dims (f->model, output);
+  f->ref = reference ? reference_rows (
+               f->model, VGG_PRECISION_FP32, f->frames, n, output, &f->dims)
+                     : NULL;
+  f->out = g_new0 (gfloat, (gsize) n * f->dims);
+  g_rand_free (rand);
+}
+
+static void
+frames_clear (Frames *f)
+{
+  g_free (f->out);
+  g_free (f->ref);
+  g_free (f->frames);
+  vgg_model_unref (f->model);
+}
+
+/* Frames [first, first + n) of f through the group, their rows to
+ * f->out. */
+static GstVggBatchGroupResult
+forward_frames (GstVggBatchGroupMember *m, Frames *f, guint first, guint n)
+{
+  char error[VGG_ERROR_SIZE];
+
+  g_assert_cmpuint (first + n, <=, f->n);
+  return gst_vgg_batch_group_forward (m, f->frames + first * f->plane3, n,
+      f->output, f->dims, f->out + (gsize) first * f->dims, error);
+}
+
+/* The group's rows [first, first + n) equal the reference's. */
+static void
+assert_frames_match (const gchar *what, const Frames *f, guint first, guint n)
+{
+  assert_rows_match (what, f->out + (gsize) first * f->dims,
+      f->ref + (gsize) first * f->dims, n, f->dims);
+}
+
+/* forward_frames in a thread of its own */
+typedef struct
+{
+  GstVggBatchGroupMember *member;
+  Frames *f;
+  guint first, n;
+  GThread *thread;
+  GstVggBatchGroupResult result;
+} Job;
+
+static gpointer
+job_thread (gpointer data)
+{
+  Job *job = data;
+
+  job->result = forward_frames (job->member, job->f, job->first, job->n);
+  return NULL;
+}
+
+static void
+job_start (Job *job, GstVggBatchGroupMember *m, Frames *f, guint first, guint n)
+{
+  *job = (Job){ m, f, first, n, NULL, GST_VGG_BATCH_GROUP_ERROR };
+  job->thread = g_thread_new ("job", job_thread, job);
+}
+
+static GstVggBatchGroupResult
+job_finish (Job *job)
+{
+  g_thread_join (job->thread);
+  return job->result;
 }
 
 /* --- fairness --- */
@@ -263,9 +372,8 @@ test_members_get_their_own_rows_as_an_own_context_does (gconstpointer data)
 typedef struct
 {
   GstVggBatchGroupMember *member;
-  const gfloat *frames;
+  Frames *f;
   guint n;
-  gint dims;
   gint stop; /* atomic */
   guint jobs;
   GstVggBatchGroupResult last;
@@ -274,18 +382,14 @@ typedef struct
 static gpointer
 flood_thread (gpointer data)
 {
-  Flood *f = data;
-  char error[VGG_ERROR_SIZE];
-  gfloat *out = g_new (gfloat, (gsize) f->n * f->dims);
+  Flood *flood = data;
 
-  while (!g_atomic_int_get (&f->stop)) {
-    f->last = gst_vgg_batch_group_forward (
-        f->member, f->frames, f->n, VGG_OUTPUT_LOGITS, f->dims, out, error);
-    if (f->last != GST_VGG_BATCH_GROUP_OK)
+  while (!g_atomic_int_get (&flood->stop)) {
+    flood->last = forward_frames (flood->member, flood->f, 0, flood->n);
+    if (flood->last != GST_VGG_BATCH_GROUP_OK)
       break;
-    f->jobs++;
+    flood->jobs++;
   }
-  g_free (out);
   return NULL;
 }
 
@@ -302,26 +406,21 @@ static void
 test_flooding_member_does_not_starve_another (void)
 {
   const guint batch_size = 3, flood_n = 60, probes = 8;
-  VggModel *model = acquire (heavy_path);
-  GRand *rand = g_rand_new_with_seed (14);
-  gfloat *flood_frames = random_frames (rand, model, flood_n);
-  gfloat *single = random_frames (rand, model, 1);
-  gint dims = vgg_model_get_output_dims (model, VGG_OUTPUT_LOGITS);
-  gfloat *out = g_new (gfloat, dims);
-  char error[VGG_ERROR_SIZE];
+  Frames f;
   Flood flood = { 0 };
   GstVggBatchGroupMember *b;
   GThread *thread;
   guint max_between = 0, a_frames_during = 0;
   GString *counts = g_string_new (NULL);
 
+  /* A's 60 frames, then B's */
+  frames_init (&f, heavy_path, 14, flood_n + 1, VGG_OUTPUT_LOGITS, FALSE);
   /* the worker on one thread: the other core is for A's and B's threads */
   flood.member =
-      join_ok ("fair", model, batch_size, 1000, 1, VGG_PRECISION_FP32);
-  b = join_ok ("fair", model, batch_size, 1000, 1, VGG_PRECISION_FP32);
-  flood.frames = flood_frames;
+      join_ok ("fair", f.model, batch_size, 1000, 1, VGG_PRECISION_FP32);
+  b = join_ok ("fair", f.model, batch_size, 1000, 1, VGG_PRECISION_FP32);
+  flood.f = &f;
   flood.n = flood_n;
-  flood.dims = dims;
   thread = g_thread_new ("flood", flood_thread, &flood);
   /* A's first batch is running */
   while (gst_vgg_batch_group_get_frames (b) == 0)
@@ -333,8 +432,7 @@ test_flooding_member_does_not_starve_another (void)
 
     f0 = gst_vgg_batch_group_get_frames (b);
     b0 = gst_vgg_batch_group_get_batches (b);
-    res = gst_vgg_batch_group_forward (
-        b, single, 1, VGG_OUTPUT_LOGITS, dims, out, error);
+    res = forward_frames (b, &f, flood_n, 1);
     f1 = gst_vgg_batch_group_get_frames (b);
     b1 = gst_vgg_batch_group_get_batches (b);
     g_assert_cmpint (res, ==, GST_VGG_BATCH_GROUP_OK);
@@ -362,36 +460,10 @@ test_flooding_member_does_not_starve_another (void)
   gst_vgg_batch_group_leave (b);
   gst_vgg_batch_group_leave (flood.member);
   g_string_free (counts, TRUE);
-  g_free (out);
-  g_free (single);
-  g_free (flood_frames);
-  g_rand_free (rand);
-  gst_vgg_model_cache_release (model);
+  frames_clear (&f);
 }
 
 /* --- the batch timeout --- */
-
-typedef struct
-{
-  GstVggBatchGroupMember *member;
-  const gfloat *frames;
-  guint n;
-  VggOutput output;
-  gint dims;
-  gfloat *out;
-  GstVggBatchGroupResult result;
-} Job;
-
-static gpointer
-job_thread (gpointer data)
-{
-  Job *job = data;
-  char error[VGG_ERROR_SIZE];
-
-  job->result = gst_vgg_batch_group_forward (job->member, job->frames, job->n,
-      job->output, job->dims, job->out, error);
-  return NULL;
-}
 
 /* A lone partial job while another member could still send frames waits
  * the whole batch-timeout (a lower bound, exact: the deadline counts from
@@ -400,40 +472,28 @@ static void
 test_partial_job_waits_for_the_timeout_when_frames_could_come (void)
 {
   const guint timeout_ms = 250;
-  VggModel *model = acquire (small_path);
-  GRand *rand = g_rand_new_with_seed (2);
-  gfloat *frames = random_frames (rand, model, 1);
-  gint dims;
-  gfloat *ref = reference_rows (
-      model, VGG_PRECISION_FP32, frames, 1, VGG_OUTPUT_LOGITS, &dims);
-  gfloat *out = g_new (gfloat, dims);
+  Frames f;
   GstVggBatchGroupMember *a, *idle;
-  char error[VGG_ERROR_SIZE];
   gint64 start, elapsed_us;
   GstVggBatchGroupResult res;
 
-  a = join_ok ("timeout", model, 4, timeout_ms, 1, VGG_PRECISION_FP32);
-  idle = join_ok ("timeout", model, 4, timeout_ms, 1, VGG_PRECISION_FP32);
+  frames_init (&f, small_path, 2, 1, VGG_OUTPUT_LOGITS, TRUE);
+  a = join_ok ("timeout", f.model, 4, timeout_ms, 1, VGG_PRECISION_FP32);
+  idle = join_ok ("timeout", f.model, 4, timeout_ms, 1, VGG_PRECISION_FP32);
   start = g_get_monotonic_time ();
-  res = gst_vgg_batch_group_forward (
-      a, frames, 1, VGG_OUTPUT_LOGITS, dims, out, error);
+  res = forward_frames (a, &f, 0, 1);
   elapsed_us = g_get_monotonic_time () - start;
   g_test_message ("a lone frame (batch 4, timeout %u ms) came back after "
                   "%.1f ms",
       timeout_ms, elapsed_us / 1000.0);
   g_assert_cmpint (res, ==, GST_VGG_BATCH_GROUP_OK);
   g_assert_cmpint (elapsed_us, >=, (gint64) timeout_ms * 1000);
-  g_assert_cmpuint (gst_vgg_batch_group_get_frames (a), ==, 1);
-  g_assert_cmpuint (gst_vgg_batch_group_get_batches (a), ==, 1);
-  assert_rows_match ("lone frame", out, ref, 1, dims);
+  assert_counts (a, 1, 1);
+  assert_frames_match ("lone frame", &f, 0, 1);
 
   gst_vgg_batch_group_leave (idle);
   gst_vgg_batch_group_leave (a);
-  g_free (out);
-  g_free (ref);
-  g_free (frames);
-  g_rand_free (rand);
-  gst_vgg_model_cache_release (model);
+  frames_clear (&f);
 }
 
 /* When every member has a job waiting no more frames can come: the partial
@@ -442,61 +502,41 @@ static void
 test_partial_batch_runs_when_every_member_waits (void)
 {
   const guint timeout_ms = 60000;
-  VggModel *model = acquire (small_path);
-  GRand *rand = g_rand_new_with_seed (3);
-  gfloat *frames = random_frames (rand, model, 3);
-  gint dims;
-  gfloat *ref = reference_rows (
-      model, VGG_PRECISION_FP32, frames, 3, VGG_OUTPUT_LOGITS, &dims);
-  gsize plane3 = frame_floats (model);
-  gfloat *out = g_new (gfloat, 3 * dims);
+  Frames f;
   GstVggBatchGroupMember *a, *b, *alone;
-  char error[VGG_ERROR_SIZE];
   Job job;
-  GThread *thread;
   gint64 start;
 
+  frames_init (&f, small_path, 3, 3, VGG_OUTPUT_LOGITS, TRUE);
   /* one member alone: its job is all that can come */
-  alone = join_ok ("alone", model, 5, timeout_ms, 1, VGG_PRECISION_FP32);
+  alone = join_ok ("alone", f.model, 5, timeout_ms, 1, VGG_PRECISION_FP32);
   start = g_get_monotonic_time ();
-  g_assert_cmpint (gst_vgg_batch_group_forward (
-                       alone, frames, 2, VGG_OUTPUT_LOGITS, dims, out, error),
-      ==, GST_VGG_BATCH_GROUP_OK);
+  g_assert_cmpint (
+      forward_frames (alone, &f, 0, 2), ==, GST_VGG_BATCH_GROUP_OK);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 30 * G_TIME_SPAN_SECOND);
   g_assert_cmpuint (gst_vgg_batch_group_get_batches (alone), ==, 1);
-  assert_rows_match ("alone", out, ref, 2, dims);
+  assert_frames_match ("alone", &f, 0, 2);
   /* no frames: nothing runs */
-  g_assert_cmpint (gst_vgg_batch_group_forward (
-                       alone, frames, 0, VGG_OUTPUT_LOGITS, dims, out, error),
-      ==, GST_VGG_BATCH_GROUP_OK);
+  g_assert_cmpint (
+      forward_frames (alone, &f, 0, 0), ==, GST_VGG_BATCH_GROUP_OK);
   g_assert_cmpuint (gst_vgg_batch_group_get_frames (alone), ==, 2);
   gst_vgg_batch_group_leave (alone);
 
   /* two members, 2 + 1 frames of a batch of 4: one batch */
-  a = join_ok ("together", model, 4, timeout_ms, 1, VGG_PRECISION_FP32);
-  b = join_ok ("together", model, 4, timeout_ms, 1, VGG_PRECISION_FP32);
-  job = (Job){ a, frames, 2, VGG_OUTPUT_LOGITS, dims, out,
-    GST_VGG_BATCH_GROUP_ERROR };
+  memset (f.out, 0, sizeof (gfloat) * 3 * f.dims);
+  a = join_ok ("together", f.model, 4, timeout_ms, 1, VGG_PRECISION_FP32);
+  b = join_ok ("together", f.model, 4, timeout_ms, 1, VGG_PRECISION_FP32);
   start = g_get_monotonic_time ();
-  thread = g_thread_new ("a", job_thread, &job);
+  job_start (&job, a, &f, 0, 2);
   g_usleep (20000);
-  g_assert_cmpint (gst_vgg_batch_group_forward (b, frames + 2 * plane3, 1,
-                       VGG_OUTPUT_LOGITS, dims, out + 2 * dims, error),
-      ==, GST_VGG_BATCH_GROUP_OK);
-  g_thread_join (thread);
+  g_assert_cmpint (forward_frames (b, &f, 2, 1), ==, GST_VGG_BATCH_GROUP_OK);
+  g_assert_cmpint (job_finish (&job), ==, GST_VGG_BATCH_GROUP_OK);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 30 * G_TIME_SPAN_SECOND);
-  g_assert_cmpint (job.result, ==, GST_VGG_BATCH_GROUP_OK);
-  g_assert_cmpuint (gst_vgg_batch_group_get_frames (a), ==, 3);
-  g_assert_cmpuint (gst_vgg_batch_group_get_batches (a), ==, 1);
-  assert_rows_match ("together", out, ref, 3, dims);
+  assert_counts (a, 3, 1);
+  assert_frames_match ("together", &f, 0, 3);
   gst_vgg_batch_group_leave (b);
   gst_vgg_batch_group_leave (a);
-
-  g_free (out);
-  g_free (ref);
-  g_free (frames);
-  g_rand_free (rand);
-  gst_vgg_model_cache_release (model);
+  frames_clear (&f);
 }
 
 /* --- refusals --- */
@@ -504,7 +544,7 @@ test_partial_batch_runs_when_every_member_waits (void)
 static void
 test_joining_with_another_model_is_refused_naming_both_files (void)
 {
-  VggModel *model = acquire (small_path), *other = acquire (other_path);
+  VggModel *model = load (small_path), *other = load (other_path);
   GstVggBatchGroupMember *first, *second;
   gchar *error = NULL;
 
@@ -526,8 +566,8 @@ test_joining_with_another_model_is_refused_naming_both_files (void)
       join_ok ("models-2", other, 5, 10, 1, VGG_PRECISION_FP32));
   gst_vgg_batch_group_leave (second);
   gst_vgg_batch_group_leave (first);
-  gst_vgg_model_cache_release (other);
-  gst_vgg_model_cache_release (model);
+  vgg_model_unref (other);
+  vgg_model_unref (model);
 }
 
 /* A group the engine cannot make a context for is not made: the engine's
@@ -535,7 +575,7 @@ test_joining_with_another_model_is_refused_naming_both_files (void)
 static void
 test_group_the_engine_refuses_returns_its_message (void)
 {
-  VggModel *model = acquire (small_path);
+  VggModel *model = load (small_path);
   GstVggBatchGroupMember *m;
   gchar *error = NULL;
 
@@ -550,7 +590,7 @@ test_group_the_engine_refuses_returns_its_message (void)
   m = join_ok ("huge", model, 3, 10, 1, VGG_PRECISION_FP32);
   g_assert_cmpuint (gst_vgg_batch_group_get_batch_size (m), ==, 3);
   gst_vgg_batch_group_leave (m);
-  gst_vgg_model_cache_release (model);
+  vgg_model_unref (model);
 }
 
 /* --- cancel and resume --- */
@@ -561,58 +601,39 @@ test_group_the_engine_refuses_returns_its_message (void)
 static void
 test_cancel_returns_cancelled_until_resume (void)
 {
-  VggModel *model = acquire (small_path);
-  GRand *rand = g_rand_new_with_seed (4);
-  gfloat *frames = random_frames (rand, model, 4);
-  gint dims;
-  gfloat *ref = reference_rows (
-      model, VGG_PRECISION_FP32, frames, 4, VGG_OUTPUT_LOGITS, &dims);
-  gfloat *out = g_new (gfloat, 4 * dims);
+  Frames f;
   GstVggBatchGroupMember *a, *b;
-  char error[VGG_ERROR_SIZE];
   Job job;
-  GThread *thread;
   gint64 start;
 
-  a = join_ok ("cancel", model, 4, 60000, 1, VGG_PRECISION_FP32);
-  b = join_ok ("cancel", model, 4, 60000, 1, VGG_PRECISION_FP32);
-  job = (Job){ a, frames, 1, VGG_OUTPUT_LOGITS, dims, out,
-    GST_VGG_BATCH_GROUP_OK };
+  frames_init (&f, small_path, 4, 4, VGG_OUTPUT_LOGITS, TRUE);
+  a = join_ok ("cancel", f.model, 4, 60000, 1, VGG_PRECISION_FP32);
+  b = join_ok ("cancel", f.model, 4, 60000, 1, VGG_PRECISION_FP32);
   start = g_get_monotonic_time ();
-  thread = g_thread_new ("a", job_thread, &job);
+  job_start (&job, a, &f, 0, 1);
   g_usleep (100000);
   gst_vgg_batch_group_cancel (a);
-  g_thread_join (thread);
-  g_assert_cmpint (job.result, ==, GST_VGG_BATCH_GROUP_CANCELLED);
+  g_assert_cmpint (job_finish (&job), ==, GST_VGG_BATCH_GROUP_CANCELLED);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 30 * G_TIME_SPAN_SECOND);
   g_assert_cmpuint (gst_vgg_batch_group_get_frames (a), ==, 0);
 
   for (guint n = 1; n <= 4; n += 3)
-    g_assert_cmpint (gst_vgg_batch_group_forward (
-                         a, frames, n, VGG_OUTPUT_LOGITS, dims, out, error),
-        ==, GST_VGG_BATCH_GROUP_CANCELLED);
+    g_assert_cmpint (
+        forward_frames (a, &f, 0, n), ==, GST_VGG_BATCH_GROUP_CANCELLED);
   g_assert_cmpuint (gst_vgg_batch_group_get_frames (a), ==, 0);
   /* b runs a full batch meanwhile */
-  g_assert_cmpint (gst_vgg_batch_group_forward (
-                       b, frames, 4, VGG_OUTPUT_LOGITS, dims, out, error),
-      ==, GST_VGG_BATCH_GROUP_OK);
-  assert_rows_match ("the other member", out, ref, 4, dims);
+  g_assert_cmpint (forward_frames (b, &f, 0, 4), ==, GST_VGG_BATCH_GROUP_OK);
+  assert_frames_match ("the other member", &f, 0, 4);
 
   gst_vgg_batch_group_resume (a);
-  memset (out, 0, sizeof (gfloat) * 4 * dims);
-  g_assert_cmpint (gst_vgg_batch_group_forward (
-                       a, frames, 4, VGG_OUTPUT_LOGITS, dims, out, error),
-      ==, GST_VGG_BATCH_GROUP_OK);
-  assert_rows_match ("after resume", out, ref, 4, dims);
+  memset (f.out, 0, sizeof (gfloat) * 4 * f.dims);
+  g_assert_cmpint (forward_frames (a, &f, 0, 4), ==, GST_VGG_BATCH_GROUP_OK);
+  assert_frames_match ("after resume", &f, 0, 4);
   g_assert_cmpuint (gst_vgg_batch_group_get_frames (a), ==, 8);
 
   gst_vgg_batch_group_leave (b);
   gst_vgg_batch_group_leave (a);
-  g_free (out);
-  g_free (ref);
-  g_free (frames);
-  g_rand_free (rand);
-  gst_vgg_model_cache_release (model);
+  frames_clear (&f);
 }
 
 /* Cancel while the job's frames are in a running batch: the forward
@@ -623,46 +644,35 @@ static void
 test_cancel_during_a_batch_returns_cancelled_even_if_resumed (void)
 {
   const guint batch_size = 3, n = 40;
-  VggModel *model = acquire (heavy_path);
-  GRand *rand = g_rand_new_with_seed (5);
-  gfloat *frames = random_frames (rand, model, n);
-  gint dims = vgg_model_get_output_dims (model, VGG_OUTPUT_LOGITS);
-  gfloat *out = g_new (gfloat, (gsize) n * dims);
+  Frames f;
   GstVggBatchGroupMember *a;
   Job job;
-  GThread *thread;
   guint64 at_return;
 
-  a = join_ok ("cancel-running", model, batch_size, 10, 1, VGG_PRECISION_FP32);
-  job = (Job){ a, frames, n, VGG_OUTPUT_LOGITS, dims, out,
-    GST_VGG_BATCH_GROUP_OK };
-  thread = g_thread_new ("a", job_thread, &job);
+  frames_init (&f, heavy_path, 5, n, VGG_OUTPUT_LOGITS, FALSE);
+  a = join_ok (
+      "cancel-running", f.model, batch_size, 10, 1, VGG_PRECISION_FP32);
+  job_start (&job, a, &f, 0, n);
   /* the first batch is done, the second running */
   while (gst_vgg_batch_group_get_frames (a) < batch_size)
     g_usleep (500);
   gst_vgg_batch_group_cancel (a);
   gst_vgg_batch_group_resume (a);
-  g_thread_join (thread);
+  g_assert_cmpint (job_finish (&job), ==, GST_VGG_BATCH_GROUP_CANCELLED);
   at_return = gst_vgg_batch_group_get_frames (a);
   g_test_message (
       "cancelled after %" G_GUINT64_FORMAT " of %u frames", at_return, n);
-  g_assert_cmpint (job.result, ==, GST_VGG_BATCH_GROUP_CANCELLED);
   g_assert_cmpuint (at_return, <, n);
   g_usleep (100000);
   g_assert_cmpuint (gst_vgg_batch_group_get_frames (a), ==, at_return);
   /* resumed: the next job runs whole */
-  job.result = GST_VGG_BATCH_GROUP_ERROR;
-  job.n = batch_size;
-  job_thread (&job);
-  g_assert_cmpint (job.result, ==, GST_VGG_BATCH_GROUP_OK);
+  g_assert_cmpint (
+      forward_frames (a, &f, 0, batch_size), ==, GST_VGG_BATCH_GROUP_OK);
   g_assert_cmpuint (
       gst_vgg_batch_group_get_frames (a), ==, at_return + batch_size);
 
   gst_vgg_batch_group_leave (a);
-  g_free (out);
-  g_free (frames);
-  g_rand_free (rand);
-  gst_vgg_model_cache_release (model);
+  frames_clear (&f);
 }
 
 /* --- the last leave --- */
@@ -670,40 +680,31 @@ test_cancel_during_a_batch_returns_cancelled_even_if_resumed (void)
 static void
 test_last_leave_frees_the_group (void)
 {
-  VggModel *model = acquire (small_path), *other = acquire (other_path);
-  GRand *rand = g_rand_new_with_seed (6);
-  gfloat *frames = random_frames (rand, model, 3);
-  gint dims = vgg_model_get_output_dims (model, VGG_OUTPUT_LOGITS);
-  gfloat *out = g_new (gfloat, 3 * dims);
-  char error[VGG_ERROR_SIZE];
+  VggModel *other = load (other_path);
+  Frames f;
   GstVggBatchGroupMember *a, *b;
 
-  a = join_ok ("free", model, 3, 10, 1, VGG_PRECISION_FP32);
-  b = join_ok ("free", model, 7, 10, 1, VGG_PRECISION_FP32);
+  frames_init (&f, small_path, 6, 3, VGG_OUTPUT_LOGITS, FALSE);
+  a = join_ok ("free", f.model, 3, 10, 1, VGG_PRECISION_FP32);
+  b = join_ok ("free", f.model, 7, 10, 1, VGG_PRECISION_FP32);
   g_assert_cmpuint (gst_vgg_batch_group_get_batch_size (b), ==, 3);
-  g_assert_cmpint (gst_vgg_batch_group_forward (
-                       a, frames, 3, VGG_OUTPUT_LOGITS, dims, out, error),
-      ==, GST_VGG_BATCH_GROUP_OK);
+  g_assert_cmpint (forward_frames (a, &f, 0, 3), ==, GST_VGG_BATCH_GROUP_OK);
   gst_vgg_batch_group_leave (a);
   /* one member left: the group lives on with its counters */
   g_assert_cmpuint (gst_vgg_batch_group_get_frames (b), ==, 3);
-  b = (gst_vgg_batch_group_leave (b), NULL);
+  gst_vgg_batch_group_leave (b);
 
   /* a fresh group: the new settings, no frames, any model */
-  a = join_ok ("free", model, 7, 10, 1, VGG_PRECISION_FP32);
+  a = join_ok ("free", f.model, 7, 10, 1, VGG_PRECISION_FP32);
   g_assert_cmpuint (gst_vgg_batch_group_get_batch_size (a), ==, 7);
-  g_assert_cmpuint (gst_vgg_batch_group_get_frames (a), ==, 0);
-  g_assert_cmpuint (gst_vgg_batch_group_get_batches (a), ==, 0);
+  assert_counts (a, 0, 0);
   gst_vgg_batch_group_leave (a);
   a = join_ok ("free", other, 5, 10, 1, VGG_PRECISION_FP32);
   g_assert_cmpuint (gst_vgg_batch_group_get_batch_size (a), ==, 5);
   gst_vgg_batch_group_leave (a);
 
-  g_free (out);
-  g_free (frames);
-  g_rand_free (rand);
-  gst_vgg_model_cache_release (other);
-  gst_vgg_model_cache_release (model);
+  frames_clear (&f);
+  vgg_model_unref (other);
 }
 
 /* --- errors --- */
@@ -713,60 +714,43 @@ test_last_leave_frees_the_group (void)
 static void
 test_engine_error_comes_back_to_its_member_only (void)
 {
-  VggModel *model = acquire (small_path);
-  GRand *rand = g_rand_new_with_seed (7);
-  gfloat *frames = random_frames (rand, model, 4);
-  gint dims;
-  gfloat *ref = reference_rows (
-      model, VGG_PRECISION_FP32, frames, 4, VGG_OUTPUT_PROBS, &dims);
-  gfloat *good = g_new (gfloat, 4 * dims);
-  gfloat *bad = g_new (gfloat, dims + 1);
-  gsize plane3 = frame_floats (model);
+  Frames f;
+  gfloat *bad;
   GstVggBatchGroupMember *a, *b;
   char error[VGG_ERROR_SIZE] = "";
   gchar *expected;
   GstVggBatchGroupResult res;
-  GThread *thread;
   Job job;
 
-  a = join_ok ("errors", model, 4, 60000, 1, VGG_PRECISION_FP32);
-  b = join_ok ("errors", model, 4, 60000, 1, VGG_PRECISION_FP32);
+  frames_init (&f, small_path, 7, 4, VGG_OUTPUT_PROBS, TRUE);
+  bad = g_new (gfloat, f.dims + 1);
+  a = join_ok ("errors", f.model, 4, 60000, 1, VGG_PRECISION_FP32);
+  b = join_ok ("errors", f.model, 4, 60000, 1, VGG_PRECISION_FP32);
   /* the timeout is a minute: both jobs run in one batch */
-  job = (Job){ b, frames + plane3, 1, VGG_OUTPUT_PROBS, dims, good + dims,
-    GST_VGG_BATCH_GROUP_ERROR };
-  thread = g_thread_new ("b", job_thread, &job);
+  job_start (&job, b, &f, 1, 1);
   res = gst_vgg_batch_group_forward (
-      a, frames, 1, VGG_OUTPUT_PROBS, dims + 1, bad, error);
-  g_thread_join (thread);
+      a, f.frames, 1, VGG_OUTPUT_PROBS, f.dims + 1, bad, error);
+  g_assert_cmpint (job_finish (&job), ==, GST_VGG_BATCH_GROUP_OK);
   g_test_message ("%s", error);
   g_assert_cmpint (res, ==, GST_VGG_BATCH_GROUP_ERROR);
   expected = g_strdup_printf ("output probs has %d values per frame, "
                               "expected %d",
-      dims, dims + 1);
+      f.dims, f.dims + 1);
   if (!strstr (error, expected) || !strstr (error, "\"errors\""))
     g_error ("the message should name the group and say \"%s\": \"%s\"",
         expected, error);
-  g_assert_cmpuint (gst_vgg_batch_group_get_frames (a), ==, 2);
-  g_assert_cmpuint (gst_vgg_batch_group_get_batches (a), ==, 1);
-  g_assert_cmpint (job.result, ==, GST_VGG_BATCH_GROUP_OK);
-  assert_rows_match (
-      "the member sharing the batch", good + dims, ref + dims, 1, dims);
+  assert_counts (a, 2, 1);
+  assert_frames_match ("the member sharing the batch", &f, 1, 1);
 
   /* a full batch: runs without waiting for b */
-  res = gst_vgg_batch_group_forward (
-      a, frames, 4, VGG_OUTPUT_PROBS, dims, good, error);
-  g_assert_cmpint (res, ==, GST_VGG_BATCH_GROUP_OK);
-  assert_rows_match ("after an error", good, ref, 4, dims);
+  g_assert_cmpint (forward_frames (a, &f, 0, 4), ==, GST_VGG_BATCH_GROUP_OK);
+  assert_frames_match ("after an error", &f, 0, 4);
 
   gst_vgg_batch_group_leave (b);
   gst_vgg_batch_group_leave (a);
   g_free (expected);
   g_free (bad);
-  g_free (good);
-  g_free (ref);
-  g_free (frames);
-  g_rand_free (rand);
-  gst_vgg_model_cache_release (model);
+  frames_clear (&f);
 }
 
 int
@@ -820,7 +804,6 @@ main (int argc, char **argv)
   g_test_add_func ("/batch-group/engine-error-to-its-member-only",
       test_engine_error_comes_back_to_its_member_only);
   ret = g_test_run ();
-  g_assert_cmpuint (gst_vgg_model_cache_get_n_models (), ==, 0);
   vgg_test_remove_tmp_dir (dir);
   g_free (heavy_path);
   g_free (other_path);

@@ -85,41 +85,45 @@ torchvision (guint8 x, gfloat mean, gfloat std)
  * to the result, which cancels to 0 where x / 255 = mean. */
 #define TORCH_BOUND_ULPS 2.0
 
+/* What a function's run gave: each value checked, the worst error. */
 typedef struct
 {
-  gdouble worst_ulps; /* the largest error seen, in 2^-23 (|a| + |b|) */
+  const gchar *what;
+  gint n;
+  gdouble worst_ulps; /* against torchvision, in 2^-23 (|a| + |b|) */
   guint checked;
-} TorchStats;
+} Stats;
 
+/* Value i of a run of n: x of channel c normalized by the function into
+ * got, equal bit for bit to the C reference and within TORCH_BOUND_ULPS of
+ * torchvision's. */
 static void
-check_torchvision (TorchStats *stats, const gchar *what, gint n, gint i,
-    guint8 x, gint c, const Norm *norm, gfloat got)
+check_value (
+    Stats *stats, gint i, guint8 x, gint c, const Norm *norm, gfloat got)
 {
+  gfloat ref = reference (x, norm->scale[c], norm->offset[c]);
   gdouble exact = torchvision (x, norm->mean[c], norm->std[c]);
   gdouble terms = fabs ((gdouble) x / (255.0 * norm->std[c]))
       + fabs ((gdouble) norm->mean[c] / norm->std[c]);
   gdouble ulps = terms > 0 ? fabs (got - exact) / (terms * 0x1p-23) : 0;
 
+  if (memcmp (&got, &ref, 4) != 0) {
+    guint32 gb, rb;
+
+    memcpy (&gb, &got, 4);
+    memcpy (&rb, &ref, 4);
+    g_error ("%s n=%d index %d: x %u, scale %.9g, offset %.9g: ORC %.9g "
+             "(0x%08x), C %.9g (0x%08x)",
+        stats->what, stats->n, i, x, norm->scale[c], norm->offset[c], got, gb,
+        ref, rb);
+  }
   if (!(ulps <= TORCH_BOUND_ULPS))
     g_error ("%s n=%d index %d: x %u, mean %.9g, std %.9g: %.9g, torchvision "
              "%.17g, error %.2f ulp of |a| + |b| (bound %.1f)",
-        what, n, i, x, norm->mean[c], norm->std[c], got, exact, ulps,
-        TORCH_BOUND_ULPS);
+        stats->what, stats->n, i, x, norm->mean[c], norm->std[c], got, exact,
+        ulps, TORCH_BOUND_ULPS);
   stats->worst_ulps = MAX (stats->worst_ulps, ulps);
   stats->checked++;
-}
-
-static void
-fail_bits (const gchar *what, gint n, gint i, guint8 x, gfloat scale,
-    gfloat offset, gfloat orc, gfloat ref)
-{
-  guint32 ob, rb;
-
-  memcpy (&ob, &orc, 4);
-  memcpy (&rb, &ref, 4);
-  g_error ("%s n=%d index %d: x %u, scale %.9g, offset %.9g: ORC %.9g "
-           "(0x%08x), C %.9g (0x%08x)",
-      what, n, i, x, scale, offset, orc, ob, ref, rb);
 }
 
 static guint8
@@ -131,102 +135,97 @@ random_byte (GRand *rand, gint i)
   return (guint8) g_rand_int_range (rand, 0, 256);
 }
 
-/* vgg_orc_rgbx_to_planes: RGBx pixels (R, G, B, x bytes in memory) to
- * three planes; source and planes one element off their allocation's
- * alignment. */
+/* One run of a function on stats->n random values under norm. */
+typedef void (*RunFunc) (GRand *rand, const Norm *norm, Stats *stats);
+
+/* Every size with every normalization, from a fixed seed. */
 static void
-test_rgbx_to_planes_equals_c_bit_for_bit (void)
+run_all (const gchar *what, guint32 seed, RunFunc run)
 {
-  GRand *rand = g_rand_new_with_seed (2024);
-  TorchStats stats = { 0, 0 };
+  GRand *rand = g_rand_new_with_seed (seed);
+  Stats stats = { what, 0, 0.0, 0 };
 
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
     for (guint k = 0; k < N_NORMS; k++) {
-      gint n = sizes[s];
-      guint8 *bytes = g_malloc (4 * (n + 1));
-      guint32 *pixels = g_new (guint32, n + 1);
-      gfloat *planes = g_new (gfloat, 3 * (n + 1));
-      gfloat *out[3] = { planes + 1, planes + (n + 1) + 1,
-        planes + 2 * (n + 1) + 1 };
       Norm norm;
 
       norm_pick (&norm, rand, k);
-      for (gint i = 0; i < 4 * n; i++)
-        bytes[i] = random_byte (rand, i / 4);
-      memcpy (pixels + 1, bytes, 4 * n);
-      vgg_orc_rgbx_to_planes (out[0], out[1], out[2], pixels + 1, norm.scale[0],
-          norm.scale[1], norm.scale[2], norm.offset[0], norm.offset[1],
-          norm.offset[2], n);
-      for (gint i = 0; i < n; i++) {
-        for (gint c = 0; c < 3; c++) {
-          guint8 x = bytes[4 * i + c];
-          gfloat ref = reference (x, norm.scale[c], norm.offset[c]);
-
-          if (memcmp (&out[c][i], &ref, 4) != 0)
-            fail_bits ("rgbx_to_planes", n, 3 * i + c, x, norm.scale[c],
-                norm.offset[c], out[c][i], ref);
-          check_torchvision (
-              &stats, "rgbx_to_planes", n, 3 * i + c, x, c, &norm, out[c][i]);
-        }
-      }
-      g_free (planes);
-      g_free (pixels);
-      g_free (bytes);
+      stats.n = sizes[s];
+      run (rand, &norm, &stats);
     }
   }
-  g_test_message ("rgbx_to_planes: %u values bit for bit; against "
-                  "torchvision at most %.3f ulp of |a| + |b| (bound %.1f)",
-      stats.checked, stats.worst_ulps, TORCH_BOUND_ULPS);
+  g_test_message ("%s: %u values bit for bit; against torchvision at most "
+                  "%.3f ulp of |a| + |b| (bound %.1f)",
+      what, stats.checked, stats.worst_ulps, TORCH_BOUND_ULPS);
   g_rand_free (rand);
 }
 
-/* vgg_orc_bytes_to_floats on rows of packed RGB (3 * width bytes, but
- * also lengths that are not a multiple of 3) with the per-channel pattern
- * in scale and offset; every array one element off its alignment. */
+/* vgg_orc_rgbx_to_planes: n RGBx pixels (R, G, B, x bytes in memory) to
+ * three planes; source and planes one element off their allocation's
+ * alignment. */
+static void
+run_rgbx_to_planes (GRand *rand, const Norm *norm, Stats *stats)
+{
+  gint n = stats->n;
+  guint8 *bytes = g_malloc (4 * (n + 1));
+  guint32 *pixels = g_new (guint32, n + 1);
+  gfloat *planes = g_new (gfloat, 3 * (n + 1));
+  gfloat *out[3] = { planes + 1, planes + (n + 1) + 1,
+    planes + 2 * (n + 1) + 1 };
+
+  for (gint i = 0; i < 4 * n; i++)
+    bytes[i] = random_byte (rand, i / 4);
+  memcpy (pixels + 1, bytes, 4 * n);
+  vgg_orc_rgbx_to_planes (out[0], out[1], out[2], pixels + 1, norm->scale[0],
+      norm->scale[1], norm->scale[2], norm->offset[0], norm->offset[1],
+      norm->offset[2], n);
+  for (gint i = 0; i < n; i++)
+    for (gint c = 0; c < 3; c++)
+      check_value (stats, 3 * i + c, bytes[4 * i + c], c, norm, out[c][i]);
+  g_free (planes);
+  g_free (pixels);
+  g_free (bytes);
+}
+
+/* vgg_orc_bytes_to_floats on a row of n bytes of packed RGB (3 * width,
+ * but also lengths that are not a multiple of 3) with the per-channel
+ * pattern in scale and offset; every array one element off its
+ * alignment, and nothing written past the row. */
+static void
+run_bytes_to_floats (GRand *rand, const Norm *norm, Stats *stats)
+{
+  gint n = stats->n;
+  guint8 *src = g_malloc (n + 1);
+  gfloat *scale = g_new (gfloat, n + 1);
+  gfloat *offset = g_new (gfloat, n + 1);
+  gfloat *dst = g_new (gfloat, n + 2);
+
+  for (gint i = 0; i < n; i++) {
+    src[i + 1] = random_byte (rand, i / 3);
+    scale[i + 1] = norm->scale[i % 3];
+    offset[i + 1] = norm->offset[i % 3];
+  }
+  dst[n + 1] = -1.0f;
+  vgg_orc_bytes_to_floats (dst + 1, src + 1, scale + 1, offset + 1, n);
+  g_assert_cmpfloat (dst[n + 1], ==, -1.0f);
+  for (gint i = 0; i < n; i++)
+    check_value (stats, i, src[i + 1], i % 3, norm, dst[i + 1]);
+  g_free (dst);
+  g_free (offset);
+  g_free (scale);
+  g_free (src);
+}
+
+static void
+test_rgbx_to_planes_equals_c_bit_for_bit (void)
+{
+  run_all ("rgbx_to_planes", 2024, run_rgbx_to_planes);
+}
+
 static void
 test_bytes_to_floats_equals_c_bit_for_bit (void)
 {
-  GRand *rand = g_rand_new_with_seed (2025);
-  TorchStats stats = { 0, 0 };
-
-  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
-    for (guint k = 0; k < N_NORMS; k++) {
-      gint n = sizes[s];
-      guint8 *src = g_malloc (n + 1);
-      gfloat *scale = g_new (gfloat, n + 1);
-      gfloat *offset = g_new (gfloat, n + 1);
-      gfloat *dst = g_new (gfloat, n + 2);
-      Norm norm;
-
-      norm_pick (&norm, rand, k);
-      for (gint i = 0; i < n; i++) {
-        src[i + 1] = random_byte (rand, i / 3);
-        scale[i + 1] = norm.scale[i % 3];
-        offset[i + 1] = norm.offset[i % 3];
-      }
-      dst[n + 1] = -1.0f;
-      vgg_orc_bytes_to_floats (dst + 1, src + 1, scale + 1, offset + 1, n);
-      g_assert_cmpfloat (dst[n + 1], ==, -1.0f);
-      for (gint i = 0; i < n; i++) {
-        guint8 x = src[i + 1];
-        gfloat ref = reference (x, scale[i + 1], offset[i + 1]);
-
-        if (memcmp (&dst[i + 1], &ref, 4) != 0)
-          fail_bits ("bytes_to_floats", n, i, x, scale[i + 1], offset[i + 1],
-              dst[i + 1], ref);
-        check_torchvision (
-            &stats, "bytes_to_floats", n, i, x, i % 3, &norm, dst[i + 1]);
-      }
-      g_free (dst);
-      g_free (offset);
-      g_free (scale);
-      g_free (src);
-    }
-  }
-  g_test_message ("bytes_to_floats: %u values bit for bit; against "
-                  "torchvision at most %.3f ulp of |a| + |b| (bound %.1f)",
-      stats.checked, stats.worst_ulps, TORCH_BOUND_ULPS);
-  g_rand_free (rand);
+  run_all ("bytes_to_floats", 2025, run_bytes_to_floats);
 }
 
 /* Both functions give the same (h, w, 3) and (3, h, w) values: the
