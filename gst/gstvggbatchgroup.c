@@ -325,7 +325,9 @@ gst_vgg_batch_group_forward (GstVggBatchGroupMember *m, const gfloat *input,
   g_cond_signal (&g->work_cond);
   while (m->done < m->n)
     g_cond_wait (&m->done_cond, &g->lock);
-  if (m->cancelled)
+  /* m->n < n: a cancel dropped frames of this job, whose rows are not
+   * written, even if resume came before this thread woke up */
+  if (m->cancelled || m->n < n)
     ret = GST_VGG_BATCH_GROUP_CANCELLED;
   else if (m->failed) {
     g_strlcpy (error, m->error, VGG_ERROR_SIZE);

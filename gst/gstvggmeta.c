@@ -328,6 +328,29 @@ add_string (JsonBuilder *b, const gchar *name, const gchar *s)
   }
 }
 
+/* json-glib 1.6 escapes every control character but U+001F, which it
+ * writes as the raw byte: JSON forbids that inside a string (RFC 8259,
+ * section 7) and strict parsers (Python's json) refuse the record.  In
+ * UTF-8 the byte 0x1f is only ever that character, and in our records
+ * only ever inside a string: escape it there. */
+static gchar *
+escape_raw_unit_separators (gchar *text)
+{
+  GString *out;
+
+  if (strchr (text, '\x1f') == NULL)
+    return text;
+  out = g_string_sized_new (strlen (text) + 16);
+  for (const gchar *p = text; *p; p++) {
+    if (*p == '\x1f')
+      g_string_append (out, "\\u001f");
+    else
+      g_string_append_c (out, *p);
+  }
+  g_free (text);
+  return g_string_free (out, FALSE);
+}
+
 /* features: float32 little-endian, as base64 (the layout numpy's
  * frombuffer(..., "<f4") reads) */
 static void
@@ -417,7 +440,7 @@ gst_vgg_json_record (const GstVggMeta *meta, const GstVggJsonFrame *frame,
 
   root = json_builder_get_root (b);
   json_generator_set_root (gen, root);
-  text = json_generator_to_data (gen, NULL);
+  text = escape_raw_unit_separators (json_generator_to_data (gen, NULL));
   json_node_unref (root);
   g_object_unref (gen);
   g_object_unref (b);

@@ -81,6 +81,7 @@ typedef union { orc_int64 i; double f; orc_int32 x2[2]; float x2f[2]; orc_int16 
 #include <orc/orc.h>
 #endif
 void vgg_orc_rgbx_to_planes (float * ORC_RESTRICT d1, float * ORC_RESTRICT d2, float * ORC_RESTRICT d3, const orc_uint32 * ORC_RESTRICT s1, float p1, float p2, float p3, float p4, float p5, float p6, int n);
+void vgg_orc_bytes_to_floats (float * ORC_RESTRICT d1, const orc_uint8 * ORC_RESTRICT s1, const float * ORC_RESTRICT s2, const float * ORC_RESTRICT s3, int n);
 
 
 /* begin Orc C target preamble */
@@ -578,6 +579,195 @@ vgg_orc_rgbx_to_planes (float * ORC_RESTRICT d1, float * ORC_RESTRICT d2, float 
     tmp.f = p6;
     ex->params[ORC_VAR_P6] = tmp.i;
   }
+
+  func = c->exec;
+  func (ex);
+}
+#endif
+
+
+/* vgg_orc_bytes_to_floats */
+#ifdef DISABLE_ORC
+void
+vgg_orc_bytes_to_floats (float * ORC_RESTRICT d1, const orc_uint8 * ORC_RESTRICT s1, const float * ORC_RESTRICT s2, const float * ORC_RESTRICT s3, int n){
+  int i;
+  orc_union32 * ORC_RESTRICT ptr0;
+  const orc_int8 * ORC_RESTRICT ptr4;
+  const orc_union32 * ORC_RESTRICT ptr5;
+  const orc_union32 * ORC_RESTRICT ptr6;
+  orc_int8 var35;
+  orc_union32 var36;
+  orc_union32 var37;
+  orc_union32 var38;
+  orc_union16 var39;
+  orc_union32 var40;
+  orc_union32 var41;
+  orc_union32 var42;
+
+  ptr0 = (orc_union32 *)d1;
+  ptr4 = (orc_int8 *)s1;
+  ptr5 = (orc_union32 *)s2;
+  ptr6 = (orc_union32 *)s3;
+
+
+  for (i = 0; i < n; i++) {
+    /* 0: loadb */
+    var35 = ptr4[i];
+    /* 1: convubw */
+    var39.i = (orc_uint8)var35;
+    /* 2: convuwl */
+    var40.i = (orc_uint16)var39.i;
+    /* 3: convlf */
+    var41.f = var40.i;
+    /* 4: loadl */
+    var36 = ptr5[i];
+    /* 5: mulf */
+    {
+       orc_union32 _src1;
+       orc_union32 _src2;
+       orc_union32 _dest1;
+       _src1.i = ORC_DENORMAL(var41.i);
+       _src2.i = ORC_DENORMAL(var36.i);
+       _dest1.f = _src1.f * _src2.f;
+       var42.i = ORC_DENORMAL(_dest1.i);
+    }
+    /* 6: loadl */
+    var37 = ptr6[i];
+    /* 7: addf */
+    {
+       orc_union32 _src1;
+       orc_union32 _src2;
+       orc_union32 _dest1;
+       _src1.i = ORC_DENORMAL(var42.i);
+       _src2.i = ORC_DENORMAL(var37.i);
+       _dest1.f = _src1.f + _src2.f;
+       var38.i = ORC_DENORMAL(_dest1.i);
+    }
+    /* 8: storel */
+    ptr0[i] = var38;
+  }
+
+}
+
+#else
+static void
+_backup_vgg_orc_bytes_to_floats (OrcExecutor * ORC_RESTRICT ex)
+{
+  int i;
+  int n = ex->n;
+  orc_union32 * ORC_RESTRICT ptr0;
+  const orc_int8 * ORC_RESTRICT ptr4;
+  const orc_union32 * ORC_RESTRICT ptr5;
+  const orc_union32 * ORC_RESTRICT ptr6;
+  orc_int8 var35;
+  orc_union32 var36;
+  orc_union32 var37;
+  orc_union32 var38;
+  orc_union16 var39;
+  orc_union32 var40;
+  orc_union32 var41;
+  orc_union32 var42;
+
+  ptr0 = (orc_union32 *)ex->arrays[0];
+  ptr4 = (orc_int8 *)ex->arrays[4];
+  ptr5 = (orc_union32 *)ex->arrays[5];
+  ptr6 = (orc_union32 *)ex->arrays[6];
+
+
+  for (i = 0; i < n; i++) {
+    /* 0: loadb */
+    var35 = ptr4[i];
+    /* 1: convubw */
+    var39.i = (orc_uint8)var35;
+    /* 2: convuwl */
+    var40.i = (orc_uint16)var39.i;
+    /* 3: convlf */
+    var41.f = var40.i;
+    /* 4: loadl */
+    var36 = ptr5[i];
+    /* 5: mulf */
+    {
+       orc_union32 _src1;
+       orc_union32 _src2;
+       orc_union32 _dest1;
+       _src1.i = ORC_DENORMAL(var41.i);
+       _src2.i = ORC_DENORMAL(var36.i);
+       _dest1.f = _src1.f * _src2.f;
+       var42.i = ORC_DENORMAL(_dest1.i);
+    }
+    /* 6: loadl */
+    var37 = ptr6[i];
+    /* 7: addf */
+    {
+       orc_union32 _src1;
+       orc_union32 _src2;
+       orc_union32 _dest1;
+       _src1.i = ORC_DENORMAL(var42.i);
+       _src2.i = ORC_DENORMAL(var37.i);
+       _dest1.f = _src1.f + _src2.f;
+       var38.i = ORC_DENORMAL(_dest1.i);
+    }
+    /* 8: storel */
+    ptr0[i] = var38;
+  }
+
+}
+
+void
+vgg_orc_bytes_to_floats (float * ORC_RESTRICT d1, const orc_uint8 * ORC_RESTRICT s1, const float * ORC_RESTRICT s2, const float * ORC_RESTRICT s3, int n)
+{
+  OrcExecutor _ex, *ex = &_ex;
+  static volatile int p_inited = 0;
+  static OrcCode *c = 0;
+  void (*func) (OrcExecutor *);
+
+  if (!p_inited) {
+    orc_once_mutex_lock ();
+    if (!p_inited) {
+      OrcProgram *p;
+
+#if 1
+      static const orc_uint8 bc[] = {
+        1, 9, 23, 118, 103, 103, 95, 111, 114, 99, 95, 98, 121, 116, 101, 115, 
+        95, 116, 111, 95, 102, 108, 111, 97, 116, 115, 11, 4, 4, 12, 1, 1, 
+        12, 4, 4, 12, 4, 4, 20, 2, 20, 4, 20, 4, 150, 32, 4, 154, 
+        33, 32, 211, 34, 33, 202, 34, 34, 5, 200, 0, 34, 6, 2, 0,       };
+      p = orc_program_new_from_static_bytecode (bc);
+      orc_program_set_backup_function (p, _backup_vgg_orc_bytes_to_floats);
+#else
+      p = orc_program_new ();
+      orc_program_set_name (p, "vgg_orc_bytes_to_floats");
+      orc_program_set_backup_function (p, _backup_vgg_orc_bytes_to_floats);
+      orc_program_add_destination (p, 4, "d1");
+      orc_program_add_source (p, 1, "s1");
+      orc_program_add_source (p, 4, "s2");
+      orc_program_add_source (p, 4, "s3");
+      orc_program_add_temporary (p, 2, "t1");
+      orc_program_add_temporary (p, 4, "t2");
+      orc_program_add_temporary (p, 4, "t3");
+
+      orc_program_append_2 (p, "convubw", 0, ORC_VAR_T1, ORC_VAR_S1, ORC_VAR_D1, ORC_VAR_D1);
+      orc_program_append_2 (p, "convuwl", 0, ORC_VAR_T2, ORC_VAR_T1, ORC_VAR_D1, ORC_VAR_D1);
+      orc_program_append_2 (p, "convlf", 0, ORC_VAR_T3, ORC_VAR_T2, ORC_VAR_D1, ORC_VAR_D1);
+      orc_program_append_2 (p, "mulf", 0, ORC_VAR_T3, ORC_VAR_T3, ORC_VAR_S2, ORC_VAR_D1);
+      orc_program_append_2 (p, "addf", 0, ORC_VAR_D1, ORC_VAR_T3, ORC_VAR_S3, ORC_VAR_D1);
+#endif
+
+      orc_program_compile (p);
+      c = orc_program_take_code (p);
+      orc_program_free (p);
+    }
+    p_inited = TRUE;
+    orc_once_mutex_unlock ();
+  }
+  ex->arrays[ORC_VAR_A2] = c;
+  ex->program = 0;
+
+  ex->n = n;
+  ex->arrays[ORC_VAR_D1] = d1;
+  ex->arrays[ORC_VAR_S1] = (void *)s1;
+  ex->arrays[ORC_VAR_S2] = (void *)s2;
+  ex->arrays[ORC_VAR_S3] = (void *)s3;
 
   func = c->exec;
   func (ex);

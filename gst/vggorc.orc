@@ -43,3 +43,24 @@ convuwl l, w
 convlf f, l
 mulf f, f, scale_b
 addf b, f, offset_b
+
+# vgg_orc_bytes_to_floats: bytes to floats, d = s * scale + offset with a
+# multiply then an add (no fused multiply-add: the same float as the C
+# expression compiled without contraction).  Used on one row of packed RGB
+# (3 * width bytes) with scale and offset holding the per-channel pattern
+# (scale_r, scale_g, scale_b repeated width times): one row of the
+# (height, width, 3) input.
+.function vgg_orc_bytes_to_floats
+.dest 4 d float
+.source 1 s uint8_t
+.source 4 scale float
+.source 4 offset float
+.temp 2 w
+.temp 4 l
+.temp 4 f
+
+convubw w, s
+convuwl l, w
+convlf f, l
+mulf f, f, scale
+addf d, f, offset

@@ -156,8 +156,7 @@ main (int argc, char **argv)
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-  dir = g_dir_make_tmp ("vgg-cache-XXXXXX", NULL);
-  g_assert_nonnull (dir);
+  dir = vgg_test_make_tmp_dir ("vgg-cache-XXXXXX");
   g_test_add_func ("/model-cache/spellings-share-one-model",
       test_spellings_of_one_file_share_one_model);
   g_test_add_func ("/model-cache/rewritten-file-loads-anew",
@@ -167,18 +166,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model-cache/concurrent-users-load-once",
       test_concurrent_users_load_once);
   ret = g_test_run ();
-  {
-    GDir *d = g_dir_open (dir, 0, NULL);
-    const gchar *name;
-    while (d && (name = g_dir_read_name (d))) {
-      gchar *p = g_build_filename (dir, name, NULL);
-      g_unlink (p);
-      g_free (p);
-    }
-    if (d)
-      g_dir_close (d);
-    g_rmdir (dir);
-  }
+  vgg_test_remove_tmp_dir (dir);
   g_free (dir);
   return ret;
 }

@@ -4,9 +4,37 @@
  */
 #include "vgg-test-models.h"
 
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+gchar *
+vgg_test_make_tmp_dir (const gchar *tmpl)
+{
+  GError *error = NULL;
+  gchar *dir = g_dir_make_tmp (tmpl, &error);
+
+  if (dir == NULL)
+    g_error ("%s: %s", tmpl, error->message);
+  return dir;
+}
+
+void
+vgg_test_remove_tmp_dir (const gchar *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  while (d && (name = g_dir_read_name (d))) {
+    gchar *p = g_build_filename (dir, name, NULL);
+    g_unlink (p);
+    g_free (p);
+  }
+  if (d)
+    g_dir_close (d);
+  g_rmdir (dir);
+}
 
 static void
 append_json_string (GString *out, const gchar *s)

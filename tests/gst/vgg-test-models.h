@@ -9,6 +9,11 @@
 
 G_BEGIN_DECLS
 
+/* A new folder for a test's files (g_dir_make_tmp's template), and its
+ * removal with the files in it. */
+gchar *vgg_test_make_tmp_dir (const gchar *tmpl);
+void vgg_test_remove_tmp_dir (const gchar *dir);
+
 /* One float32 tensor of a safetensors file. */
 typedef struct
 {
