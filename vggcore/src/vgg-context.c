@@ -1,9 +1,9 @@
 /* Contexts: the scratch memory and the thread pool of forward passes. */
 #include "vgg-model-private.h"
 #include "vgg-layers-private.h"
+#include "vgg-error-private.h"
 
 #include <cblas.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,17 +35,6 @@ struct VggContext
 
   char error[VGG_ERROR_SIZE];
 };
-
-static VggStatus
-context_error (VggContext *ctx, VggStatus status, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (ctx->error, sizeof ctx->error, fmt, ap);
-  va_end (ap);
-  return status;
-}
 
 /* Largest activation, in floats, of a pass over n images of h x w, and
  * the largest padded input of a direct convolution; 0 when the pools would
@@ -117,11 +106,8 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
   if (error)
     error[0] = '\0';
   if (model == NULL || max_batch < 1 || max_batch > 4096) {
-    snprintf (error, error ? VGG_ERROR_SIZE : 0,
-        "batch size %d is outside "
-        "1..4096",
-        max_batch);
-    return VGG_ERROR_INVALID;
+    return vgg_set_error (error, VGG_ERROR_INVALID, NULL,
+        "batch size %d is outside 1..4096", max_batch);
   }
   if (threads <= 0)
     threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
@@ -131,9 +117,8 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
     threads = 256;
 
   if (vgg_precision_to_string (precision) == NULL) {
-    snprintf (error, error ? VGG_ERROR_SIZE : 0, "unknown precision %d",
-        (int) precision);
-    return VGG_ERROR_INVALID;
+    return vgg_set_error (error, VGG_ERROR_INVALID, NULL,
+        "unknown precision %d", (int) precision);
   }
   if (vgg_model_prepare (model, precision, error) != VGG_OK)
     return VGG_ERROR_NOMEM;
@@ -192,10 +177,9 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
   return VGG_OK;
 
 nomem:
-  snprintf (error, error ? VGG_ERROR_SIZE : 0,
-      "out of memory for a context "
-      "of batch %d and %d threads",
-      max_batch, threads);
+  vgg_set_error (error, VGG_ERROR_NOMEM, NULL,
+      "out of memory for a context of batch %d and %d threads", max_batch,
+      threads);
   vgg_context_free (ctx);
   return VGG_ERROR_NOMEM;
 }
@@ -247,8 +231,8 @@ vgg_context_set_precision (VggContext *ctx, VggPrecision precision)
 
   ctx->error[0] = '\0';
   if (vgg_precision_to_string (precision) == NULL)
-    return context_error (
-        ctx, VGG_ERROR_INVALID, "unknown precision %d", (int) precision);
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
+        "unknown precision %d", (int) precision);
   status = vgg_model_prepare (ctx->model, precision, ctx->error);
   if (status == VGG_OK)
     ctx->precision = precision;
@@ -306,18 +290,18 @@ vgg_context_forward (
   ctx->error[0] = '\0';
   ctx->n = 0;
   if (input == NULL || n < 1 || n > ctx->max_batch)
-    return context_error (ctx, VGG_ERROR_INVALID,
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
         "batch of %d images for a "
         "context of at most %d",
         n, ctx->max_batch);
   if (height < 32 || width < 32 || height > 16384 || width > 16384)
-    return context_error (ctx, VGG_ERROR_INVALID,
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
         "input %dx%d: width and "
         "height must be between 32 and 16384",
         width, height);
   need = activation_floats (model, n, height, width, &pad);
   if (need == 0)
-    return context_error (ctx, VGG_ERROR_INVALID,
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
         "input %dx%d is too small "
         "for the pools of %s",
         width, height, vgg_model_get_name (model));
@@ -326,7 +310,7 @@ vgg_context_forward (
   if ((need > ctx->act_floats || pad > ctx->pad_floats)
       && !grow_activations (
           ctx, need > ctx->act_floats ? need : ctx->act_floats, pad))
-    return context_error (ctx, VGG_ERROR_NOMEM,
+    return vgg_set_error (ctx->error, VGG_ERROR_NOMEM, NULL,
         "out of memory for %d "
         "images of %dx%d",
         n, width, height);

@@ -1,6 +1,7 @@
 /* Model names: torchvision's published VGG weights and where a user
  * already keeps them (see vgg_model_find in vggcore.h). */
 #include "vgg-model-private.h"
+#include "vgg-error-private.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -148,13 +149,10 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
   if (error)
     error[0] = '\0';
   *path = NULL;
-  if (name == NULL || name[0] == '\0' || strchr (name, '/') != NULL) {
-    if (error)
-      snprintf (error, VGG_ERROR_SIZE,
-          "\"%s\" is not a model name (a name has no '/')",
-          name ? name : "(null)");
-    return VGG_ERROR_INVALID;
-  }
+  if (name == NULL || name[0] == '\0' || strchr (name, '/') != NULL)
+    return vgg_set_error (error, VGG_ERROR_INVALID, NULL,
+        "\"%s\" is not a model name (a name has no '/')",
+        name ? name : "(null)");
   safetensors = malloc (strlen (name) + 13);
   pth = malloc (strlen (name) + 5);
   if (safetensors == NULL || pth == NULL) {
@@ -213,17 +211,14 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
     goto out;
   }
   if (found == NULL) {
-    status = VGG_ERROR_IO;
-    if (error == NULL)
-      goto out;
     if (known)
-      snprintf (error, VGG_ERROR_SIZE,
+      status = vgg_set_error (error, VGG_ERROR_IO, NULL,
           "model \"%s\" not found: download %s into %s (looked for %s, %s "
           "and %s in %s)",
           name, known->url, hub[0] ? hub : "$GST_VGG_MODEL_PATH", safetensors,
           pth, tv_file, places.text);
     else
-      snprintf (error, VGG_ERROR_SIZE,
+      status = vgg_set_error (error, VGG_ERROR_IO, NULL,
           "model \"%s\" not found (looked for %s and %s in %s); known "
           "names: vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, "
           "vgg19_bn, vgg16-features",
@@ -231,8 +226,8 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
   }
 
 out:
-  if (status == VGG_ERROR_NOMEM && error)
-    snprintf (error, VGG_ERROR_SIZE, "%s: out of memory", name);
+  if (status == VGG_ERROR_NOMEM)
+    vgg_set_error (error, status, name, "out of memory");
   free (safetensors);
   free (pth);
   *path = found;

@@ -15,6 +15,7 @@
  * no holes, nothing after the last tensor) so that a file cannot hide a
  * second payload. */
 #include "vgg-tensors-private.h"
+#include "vgg-error-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,29 +45,6 @@
 #define JSON_NONE UINT32_MAX
 
 /* ---- Messages ---- */
-
-static VggStatus set_error (char *error, VggStatus status, const char *path,
-    const char *format, ...) __attribute__ ((format (printf, 4, 5)));
-
-/* Writes "PATH: problem" into error (which may be NULL) and returns
- * status, so that callers can write `status = set_error (...)`. */
-static VggStatus
-set_error (
-    char *error, VggStatus status, const char *path, const char *format, ...)
-{
-  va_list args;
-  int n;
-
-  if (error == NULL)
-    return status;
-  n = snprintf (error, VGG_ERROR_SIZE, "%s: ", path);
-  if (n < 0 || n >= VGG_ERROR_SIZE)
-    return status;
-  va_start (args, format);
-  vsnprintf (error + n, VGG_ERROR_SIZE - n, format, args);
-  va_end (args);
-  return status;
-}
 
 /* Copies s into buf between double quotes for a message: control
  * characters, quotes and backslashes escaped, cut (at a UTF-8 character
@@ -816,14 +794,14 @@ read_metadata (HeaderReader *r, VggTensorFile *file, const JsonNode *object)
   int i = 0;
 
   if (object->kind != JSON_OBJECT) {
-    status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "__metadata__ is %s, not an object", json_kind_describe (object->kind));
     goto out;
   }
   if (object->u.children.count == 0)
     goto out;
   if (object->u.children.count > INT_MAX) {
-    status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "__metadata__ has too many entries");
     goto out;
   }
@@ -839,7 +817,7 @@ read_metadata (HeaderReader *r, VggTensorFile *file, const JsonNode *object)
     const char *key = json_key (json, value);
 
     if (value->kind != JSON_STRING) {
-      status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "__metadata__ value of %s is %s, not a string", quote (q1, key),
           json_kind_describe (value->kind));
       goto out;
@@ -855,12 +833,12 @@ read_metadata (HeaderReader *r, VggTensorFile *file, const JsonNode *object)
   if (nomem)
     goto nomem;
   if (duplicate != NULL)
-    status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "__metadata__ has the key %s twice", quote (q1, duplicate));
   goto out;
 
 nomem:
-  status = set_error (
+  status = vgg_set_error (
       r->error, VGG_ERROR_NOMEM, r->path, "out of memory reading __metadata__");
 out:
   return status;
@@ -874,10 +852,10 @@ check_int_element (HeaderReader *r, const char *qname, const char *field,
   if (node->kind == JSON_INTEGER)
     return true;
   if (node->kind == JSON_BIG_INTEGER)
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: %s[%u] is outside the 64-bit range", qname, field, index);
   else
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: %s[%u] is %s, not an integer", qname, field, index,
         json_kind_describe (node->kind));
   return false;
@@ -899,12 +877,12 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
   quote (qname, name);
   tensor->name = strdup (name);
   if (tensor->name == NULL) {
-    status = set_error (r->error, VGG_ERROR_NOMEM, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_NOMEM, r->path,
         "out of memory reading tensor %s", qname);
     goto out;
   }
   if (entry->kind != JSON_OBJECT) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: entry is %s, not an object", qname,
         json_kind_describe (entry->kind));
     goto out;
@@ -925,20 +903,20 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
     else if (strcmp (key, "data_offsets") == 0)
       slot = &offsets;
     else {
-      set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensor %s: unknown key %s", qname, quote (q2, key));
       goto out;
     }
     if (*slot != NULL) {
-      set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensor %s: duplicate key \"%s\"", qname, key);
       goto out;
     }
     *slot = member;
   }
   if (dtype == NULL || shape == NULL || offsets == NULL) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path, "tensor %s: missing \"%s\"",
-        qname,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
+        "tensor %s: missing \"%s\"", qname,
         dtype == NULL       ? "dtype"
             : shape == NULL ? "shape"
                             : "data_offsets");
@@ -946,7 +924,7 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
   }
 
   if (dtype->kind != JSON_STRING) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: dtype is %s, not a string", qname,
         json_kind_describe (dtype->kind));
     goto out;
@@ -955,7 +933,7 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
     if (strcmp (json_string (json, dtype), dtypes[k].name) == 0)
       info = &dtypes[k];
   if (info == NULL) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: unknown dtype %s", qname,
         quote (q2, json_string (json, dtype)));
     goto out;
@@ -964,13 +942,13 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
   snprintf (tensor->dtype_name, sizeof tensor->dtype_name, "%s", info->name);
 
   if (shape->kind != JSON_ARRAY) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: shape is %s, not an array", qname,
         json_kind_describe (shape->kind));
     goto out;
   }
   if (shape->u.children.count > VGG_TENSOR_MAX_DIMS) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: shape has %u dimensions, more than the %d supported", qname,
         shape->u.children.count, VGG_TENSOR_MAX_DIMS);
     goto out;
@@ -986,7 +964,7 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
 
   for (int d = 0; d < tensor->ndim; d++) {
     if (tensor->shape[d] < 0) {
-      set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensor %s: shape %s has a negative dimension", qname, shape_text);
       goto out;
     }
@@ -999,7 +977,7 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
   else
     for (int d = 0; d < tensor->ndim; d++) {
       if (numel > INT64_MAX / tensor->shape[d]) {
-        set_error (r->error, VGG_ERROR_FORMAT, r->path,
+        vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
             "tensor %s: shape %s overflows: more than 2^63 elements", qname,
             shape_text);
         goto out;
@@ -1007,7 +985,7 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
       numel *= tensor->shape[d];
     }
   if (numel > INT64_MAX / info->size) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: shape %s of %s overflows: more than 2^63 bytes", qname,
         shape_text, info->name);
     goto out;
@@ -1016,11 +994,11 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
 
   if (offsets->kind != JSON_ARRAY || offsets->u.children.count != 2) {
     if (offsets->kind == JSON_ARRAY)
-      set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensor %s: data_offsets has %u elements, not 2 [begin, end]", qname,
           offsets->u.children.count);
     else
-      set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensor %s: data_offsets is %s, not an array [begin, end]", qname,
           json_kind_describe (offsets->kind));
     goto out;
@@ -1035,19 +1013,19 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
   end = json->nodes[child].u.integer;
 
   if (begin < 0 || end < 0) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: data_offsets [%lld, %lld] are negative", qname,
         (long long) begin, (long long) end);
     goto out;
   }
   if (end < begin) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: data_offsets [%lld, %lld] end before they begin", qname,
         (long long) begin, (long long) end);
     goto out;
   }
   if ((uint64_t) end > r->data_size) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: data_offsets [%lld, %lld] lie outside the data region "
         "of %llu bytes (truncated file?)",
         qname, (long long) begin, (long long) end,
@@ -1055,7 +1033,7 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
     goto out;
   }
   if (end - begin != nbytes) {
-    set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: data_offsets [%lld, %lld] hold %lld bytes but shape %s "
         "of %s needs %lld",
         qname, (long long) begin, (long long) end, (long long) (end - begin),
@@ -1100,7 +1078,7 @@ check_layout (HeaderReader *r, VggTensorFile *file)
   if (file->n_tensors > 0) {
     sorted = malloc ((size_t) file->n_tensors * sizeof *sorted);
     if (sorted == NULL) {
-      status = set_error (r->error, VGG_ERROR_NOMEM, r->path,
+      status = vgg_set_error (r->error, VGG_ERROR_NOMEM, r->path,
           "out of memory checking the tensor layout");
       goto out;
     }
@@ -1118,7 +1096,7 @@ check_layout (HeaderReader *r, VggTensorFile *file)
     if (begin < covered) {
       uint64_t prev_begin =
           (uint64_t) ((const unsigned char *) prev->data - r->data);
-      status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensors %s (data_offsets [%llu, %llu]) and %s (data_offsets "
           "[%llu, %llu]) overlap",
           quote (q1, prev->name), (unsigned long long) prev_begin,
@@ -1127,7 +1105,7 @@ check_layout (HeaderReader *r, VggTensorFile *file)
       goto out;
     }
     if (begin > covered) {
-      status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "bytes [%llu, %llu] of the data region, before tensor %s, belong "
           "to no tensor (the format forbids holes)",
           (unsigned long long) covered, (unsigned long long) begin,
@@ -1138,7 +1116,7 @@ check_layout (HeaderReader *r, VggTensorFile *file)
     prev = t;
   }
   if (covered != r->data_size)
-    status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "bytes [%llu, %llu] at the end of the data region belong to no "
         "tensor (the format forbids holes)",
         (unsigned long long) covered, (unsigned long long) r->data_size);
@@ -1162,12 +1140,12 @@ read_header (HeaderReader *r, VggTensorFile *file)
   int i = 0;
 
   if (root->kind != JSON_OBJECT) {
-    status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "header is %s, not an object", json_kind_describe (root->kind));
     goto out;
   }
   if (json->text[0] != '{') {
-    status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "header must begin with '{' (padding is allowed only at the end)");
     goto out;
   }
@@ -1179,7 +1157,7 @@ read_header (HeaderReader *r, VggTensorFile *file)
     if (strcmp (json_key (json, entry), "__metadata__") != 0)
       n_tensors++;
     else if (seen_metadata) {
-      status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "header has the key \"__metadata__\" twice");
       goto out;
     } else {
@@ -1190,7 +1168,7 @@ read_header (HeaderReader *r, VggTensorFile *file)
     }
   }
   if (n_tensors > INT_MAX) {
-    status = set_error (
+    status = vgg_set_error (
         r->error, VGG_ERROR_FORMAT, r->path, "header has too many tensors");
     goto out;
   }
@@ -1200,7 +1178,7 @@ read_header (HeaderReader *r, VggTensorFile *file)
   file->tensors = calloc (n_tensors, sizeof *file->tensors);
   names = calloc (n_tensors, sizeof *names);
   if (file->tensors == NULL || names == NULL) {
-    status = set_error (r->error, VGG_ERROR_NOMEM, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_NOMEM, r->path,
         "out of memory reading %u tensors", n_tensors);
     goto out;
   }
@@ -1223,12 +1201,12 @@ read_header (HeaderReader *r, VggTensorFile *file)
 
   duplicate = find_duplicate (names, file->n_tensors, &nomem);
   if (nomem) {
-    status = set_error (r->error, VGG_ERROR_NOMEM, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_NOMEM, r->path,
         "out of memory checking tensor names");
     goto out;
   }
   if (duplicate != NULL) {
-    status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s appears twice in the header", quote (q1, duplicate));
     goto out;
   }
@@ -1268,7 +1246,7 @@ vgg_safetensors_open (
   if (error != NULL)
     error[0] = '\0';
   if (path == NULL || out == NULL) {
-    status = set_error (error, VGG_ERROR_INVALID, path ? path : "(null)",
+    status = vgg_set_error (error, VGG_ERROR_INVALID, path ? path : "(null)",
         "no file or no result pointer given");
     goto out;
   }
@@ -1279,18 +1257,18 @@ vgg_safetensors_open (
     goto out;
   }
   if (st.st_size == 0) {
-    status = set_error (
+    status = vgg_set_error (
         error, VGG_ERROR_FORMAT, path, "file is empty, not a safetensors file");
     goto out;
   }
   if (st.st_size < 8) {
-    status = set_error (error, VGG_ERROR_FORMAT, path,
+    status = vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "file is %lld bytes, too short for the 8-byte header length",
         (long long) st.st_size);
     goto out;
   }
   if ((uint64_t) st.st_size > SIZE_MAX) {
-    status = set_error (error, VGG_ERROR_IO, path,
+    status = vgg_set_error (error, VGG_ERROR_IO, path,
         "file is too large to map (%lld bytes)", (long long) st.st_size);
     goto out;
   }
@@ -1298,12 +1276,12 @@ vgg_safetensors_open (
 
   file = calloc (1, sizeof *file);
   if (file == NULL || (file->path = strdup (path)) == NULL) {
-    status = set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
+    status = vgg_set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
     goto out;
   }
   map = mmap (NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (map == MAP_FAILED) {
-    status = set_error (
+    status = vgg_set_error (
         error, VGG_ERROR_IO, path, "cannot map: %s", strerror (errno));
     goto out;
   }
@@ -1312,14 +1290,14 @@ vgg_safetensors_open (
 
   header_size = read_u64_le (map);
   if (header_size > MAX_HEADER_SIZE) {
-    status = set_error (error, VGG_ERROR_FORMAT, path,
+    status = vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "header length %llu is larger than the 100 MiB limit "
         "(not a safetensors file?)",
         (unsigned long long) header_size);
     goto out;
   }
   if (header_size > size - 8) {
-    status = set_error (error, VGG_ERROR_FORMAT, path,
+    status = vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "header length %llu runs past the end of the file (%zu bytes)",
         (unsigned long long) header_size, size);
     goto out;
@@ -1328,10 +1306,10 @@ vgg_safetensors_open (
   if (!json_parse (
           &json, (const unsigned char *) map + 8, (uint32_t) header_size)) {
     if (json.nomem)
-      status = set_error (
+      status = vgg_set_error (
           error, VGG_ERROR_NOMEM, path, "out of memory parsing the header");
     else
-      status = set_error (error, VGG_ERROR_FORMAT, path,
+      status = vgg_set_error (error, VGG_ERROR_FORMAT, path,
           "invalid JSON in the header at byte %u: %s", json.error_pos,
           json.problem);
     goto out;
