@@ -16,11 +16,11 @@
  * second payload. */
 #include "vgg-tensors-private.h"
 #include "vgg-error-private.h"
+#include "vgg-json-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,16 +33,10 @@
  * larger one can only be a way to make the parser allocate. */
 #define MAX_HEADER_SIZE ((uint64_t) 100 << 20)
 
-/* A header needs three levels (root, tensor entry, shape); the limit only
- * bounds the recursion of the parser. */
-#define JSON_MAX_DEPTH 64
-
 /* Room for a quoted name in a message: long names are cut so that the
  * message keeps its point within VGG_ERROR_SIZE. */
 #define QUOTE_SIZE 80
 #define SHAPE_SIZE 200
-
-#define JSON_NONE UINT32_MAX
 
 /* ---- Messages ---- */
 
@@ -110,608 +104,6 @@ format_shape (char buf[SHAPE_SIZE], const int64_t *shape, int ndim)
   return buf;
 }
 
-/* ---- JSON ----
- *
- * A strict RFC 8259 parser into a flat tree: nodes live in one array and
- * refer to each other by index (the array grows by realloc), decoded
- * strings live NUL-terminated in one buffer.  Every read of the text is
- * bounds-checked against its length: the header is followed by tensor
- * data in the mapping, not by a terminating NUL. */
-
-typedef enum
-{
-  JSON_NULL,
-  JSON_BOOLEAN,
-  JSON_INTEGER,     /* fits int64_t */
-  JSON_BIG_INTEGER, /* an integer literal outside int64_t */
-  JSON_REAL,        /* with a fraction or an exponent */
-  JSON_STRING,
-  JSON_ARRAY,
-  JSON_OBJECT
-} JsonKind;
-
-typedef struct
-{
-  JsonKind kind;
-  uint32_t pos;  /* byte offset of the value in the header */
-  uint32_t key;  /* member name (offset in strings), JSON_NONE in arrays */
-  uint32_t next; /* next member or element of the parent */
-  union
-  {
-    int64_t integer;
-    uint32_t string; /* offset in strings */
-    struct
-    {
-      uint32_t first;
-      uint32_t count;
-    } children;
-  } u;
-} JsonNode;
-
-typedef struct
-{
-  const unsigned char *text;
-  uint32_t length;
-  uint32_t pos;
-  JsonNode *nodes;
-  uint32_t n_nodes;
-  uint32_t n_alloc;
-  /* A decoded string is never longer than its literal, and its NUL fits
-   * in the room of the two quotes, so length + 1 bytes hold them all. */
-  char *strings;
-  uint32_t strings_used;
-  bool nomem;
-  bool failed;
-  uint32_t error_pos;
-  char problem[128];
-} JsonParser;
-
-static const char *
-json_kind_describe (JsonKind kind)
-{
-  switch (kind) {
-    case JSON_NULL:
-      return "null";
-    case JSON_BOOLEAN:
-      return "a boolean";
-    case JSON_INTEGER:
-      return "an integer";
-    case JSON_BIG_INTEGER:
-      return "an integer outside the 64-bit range";
-    case JSON_REAL:
-      return "a number with a fraction or exponent";
-    case JSON_STRING:
-      return "a string";
-    case JSON_ARRAY:
-      return "an array";
-    case JSON_OBJECT:
-      return "an object";
-  }
-  return "a value";
-}
-
-static uint32_t json_fail (JsonParser *p, uint32_t pos, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-/* Records the first syntax error; returns JSON_NONE for the callers. */
-static uint32_t
-json_fail (JsonParser *p, uint32_t pos, const char *format, ...)
-{
-  va_list args;
-
-  if (p->failed)
-    return JSON_NONE;
-  p->failed = true;
-  p->error_pos = pos;
-  va_start (args, format);
-  vsnprintf (p->problem, sizeof p->problem, format, args);
-  va_end (args);
-  return JSON_NONE;
-}
-
-static int
-json_peek (const JsonParser *p)
-{
-  return p->pos < p->length ? p->text[p->pos] : -1;
-}
-
-static void
-json_skip_space (JsonParser *p)
-{
-  while (p->pos < p->length) {
-    unsigned char c = p->text[p->pos];
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-      break;
-    p->pos++;
-  }
-}
-
-/* Describes the character at pos for "unexpected ..." messages. */
-static const char *
-json_describe_at (const JsonParser *p, uint32_t pos, char buf[16])
-{
-  unsigned char c;
-
-  if (pos >= p->length)
-    return "end of header";
-  c = p->text[pos];
-  if (c > 0x20 && c < 0x7f)
-    snprintf (buf, 16, "'%c'", c);
-  else
-    snprintf (buf, 16, "byte 0x%02x", c);
-  return buf;
-}
-
-static uint32_t
-json_new_node (JsonParser *p, JsonKind kind, uint32_t pos)
-{
-  JsonNode *node;
-
-  if (p->n_nodes == p->n_alloc) {
-    uint32_t n_alloc = p->n_alloc ? p->n_alloc * 2 : 64;
-    JsonNode *nodes;
-
-    /* The node count is bounded by the header length (at most 100 MiB),
-     * so the doubling cannot wrap, but say why it is safe. */
-    if (n_alloc <= p->n_alloc || n_alloc >= JSON_NONE) {
-      p->nomem = true;
-      return json_fail (p, pos, "too many values");
-    }
-    nodes = realloc (p->nodes, (size_t) n_alloc * sizeof *nodes);
-    if (nodes == NULL) {
-      p->nomem = true;
-      return json_fail (p, pos, "out of memory");
-    }
-    p->nodes = nodes;
-    p->n_alloc = n_alloc;
-  }
-  node = &p->nodes[p->n_nodes];
-  memset (node, 0, sizeof *node);
-  node->kind = kind;
-  node->pos = pos;
-  node->key = JSON_NONE;
-  node->next = JSON_NONE;
-  return p->n_nodes++;
-}
-
-static int
-json_hex4 (const JsonParser *p, uint32_t pos)
-{
-  int value = 0;
-
-  if (pos > p->length || p->length - pos < 4)
-    return -1;
-  for (int i = 0; i < 4; i++) {
-    unsigned char c = p->text[pos + i];
-    int digit;
-
-    if (c >= '0' && c <= '9')
-      digit = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      digit = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      digit = c - 'A' + 10;
-    else
-      return -1;
-    value = value * 16 + digit;
-  }
-  return value;
-}
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), 0 if ill-formed. */
-static uint32_t
-utf8_sequence_length (const unsigned char *s, uint32_t avail)
-{
-  unsigned char c = s[0];
-  unsigned char lo = 0x80, hi = 0xbf;
-  uint32_t len;
-
-  if (c >= 0xc2 && c <= 0xdf)
-    len = 2;
-  else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    if (c == 0xe0)
-      lo = 0xa0;
-    else if (c == 0xed)
-      hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    if (c == 0xf0)
-      lo = 0x90;
-    else if (c == 0xf4)
-      hi = 0x8f;
-  } else
-    return 0;
-  if (avail < len || s[1] < lo || s[1] > hi)
-    return 0;
-  for (uint32_t i = 2; i < len; i++)
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-  return len;
-}
-
-static uint32_t
-utf8_encode (uint32_t cp, char *out)
-{
-  if (cp < 0x80) {
-    out[0] = (char) cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = (char) (0xc0 | (cp >> 6));
-    out[1] = (char) (0x80 | (cp & 0x3f));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    out[0] = (char) (0xe0 | (cp >> 12));
-    out[1] = (char) (0x80 | ((cp >> 6) & 0x3f));
-    out[2] = (char) (0x80 | (cp & 0x3f));
-    return 3;
-  }
-  out[0] = (char) (0xf0 | (cp >> 18));
-  out[1] = (char) (0x80 | ((cp >> 12) & 0x3f));
-  out[2] = (char) (0x80 | ((cp >> 6) & 0x3f));
-  out[3] = (char) (0x80 | (cp & 0x3f));
-  return 4;
-}
-
-/* Decodes the string literal at pos (on its opening quote) into strings;
- * *offset receives where.  Returns false on a syntax error.  \u0000 is
- * refused: names and metadata become C strings. */
-static bool
-json_parse_string (JsonParser *p, uint32_t *offset)
-{
-  uint32_t start = p->pos;
-  char *out = p->strings + p->strings_used;
-  uint32_t n = 0;
-
-  p->pos++;
-  for (;;) {
-    unsigned char c;
-
-    if (p->pos >= p->length) {
-      json_fail (p, start, "unterminated string");
-      return false;
-    }
-    c = p->text[p->pos];
-    if (c == '"') {
-      p->pos++;
-      break;
-    }
-    if (c < 0x20) {
-      json_fail (p, p->pos,
-          "control character 0x%02x in a string "
-          "(must be escaped)",
-          c);
-      return false;
-    }
-    if (c == '\\') {
-      uint32_t esc = p->pos;
-      int e = p->pos + 1 < p->length ? p->text[p->pos + 1] : -1;
-      int cp, lo;
-
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          out[n++] = (char) e;
-          p->pos += 2;
-          break;
-        case 'b':
-          out[n++] = '\b';
-          p->pos += 2;
-          break;
-        case 'f':
-          out[n++] = '\f';
-          p->pos += 2;
-          break;
-        case 'n':
-          out[n++] = '\n';
-          p->pos += 2;
-          break;
-        case 'r':
-          out[n++] = '\r';
-          p->pos += 2;
-          break;
-        case 't':
-          out[n++] = '\t';
-          p->pos += 2;
-          break;
-        case 'u':
-          cp = json_hex4 (p, p->pos + 2);
-          if (cp < 0) {
-            json_fail (p, esc, "\\u must be followed by 4 hex digits");
-            return false;
-          }
-          p->pos += 6;
-          if (cp >= 0xdc00 && cp <= 0xdfff) {
-            json_fail (p, esc, "unpaired UTF-16 surrogate \\u%04x", cp);
-            return false;
-          }
-          if (cp >= 0xd800 && cp <= 0xdbff) {
-            /* A character above U+FFFF: a high and a low surrogate. */
-            lo = -1;
-            if (p->length - p->pos >= 2 && p->text[p->pos] == '\\'
-                && p->text[p->pos + 1] == 'u')
-              lo = json_hex4 (p, p->pos + 2);
-            if (lo < 0xdc00 || lo > 0xdfff) {
-              json_fail (p, esc, "unpaired UTF-16 surrogate \\u%04x", cp);
-              return false;
-            }
-            p->pos += 6;
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-          }
-          if (cp == 0) {
-            json_fail (p, esc, "\\u0000 (NUL) in a string is not supported");
-            return false;
-          }
-          n += utf8_encode ((uint32_t) cp, out + n);
-          break;
-        default:
-          if (e > 0x20 && e < 0x7f)
-            json_fail (p, esc, "invalid escape '\\%c'", e);
-          else
-            json_fail (p, esc, "invalid escape");
-          return false;
-      }
-    } else if (c < 0x80) {
-      out[n++] = (char) c;
-      p->pos++;
-    } else {
-      uint32_t len =
-          utf8_sequence_length (p->text + p->pos, p->length - p->pos);
-
-      if (len == 0) {
-        json_fail (p, p->pos, "invalid UTF-8 in a string");
-        return false;
-      }
-      memcpy (out + n, p->text + p->pos, len);
-      n += len;
-      p->pos += len;
-    }
-  }
-  out[n] = '\0';
-  *offset = p->strings_used;
-  p->strings_used += n + 1;
-  return true;
-}
-
-static bool
-json_is_digit (int c)
-{
-  return c >= '0' && c <= '9';
-}
-
-static uint32_t
-json_parse_number (JsonParser *p)
-{
-  uint32_t start = p->pos;
-  bool negative = false, integral = true, overflow = false;
-  uint64_t magnitude = 0;
-  uint32_t node;
-
-  if (json_peek (p) == '-') {
-    negative = true;
-    p->pos++;
-  }
-  if (!json_is_digit (json_peek (p)))
-    return json_fail (p, p->pos, "expected a digit");
-  if (json_peek (p) == '0') {
-    p->pos++;
-    if (json_is_digit (json_peek (p)))
-      return json_fail (p, start, "number with a leading zero");
-  } else {
-    while (json_is_digit (json_peek (p))) {
-      unsigned digit = (unsigned) (p->text[p->pos] - '0');
-
-      if (magnitude > (UINT64_MAX - digit) / 10)
-        overflow = true;
-      else
-        magnitude = magnitude * 10 + digit;
-      p->pos++;
-    }
-  }
-  if (json_peek (p) == '.') {
-    integral = false;
-    p->pos++;
-    if (!json_is_digit (json_peek (p)))
-      return json_fail (p, p->pos, "expected a digit after '.'");
-    while (json_is_digit (json_peek (p)))
-      p->pos++;
-  }
-  if (json_peek (p) == 'e' || json_peek (p) == 'E') {
-    integral = false;
-    p->pos++;
-    if (json_peek (p) == '+' || json_peek (p) == '-')
-      p->pos++;
-    if (!json_is_digit (json_peek (p)))
-      return json_fail (p, p->pos, "expected a digit in the exponent");
-    while (json_is_digit (json_peek (p)))
-      p->pos++;
-  }
-
-  if (!integral)
-    return json_new_node (p, JSON_REAL, start);
-  if (overflow || magnitude > (uint64_t) INT64_MAX + (negative ? 1 : 0))
-    return json_new_node (p, JSON_BIG_INTEGER, start);
-  node = json_new_node (p, JSON_INTEGER, start);
-  if (node != JSON_NONE) {
-    if (negative)
-      p->nodes[node].u.integer = magnitude == (uint64_t) INT64_MAX + 1
-          ? INT64_MIN
-          : -(int64_t) magnitude;
-    else
-      p->nodes[node].u.integer = (int64_t) magnitude;
-  }
-  return node;
-}
-
-static uint32_t
-json_parse_literal (
-    JsonParser *p, const char *word, JsonKind kind, int64_t value)
-{
-  uint32_t start = p->pos, len = (uint32_t) strlen (word), node;
-
-  if (p->length - p->pos < len || memcmp (p->text + p->pos, word, len) != 0)
-    return json_fail (p, start, "invalid literal (expected %s)", word);
-  p->pos += len;
-  node = json_new_node (p, kind, start);
-  if (node != JSON_NONE)
-    p->nodes[node].u.integer = value;
-  return node;
-}
-
-static uint32_t json_parse_value (JsonParser *p, int depth);
-
-/* Objects and arrays: '{' (string ':' value (',' ...)*)? '}' and
- * '[' (value (',' ...)*)? ']'. */
-static uint32_t
-json_parse_container (JsonParser *p, int depth)
-{
-  bool is_object = json_peek (p) == '{';
-  int close = is_object ? '}' : ']';
-  uint32_t node, last = JSON_NONE, count = 0;
-  char what[16];
-
-  if (depth > JSON_MAX_DEPTH)
-    return json_fail (
-        p, p->pos, "nesting deeper than %d levels", JSON_MAX_DEPTH);
-  node = json_new_node (p, is_object ? JSON_OBJECT : JSON_ARRAY, p->pos);
-  if (node == JSON_NONE)
-    return JSON_NONE;
-  p->pos++;
-  json_skip_space (p);
-  if (json_peek (p) == close)
-    p->pos++;
-  else
-    for (;;) {
-      uint32_t key = JSON_NONE, child;
-
-      json_skip_space (p);
-      if (is_object) {
-        if (json_peek (p) != '"')
-          return json_fail (p, p->pos, "expected a member name, found %s",
-              json_describe_at (p, p->pos, what));
-        if (!json_parse_string (p, &key))
-          return JSON_NONE;
-        json_skip_space (p);
-        if (json_peek (p) != ':')
-          return json_fail (p, p->pos,
-              "expected ':' after a member name, "
-              "found %s",
-              json_describe_at (p, p->pos, what));
-        p->pos++;
-        json_skip_space (p);
-      }
-      child = json_parse_value (p, depth + 1);
-      if (child == JSON_NONE)
-        return JSON_NONE;
-      p->nodes[child].key = key;
-      if (last == JSON_NONE)
-        p->nodes[node].u.children.first = child;
-      else
-        p->nodes[last].next = child;
-      last = child;
-      count++;
-      json_skip_space (p);
-      if (json_peek (p) == ',') {
-        p->pos++;
-        continue;
-      }
-      if (json_peek (p) == close) {
-        p->pos++;
-        break;
-      }
-      return json_fail (p, p->pos, "expected ',' or '%c', found %s", close,
-          json_describe_at (p, p->pos, what));
-    }
-  if (count == 0)
-    p->nodes[node].u.children.first = JSON_NONE;
-  p->nodes[node].u.children.count = count;
-  return node;
-}
-
-static uint32_t
-json_parse_value (JsonParser *p, int depth)
-{
-  uint32_t start = p->pos, node, offset;
-  char what[16];
-
-  switch (json_peek (p)) {
-    case '{':
-    case '[':
-      return json_parse_container (p, depth);
-    case '"':
-      if (!json_parse_string (p, &offset))
-        return JSON_NONE;
-      node = json_new_node (p, JSON_STRING, start);
-      if (node != JSON_NONE)
-        p->nodes[node].u.string = offset;
-      return node;
-    case 't':
-      return json_parse_literal (p, "true", JSON_BOOLEAN, 1);
-    case 'f':
-      return json_parse_literal (p, "false", JSON_BOOLEAN, 0);
-    case 'n':
-      return json_parse_literal (p, "null", JSON_NULL, 0);
-    default:
-      if (json_peek (p) == '-' || json_is_digit (json_peek (p)))
-        return json_parse_number (p);
-      return json_fail (p, p->pos, "expected a value, found %s",
-          json_describe_at (p, p->pos, what));
-  }
-}
-
-/* Parses the whole text; the root is node 0.  Only whitespace may follow
- * the root value (the format pads the header with spaces). */
-static bool
-json_parse (JsonParser *p, const unsigned char *text, uint32_t length)
-{
-  char what[16];
-
-  memset (p, 0, sizeof *p);
-  p->text = text;
-  p->length = length;
-  p->strings = malloc ((size_t) length + 1);
-  if (p->strings == NULL) {
-    p->nomem = true;
-    json_fail (p, 0, "out of memory");
-    return false;
-  }
-  json_skip_space (p);
-  if (json_parse_value (p, 1) == JSON_NONE)
-    return false;
-  json_skip_space (p);
-  if (p->pos != p->length) {
-    json_fail (p, p->pos, "unexpected %s after the end of the header object",
-        json_describe_at (p, p->pos, what));
-    return false;
-  }
-  return true;
-}
-
-static void
-json_parser_clear (JsonParser *p)
-{
-  free (p->nodes);
-  free (p->strings);
-  p->nodes = NULL;
-  p->strings = NULL;
-}
-
-static const char *
-json_key (const JsonParser *p, const JsonNode *node)
-{
-  return p->strings + node->key;
-}
-
-static const char *
-json_string (const JsonParser *p, const JsonNode *node)
-{
-  return p->strings + node->u.string;
-}
-
 /* ---- Header semantics ---- */
 
 typedef struct
@@ -745,7 +137,7 @@ typedef struct
 {
   const char *path;
   char *error;
-  const JsonParser *json;
+  const VggJsonParser *json;
   const unsigned char *data; /* start of the data region */
   uint64_t data_size;
 } HeaderReader;
@@ -783,9 +175,9 @@ find_duplicate (const char *const *names, int n, bool *nomem)
 }
 
 static VggStatus
-read_metadata (HeaderReader *r, VggTensorFile *file, const JsonNode *object)
+read_metadata (HeaderReader *r, VggTensorFile *file, const VggJsonNode *object)
 {
-  const JsonParser *json = r->json;
+  const VggJsonParser *json = r->json;
   VggStatus status = VGG_OK;
   const char *duplicate;
   char q1[QUOTE_SIZE];
@@ -793,9 +185,10 @@ read_metadata (HeaderReader *r, VggTensorFile *file, const JsonNode *object)
   bool nomem;
   int i = 0;
 
-  if (object->kind != JSON_OBJECT) {
+  if (object->kind != VGG_JSON_OBJECT) {
     status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
-        "__metadata__ is %s, not an object", json_kind_describe (object->kind));
+        "__metadata__ is %s, not an object",
+        vgg_json_kind_describe (object->kind));
     goto out;
   }
   if (object->u.children.count == 0)
@@ -811,19 +204,19 @@ read_metadata (HeaderReader *r, VggTensorFile *file, const JsonNode *object)
     goto nomem;
   file->n_meta = (int) object->u.children.count;
 
-  for (child = object->u.children.first; child != JSON_NONE;
+  for (child = object->u.children.first; child != VGG_JSON_NONE;
        child = json->nodes[child].next, i++) {
-    const JsonNode *value = &json->nodes[child];
-    const char *key = json_key (json, value);
+    const VggJsonNode *value = &json->nodes[child];
+    const char *key = vgg_json_key (json, value);
 
-    if (value->kind != JSON_STRING) {
+    if (value->kind != VGG_JSON_STRING) {
       status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "__metadata__ value of %s is %s, not a string", quote (q1, key),
-          json_kind_describe (value->kind));
+          vgg_json_kind_describe (value->kind));
       goto out;
     }
     file->meta_keys[i] = strdup (key);
-    file->meta_values[i] = strdup (json_string (json, value));
+    file->meta_values[i] = strdup (vgg_json_string (json, value));
     if (file->meta_keys[i] == NULL || file->meta_values[i] == NULL)
       goto nomem;
   }
@@ -847,26 +240,26 @@ out:
 /* Checks that element index of shape or data_offsets is an int64_t. */
 static bool
 check_int_element (HeaderReader *r, const char *qname, const char *field,
-    uint32_t index, const JsonNode *node)
+    uint32_t index, const VggJsonNode *node)
 {
-  if (node->kind == JSON_INTEGER)
+  if (node->kind == VGG_JSON_INTEGER)
     return true;
-  if (node->kind == JSON_BIG_INTEGER)
+  if (node->kind == VGG_JSON_BIG_INTEGER)
     vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: %s[%u] is outside the 64-bit range", qname, field, index);
   else
     vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: %s[%u] is %s, not an integer", qname, field, index,
-        json_kind_describe (node->kind));
+        vgg_json_kind_describe (node->kind));
   return false;
 }
 
 static VggStatus
-read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
+read_tensor (HeaderReader *r, VggTensor *tensor, const VggJsonNode *entry)
 {
-  const JsonParser *json = r->json;
-  const char *name = json_key (json, entry);
-  const JsonNode *dtype = NULL, *shape = NULL, *offsets = NULL;
+  const VggJsonParser *json = r->json;
+  const char *name = vgg_json_key (json, entry);
+  const VggJsonNode *dtype = NULL, *shape = NULL, *offsets = NULL;
   const DTypeInfo *info = NULL;
   VggStatus status = VGG_ERROR_FORMAT;
   char qname[QUOTE_SIZE], q2[QUOTE_SIZE], shape_text[SHAPE_SIZE];
@@ -881,20 +274,20 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
         "out of memory reading tensor %s", qname);
     goto out;
   }
-  if (entry->kind != JSON_OBJECT) {
+  if (entry->kind != VGG_JSON_OBJECT) {
     vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: entry is %s, not an object", qname,
-        json_kind_describe (entry->kind));
+        vgg_json_kind_describe (entry->kind));
     goto out;
   }
 
   /* Unknown keys are refused too: a misspelt "data_offset" is a broken
    * writer, not an extension of the format. */
-  for (child = entry->u.children.first; child != JSON_NONE;
+  for (child = entry->u.children.first; child != VGG_JSON_NONE;
        child = json->nodes[child].next) {
-    const JsonNode *member = &json->nodes[child];
-    const char *key = json_key (json, member);
-    const JsonNode **slot;
+    const VggJsonNode *member = &json->nodes[child];
+    const char *key = vgg_json_key (json, member);
+    const VggJsonNode **slot;
 
     if (strcmp (key, "dtype") == 0)
       slot = &dtype;
@@ -923,28 +316,28 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
     goto out;
   }
 
-  if (dtype->kind != JSON_STRING) {
+  if (dtype->kind != VGG_JSON_STRING) {
     vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: dtype is %s, not a string", qname,
-        json_kind_describe (dtype->kind));
+        vgg_json_kind_describe (dtype->kind));
     goto out;
   }
   for (size_t k = 0; k < sizeof dtypes / sizeof dtypes[0]; k++)
-    if (strcmp (json_string (json, dtype), dtypes[k].name) == 0)
+    if (strcmp (vgg_json_string (json, dtype), dtypes[k].name) == 0)
       info = &dtypes[k];
   if (info == NULL) {
     vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: unknown dtype %s", qname,
-        quote (q2, json_string (json, dtype)));
+        quote (q2, vgg_json_string (json, dtype)));
     goto out;
   }
   tensor->dtype = info->dtype;
   snprintf (tensor->dtype_name, sizeof tensor->dtype_name, "%s", info->name);
 
-  if (shape->kind != JSON_ARRAY) {
+  if (shape->kind != VGG_JSON_ARRAY) {
     vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "tensor %s: shape is %s, not an array", qname,
-        json_kind_describe (shape->kind));
+        vgg_json_kind_describe (shape->kind));
     goto out;
   }
   if (shape->u.children.count > VGG_TENSOR_MAX_DIMS) {
@@ -953,7 +346,7 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
         shape->u.children.count, VGG_TENSOR_MAX_DIMS);
     goto out;
   }
-  for (child = shape->u.children.first, i = 0; child != JSON_NONE;
+  for (child = shape->u.children.first, i = 0; child != VGG_JSON_NONE;
        child = json->nodes[child].next, i++) {
     if (!check_int_element (r, qname, "shape", i, &json->nodes[child]))
       goto out;
@@ -992,15 +385,15 @@ read_tensor (HeaderReader *r, VggTensor *tensor, const JsonNode *entry)
   }
   nbytes = numel * info->size;
 
-  if (offsets->kind != JSON_ARRAY || offsets->u.children.count != 2) {
-    if (offsets->kind == JSON_ARRAY)
+  if (offsets->kind != VGG_JSON_ARRAY || offsets->u.children.count != 2) {
+    if (offsets->kind == VGG_JSON_ARRAY)
       vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensor %s: data_offsets has %u elements, not 2 [begin, end]", qname,
           offsets->u.children.count);
     else
       vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensor %s: data_offsets is %s, not an array [begin, end]", qname,
-          json_kind_describe (offsets->kind));
+          vgg_json_kind_describe (offsets->kind));
     goto out;
   }
   child = offsets->u.children.first;
@@ -1129,8 +522,8 @@ out:
 static VggStatus
 read_header (HeaderReader *r, VggTensorFile *file)
 {
-  const JsonParser *json = r->json;
-  const JsonNode *root = &json->nodes[0];
+  const VggJsonParser *json = r->json;
+  const VggJsonNode *root = &json->nodes[0];
   VggStatus status = VGG_OK;
   const char **names = NULL;
   const char *duplicate;
@@ -1139,9 +532,9 @@ read_header (HeaderReader *r, VggTensorFile *file)
   bool seen_metadata = false, nomem;
   int i = 0;
 
-  if (root->kind != JSON_OBJECT) {
+  if (root->kind != VGG_JSON_OBJECT) {
     status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
-        "header is %s, not an object", json_kind_describe (root->kind));
+        "header is %s, not an object", vgg_json_kind_describe (root->kind));
     goto out;
   }
   if (json->text[0] != '{') {
@@ -1150,11 +543,11 @@ read_header (HeaderReader *r, VggTensorFile *file)
     goto out;
   }
 
-  for (child = root->u.children.first; child != JSON_NONE;
+  for (child = root->u.children.first; child != VGG_JSON_NONE;
        child = json->nodes[child].next) {
-    const JsonNode *entry = &json->nodes[child];
+    const VggJsonNode *entry = &json->nodes[child];
 
-    if (strcmp (json_key (json, entry), "__metadata__") != 0)
+    if (strcmp (vgg_json_key (json, entry), "__metadata__") != 0)
       n_tensors++;
     else if (seen_metadata) {
       status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
@@ -1186,11 +579,11 @@ read_header (HeaderReader *r, VggTensorFile *file)
 
   /* Header order is kept: it is the writer's order, and the model
    * builder looks tensors up by name anyway. */
-  for (child = root->u.children.first; child != JSON_NONE;
+  for (child = root->u.children.first; child != VGG_JSON_NONE;
        child = json->nodes[child].next) {
-    const JsonNode *entry = &json->nodes[child];
+    const VggJsonNode *entry = &json->nodes[child];
 
-    if (strcmp (json_key (json, entry), "__metadata__") == 0)
+    if (strcmp (vgg_json_key (json, entry), "__metadata__") == 0)
       continue;
     status = read_tensor (r, &file->tensors[i], entry);
     if (status != VGG_OK)
@@ -1235,7 +628,7 @@ vgg_safetensors_open (
 {
   VggStatus status = VGG_OK;
   VggTensorFile *file = NULL;
-  JsonParser json = { 0 };
+  VggJsonParser json = { 0 };
   HeaderReader reader;
   struct stat st;
   uint64_t header_size;
@@ -1303,7 +696,7 @@ vgg_safetensors_open (
     goto out;
   }
 
-  if (!json_parse (
+  if (!vgg_json_parse (
           &json, (const unsigned char *) map + 8, (uint32_t) header_size)) {
     if (json.nomem)
       status = vgg_set_error (
@@ -1323,7 +716,7 @@ vgg_safetensors_open (
   status = read_header (&reader, file);
 
 out:
-  json_parser_clear (&json);
+  vgg_json_parser_clear (&json);
   if (fd >= 0)
     close (fd);
   if (status != VGG_OK) {
