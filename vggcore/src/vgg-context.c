@@ -273,9 +273,16 @@ vgg_context_get_error (const VggContext *ctx)
   return ctx->error;
 }
 
-VggStatus
-vgg_context_forward (
-    VggContext *ctx, const float *input, int n, int height, int width)
+/* The memory order of a forward pass's input. */
+typedef enum
+{
+  INPUT_NCHW, /* (n, 3, h, w), planar: transposed into act[0] */
+  INPUT_NHWC  /* (n, h, w, 3), the engine's own order: read in place */
+} InputLayout;
+
+static VggStatus
+context_forward (VggContext *ctx, const float *input, InputLayout layout, int n,
+    int height, int width)
 {
   const VggModel *model = ctx->model;
   const VggKernels *k = model->kernels;
@@ -284,6 +291,9 @@ vgg_context_forward (
   const int round = p == VGG_PRECISION_BF16 ? VGG_OUT_BF16 : 0;
   size_t need, pad;
   const float *x = NULL;
+  /* the input of the next layer, (n, h, w, c): act[cur], or the caller's
+   * NHWC input itself before the first layer */
+  const float *src;
   int cur = 0, c = 3, h = height, w = width;
   double t = 0;
 
@@ -317,7 +327,13 @@ vgg_context_forward (
 
   if (ctx->profiling)
     t = now_ms ();
-  vgg_nchw_to_nhwc (ctx->pool, input, ctx->act[0], n, 3, h, w);
+  src = ctx->act[0];
+  if (layout == INPUT_NCHW)
+    vgg_nchw_to_nhwc (ctx->pool, input, ctx->act[0], n, 3, h, w);
+  else if (round) /* rounded below, in our copy, not in the caller's */
+    memcpy (ctx->act[0], input, (size_t) n * h * w * 3 * sizeof (float));
+  else
+    src = input;
   if (round)
     vgg_round_bf16 (ctx->act[0], (size_t) n * h * w * 3);
   for (int i = 0; i < model->n_layers; i++) {
@@ -326,26 +342,26 @@ vgg_context_forward (
     switch (info->kind) {
       case VGG_LAYER_CONV3X3:
         if (layer->winograd[p])
-          vgg_conv3x3_winograd (k, ctx->pool, ctx->scratch, ctx->zeros,
-              ctx->act[cur], layer->winograd[p], layer->bias, ctx->act[!cur], n,
-              h, w, c, info->out_channels,
-              (info->relu ? VGG_OUT_RELU : 0) | round);
-        else
-          vgg_conv3x3_direct (k, ctx->pool, ctx->pad, ctx->act[cur],
-              layer->panels[p], layer->bias, ctx->act[!cur], n, h, w, c,
+          vgg_conv3x3_winograd (k, ctx->pool, ctx->scratch, ctx->zeros, src,
+              layer->winograd[p], layer->bias, ctx->act[!cur], n, h, w, c,
               info->out_channels, (info->relu ? VGG_OUT_RELU : 0) | round);
+        else
+          vgg_conv3x3_direct (k, ctx->pool, ctx->pad, src, layer->panels[p],
+              layer->bias, ctx->act[!cur], n, h, w, c, info->out_channels,
+              (info->relu ? VGG_OUT_RELU : 0) | round);
         cur = !cur;
+        src = ctx->act[cur];
         c = info->out_channels;
         break;
       case VGG_LAYER_MAXPOOL:
-        vgg_maxpool2x2_nhwc (
-            ctx->pool, ctx->act[cur], ctx->act[!cur], n, h, w, c);
+        vgg_maxpool2x2_nhwc (ctx->pool, src, ctx->act[!cur], n, h, w, c);
         cur = !cur;
+        src = ctx->act[cur];
         h /= 2;
         w /= 2;
         break;
       case VGG_LAYER_AVGPOOL:
-        vgg_avgpool7_nhwc (ctx->pool, ctx->act[cur], ctx->pool5, n, h, w, c);
+        vgg_avgpool7_nhwc (ctx->pool, src, ctx->pool5, n, h, w, c);
         x = ctx->pool5;
         break;
       case VGG_LAYER_LINEAR:
@@ -371,6 +387,20 @@ vgg_context_forward (
     ctx->layer_ms[model->n_layers - 1] = now_ms () - t;
   ctx->n = n;
   return VGG_OK;
+}
+
+VggStatus
+vgg_context_forward (
+    VggContext *ctx, const float *input, int n, int height, int width)
+{
+  return context_forward (ctx, input, INPUT_NCHW, n, height, width);
+}
+
+VggStatus
+vgg_context_forward_nhwc (
+    VggContext *ctx, const float *input, int n, int height, int width)
+{
+  return context_forward (ctx, input, INPUT_NHWC, n, height, width);
 }
 
 const float *

@@ -291,8 +291,21 @@ VGG_API int vgg_context_get_threads (const VggContext *context);
 VGG_API int vgg_context_get_max_batch (const VggContext *context);
 
 /* Runs the network on n images, input (n, 3, height, width) float32,
- * already normalized.  n <= max_batch; height, width >= 32. */
+ * planar (torch's NCHW: all of R, then G, then B per image), already
+ * normalized.  n <= max_batch; height, width between 32 and 16384, and
+ * large enough for the model's pools; else VGG_ERROR_INVALID (or
+ * VGG_ERROR_NOMEM when growing the buffers for a larger input fails).
+ * The engine runs NHWC and transposes the input first. */
 VGG_API VggStatus vgg_context_forward (
+    VggContext *context, const float *input, int n, int height, int width);
+
+/* The same on input (n, height, width, 3) float32, interleaved (NHWC:
+ * R, G, B of each pixel together, rows top to bottom), already
+ * normalized; same limits and errors.  This is the engine's own layout,
+ * so nothing is transposed: in fp32 the first layer reads input in place,
+ * in bf16 it reads a rounded copy.  The outputs are bit-identical to
+ * vgg_context_forward's on the same pixels. */
+VGG_API VggStatus vgg_context_forward_nhwc (
     VggContext *context, const float *input, int n, int height, int width);
 
 /* The output of the last forward pass, (n, *dims) row-major, borrowed until
@@ -301,9 +314,9 @@ VGG_API const float *vgg_context_get_output (
     VggContext *context, VggOutput output, int *dims);
 
 /* Per-layer timing: when enabled, each forward pass records the wall time
- * of every layer (index as vgg_model_get_layer) in milliseconds; -1 for
- * the input transposition before layer 0 and the softmax after the last
- * are included in the first and last layer. */
+ * of every layer (index as vgg_model_get_layer) in milliseconds; the
+ * input's transposition or copy before layer 0 and the softmax after the
+ * last are included in the first and last layer. */
 VGG_API void vgg_context_set_profiling (VggContext *context, int enable);
 VGG_API double vgg_context_get_layer_ms (const VggContext *context, int index);
 
