@@ -571,7 +571,8 @@ gst_vgg_infer_change_model (GstVggInfer *self, const gchar *path)
     goto refused;
   }
   if (strchr (path, '/') == NULL && !g_file_test (path, G_FILE_TEST_EXISTS)) {
-    status = vgg_model_find (path, &found, error);
+    status =
+        vgg_model_find (path, g_getenv ("GST_VGG_MODEL_PATH"), &found, error);
     if (status != VGG_OK)
       goto refused;
   }
@@ -1116,7 +1117,8 @@ gst_vgg_infer_open (GstVggInfer *self)
   self->known = vgg_known_model_lookup (model_path);
   if (strchr (model_path, '/') == NULL
       && !g_file_test (model_path, G_FILE_TEST_EXISTS)) {
-    status = vgg_model_find (model_path, &found, error);
+    status = vgg_model_find (
+        model_path, g_getenv ("GST_VGG_MODEL_PATH"), &found, error);
     if (status != VGG_OK) {
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
           ("Could not find the model: %s", error), (NULL));

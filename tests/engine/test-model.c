@@ -1,7 +1,8 @@
 /* Models and contexts through the public API: torchvision's published
  * parameter and multiply-accumulate counts for the eight architectures,
- * output sizes, argument errors, and no allocation inside a forward pass
- * (malloc, calloc and realloc are wrapped by the linker for this test). */
+ * output sizes, argument errors, no allocation inside a forward pass
+ * (malloc, calloc and realloc are wrapped by the linker for this test),
+ * and where vgg_model_find searches. */
 #include "vggcore/vggcore.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures, checks;
 static atomic_int allocations;
@@ -326,6 +328,108 @@ out:
   vgg_model_unref (model2);
 }
 
+/* An empty regular file dir/name (vgg_model_find only looks). */
+static void
+touch (const char *dir, const char *name)
+{
+  char path[512];
+  FILE *f;
+
+  snprintf (path, sizeof path, "%s/%s", dir, name);
+  f = fopen (path, "w");
+  CHECK (f != NULL, "cannot create %s", path);
+  if (f)
+    fclose (f);
+}
+
+static void
+unlink_in (const char *dir, const char *name)
+{
+  char path[512];
+
+  snprintf (path, sizeof path, "%s/%s", dir, name);
+  unlink (path);
+}
+
+/* Model names are searched first in the caller's search path; without
+ * one, in the engine's $VGG_MODEL_PATH (never the plugin's
+ * $GST_VGG_MODEL_PATH); the error names which one it searched. */
+static void
+test_model_find_searches_the_callers_path (void)
+{
+  char env_dir[] = "/tmp/test-model-env-XXXXXX";
+  char arg_dir[] = "/tmp/test-model-arg-XXXXXX";
+  char error[VGG_ERROR_SIZE], want[600];
+  char *found = NULL;
+  VggStatus s;
+
+  if (mkdtemp (env_dir) == NULL || mkdtemp (arg_dir) == NULL) {
+    CHECK (0, "mkdtemp failed");
+    return;
+  }
+  touch (env_dir, "custom.pth");
+  touch (arg_dir, "vgg11.safetensors");
+  /* no hub cache: torch's folder is an empty one */
+  setenv ("TORCH_HOME", env_dir, 1);
+  setenv ("VGG_MODEL_PATH", env_dir, 1);
+  unsetenv ("GST_VGG_MODEL_PATH");
+
+  s = vgg_model_find ("vgg11", arg_dir, &found, error);
+  snprintf (want, sizeof want, "%s/vgg11.safetensors", arg_dir);
+  CHECK (s == VGG_OK && found && strcmp (found, want) == 0,
+      "vgg11 in search path %s: %s, found %s (%s)", arg_dir,
+      vgg_status_to_string (s), found ? found : "(null)", error);
+  free (found);
+
+  s = vgg_model_find ("custom", NULL, &found, error);
+  snprintf (want, sizeof want, "%s/custom.pth", env_dir);
+  CHECK (s == VGG_OK && found && strcmp (found, want) == 0,
+      "custom in $VGG_MODEL_PATH %s: %s, found %s (%s)", env_dir,
+      vgg_status_to_string (s), found ? found : "(null)", error);
+  free (found);
+
+  /* a search path replaces $VGG_MODEL_PATH, and the error says so */
+  s = vgg_model_find ("custom", arg_dir, &found, error);
+  snprintf (want, sizeof want, "the search path (%s)", arg_dir);
+  CHECK (s == VGG_ERROR_IO && found == NULL && strstr (error, want)
+          && !strstr (error, "VGG_MODEL_PATH"),
+      "custom with search path %s: %s: %s", arg_dir, vgg_status_to_string (s),
+      error);
+  free (found);
+  s = vgg_model_find ("custom", "", &found, error);
+  CHECK (s == VGG_ERROR_IO && strstr (error, "the search path (empty)"),
+      "custom with an empty search path: %s: %s", vgg_status_to_string (s),
+      error);
+  free (found);
+
+  /* NULL: $VGG_MODEL_PATH only; the plugin's variable is not read */
+  unsetenv ("VGG_MODEL_PATH");
+  setenv ("GST_VGG_MODEL_PATH", env_dir, 1);
+  s = vgg_model_find ("custom", NULL, &found, error);
+  CHECK (s == VGG_ERROR_IO && found == NULL
+          && strstr (error, "$VGG_MODEL_PATH (unset)"),
+      "custom with $VGG_MODEL_PATH unset: %s, found %s: %s",
+      vgg_status_to_string (s), found ? found : "(null)", error);
+  free (found);
+  s = vgg_model_find ("vgg13", NULL, &found, error);
+  CHECK (s == VGG_ERROR_IO
+          && strstr (error,
+              "https://download.pytorch.org/models/"
+              "vgg13-19584684.pth")
+          && strstr (error, env_dir),
+      "vgg13 nowhere: %s: %s", vgg_status_to_string (s), error);
+  free (found);
+  printf ("ok   vgg_model_find: the caller's search path, else "
+          "$VGG_MODEL_PATH\n");
+
+  unsetenv ("GST_VGG_MODEL_PATH");
+  unsetenv ("TORCH_HOME");
+  unlink_in (env_dir, "custom.pth");
+  unlink_in (arg_dir, "vgg11.safetensors");
+  rmdir (env_dir);
+  rmdir (arg_dir);
+}
+
 int
 main (void)
 {
@@ -336,6 +440,7 @@ main (void)
   test_forward ("vgg19_bn", 2, 2, 200, 256);
   test_bad_arguments ();
   test_contexts_in_threads ();
+  test_model_find_searches_the_callers_path ();
   printf ("model: %d passed, %d failed\n", checks - failures, failures);
   return failures ? 1 : 0;
 }

@@ -135,10 +135,14 @@ try_file (const char *dir, size_t dir_len, const char *file, int *nomem)
 }
 
 VggStatus
-vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
+vgg_model_find (const char *name, const char *search_path, char **path,
+    char error[VGG_ERROR_SIZE])
 {
   const VggKnownModel *known = vgg_known_model_lookup (name);
   const char *tv_file = known ? known->file_name : NULL;
+  /* the caller's folders, else the engine's own variable */
+  const char *dirs = search_path ? search_path : getenv ("VGG_MODEL_PATH");
+  const char *source = search_path ? "the search path" : "$VGG_MODEL_PATH";
   const char *env, *home;
   char *safetensors = NULL, *pth = NULL, *found = NULL;
   char hub[4096];
@@ -162,14 +166,13 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
   sprintf (safetensors, "%s.safetensors", name);
   sprintf (pth, "%s.pth", name);
 
-  env = getenv ("GST_VGG_MODEL_PATH");
-  if (env != NULL && env[0] != '\0') {
-    places_add (&places, "$GST_VGG_MODEL_PATH (");
-    for (const char *dir = env; found == NULL && !nomem;) {
+  if (dirs != NULL && dirs[0] != '\0') {
+    places_add (&places, "%s (", source);
+    for (const char *dir = dirs; found == NULL && !nomem;) {
       const char *end = strchr (dir, ':');
       size_t len = end ? (size_t) (end - dir) : strlen (dir);
       if (len > 0) {
-        places_add (&places, "%s%.*s", dir == env ? "" : ":", (int) len, dir);
+        places_add (&places, "%s%.*s", dir == dirs ? "" : ":", (int) len, dir);
         if ((found = try_file (dir, len, safetensors, &nomem)) == NULL
             && (found = try_file (dir, len, pth, &nomem)) == NULL)
           found = try_file (dir, len, tv_file, &nomem);
@@ -180,7 +183,7 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
     }
     places_add (&places, "), ");
   } else {
-    places_add (&places, "$GST_VGG_MODEL_PATH (unset), ");
+    places_add (&places, "%s (%s), ", source, dirs ? "empty" : "unset");
   }
 
   /* torch.hub.get_dir (): $TORCH_HOME/hub, else
@@ -215,8 +218,11 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
       status = vgg_set_error (error, VGG_ERROR_IO, NULL,
           "model \"%s\" not found: download %s into %s (looked for %s, %s "
           "and %s in %s)",
-          name, known->url, hub[0] ? hub : "$GST_VGG_MODEL_PATH", safetensors,
-          pth, tv_file, places.text);
+          name, known->url,
+          hub[0]            ? hub
+              : search_path ? "a folder of the search path"
+                            : "a folder of $VGG_MODEL_PATH",
+          safetensors, pth, tv_file, places.text);
     else
       status = vgg_set_error (error, VGG_ERROR_IO, NULL,
           "model \"%s\" not found (looked for %s and %s in %s); known "

@@ -201,18 +201,23 @@ VGG_API int vgg_known_model_count (void);
 VGG_API const VggKnownModel *vgg_known_model_get (int n);
 
 /* Finds the file of a model by name (no '/'), in this order:
- *   each folder of $GST_VGG_MODEL_PATH (colon-separated):
+ *   each folder of search_path, a colon-separated list of folders given
+ *       by the caller (the GStreamer plugin passes its
+ *       $GST_VGG_MODEL_PATH); when search_path is NULL, each folder of
+ *       the environment variable $VGG_MODEL_PATH; "" searches none:
  *       NAME.safetensors, NAME.pth, torchvision's file name;
  *   torch's hub cache ($TORCH_HOME/hub/checkpoints, by default
  *       ${XDG_CACHE_HOME:-~/.cache}/torch/hub/checkpoints):
  *       torchvision's file name;
  *   the installed data folder (DATADIR/gst-vgg): NAME.safetensors,
  *       torchvision's file name.
- * *path receives a new string (free ()).  When nothing is found, returns
- * VGG_ERROR_IO and an error that lists the places searched and, for a
- * known model, the URL to download it from. */
-VGG_API VggStatus vgg_model_find (
-    const char *name, char **path, char error[VGG_ERROR_SIZE]);
+ * Only regular files are taken.  *path receives a new string (free ()).
+ * When nothing is found, returns VGG_ERROR_IO and an error that lists the
+ * places searched (the first as "the search path (...)" or
+ * "$VGG_MODEL_PATH (...)") and, for a known model, the URL to download it
+ * from. */
+VGG_API VggStatus vgg_model_find (const char *name, const char *search_path,
+    char **path, char error[VGG_ERROR_SIZE]);
 
 /* --- Conversion --- */
 
