@@ -4,8 +4,8 @@
  * copies an interleaved input with memcpy (bf16, which rounds its copy) or
  * lets the first layer read it in place (fp32).  Times both on one frame,
  * each call alone, and prints microseconds per frame: the best and the
- * median of RUNS runs (the buffers stay in cache between runs, as the
- * input just written by the normalization does).
+ * mean of RUNS runs (the buffers stay in cache between runs, as the input
+ * just written by the normalization does).
  *
  *   build/bench/transpose-cost [HxW [RUNS [THREADS]]]   (224x224 2000 2)
  */
@@ -16,29 +16,31 @@
 #include <string.h>
 #include <time.h>
 
-static double
-now_us (void)
+/* Best and sum of the runs of one operation, in microseconds. */
+typedef struct
 {
-  struct timespec ts;
+  double best, sum;
+} Timing;
 
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int
-compare_doubles (const void *a, const void *b)
-{
-  const double *x = a, *y = b;
-  return (*x > *y) - (*x < *y);
-}
-
-/* Sorts times[0, runs) and prints its best and median. */
 static void
-report (const char *what, double *times, int runs)
+timing_add (Timing *t, const struct timespec *start)
 {
-  qsort (times, runs, sizeof (double), compare_doubles);
-  printf ("%-34s best %8.1f us   median %8.1f us\n", what, times[0],
-      times[runs / 2]);
+  struct timespec end;
+  double us;
+
+  clock_gettime (CLOCK_MONOTONIC, &end);
+  us =
+      (end.tv_sec - start->tv_sec) * 1e6 + (end.tv_nsec - start->tv_nsec) / 1e3;
+  if (t->sum == 0 || us < t->best)
+    t->best = us;
+  t->sum += us;
+}
+
+static void
+timing_print (const char *what, const Timing *t, int runs)
+{
+  printf (
+      "%-34s best %8.1f us   mean %8.1f us\n", what, t->best, t->sum / runs);
 }
 
 int
@@ -47,7 +49,8 @@ main (int argc, char **argv)
   int h = 224, w = 224, runs = 2000, max_threads = 2, ret = 1;
   size_t count;
   float *in = NULL, *out = NULL;
-  double *times = NULL;
+  struct timespec start;
+  Timing copy = { 0, 0 };
   VggPool *pool = NULL;
 
   if (argc > 1 && sscanf (argv[1], "%dx%d", &h, &w) != 2)
@@ -62,8 +65,7 @@ main (int argc, char **argv)
   count = (size_t) 3 * h * w;
   in = malloc (count * sizeof (float));
   out = malloc (count * sizeof (float));
-  times = malloc (runs * sizeof (double));
-  if (in == NULL || out == NULL || times == NULL) {
+  if (in == NULL || out == NULL) {
     fprintf (stderr, "transpose-cost: out of memory\n");
     goto out;
   }
@@ -74,6 +76,7 @@ main (int argc, char **argv)
   printf ("one %dx%d frame, 3 channels, %zu bytes of float32; %d runs\n", h, w,
       count * sizeof (float), runs);
   for (int threads = 1; threads <= max_threads; threads++) {
+    Timing transpose = { 0, 0 };
     char what[64];
 
     pool = vgg_pool_new (threads);
@@ -82,24 +85,24 @@ main (int argc, char **argv)
       goto out;
     }
     for (int r = 0; r < runs; r++) {
-      double t0 = now_us ();
+      clock_gettime (CLOCK_MONOTONIC, &start);
       vgg_nchw_to_nhwc (pool, in, out, 1, 3, h, w);
-      times[r] = now_us () - t0;
+      timing_add (&transpose, &start);
     }
     snprintf (what, sizeof what, "vgg_nchw_to_nhwc, %d thread%s", threads,
         threads > 1 ? "s" : "");
-    report (what, times, runs);
+    timing_print (what, &transpose, runs);
     vgg_pool_free (pool);
     pool = NULL;
   }
   for (int r = 0; r < runs; r++) {
-    double t0 = now_us ();
+    clock_gettime (CLOCK_MONOTONIC, &start);
     memcpy (out, in, count * sizeof (float));
     /* keep the copy from being optimized away */
     __asm__ volatile("" : : "r"(out) : "memory");
-    times[r] = now_us () - t0;
+    timing_add (&copy, &start);
   }
-  report ("memcpy, 1 thread", times, runs);
+  timing_print ("memcpy, 1 thread", &copy, runs);
   ret = 0;
   goto out;
 
@@ -109,6 +112,5 @@ out:
   vgg_pool_free (pool);
   free (in);
   free (out);
-  free (times);
   return ret;
 }
