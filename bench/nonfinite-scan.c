@@ -4,7 +4,7 @@
  * included), best of N runs each.  Not built by meson; from the source
  * tree, after `ninja -C build`:
  *
- *   cc -O2 -D_GNU_SOURCE -Ivggcore/include -Ivggcore/src \
+ *   cc -O2 -D_GNU_SOURCE -Ivggcore/include -Ivggcore/src/io \
  *       bench/nonfinite-scan.c build/vggcore/libvggcore-internal.a \
  *       -lopenblas -lm -lpthread -o build/nonfinite-scan
  *   build/nonfinite-scan vgg16.safetensors 5

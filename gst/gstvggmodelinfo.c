@@ -302,8 +302,7 @@ load_model (GstVggModelInfo *info, const gchar *search_path, GError **error)
   }
   if (strchr (spec, '/') == NULL && !g_file_test (spec, G_FILE_TEST_EXISTS)) {
     info->known = vgg_known_model_lookup (spec);
-    (void) search_path; /* TODO merge: vgg_model_find takes it */
-    status = vgg_model_find (spec, &found, msg);
+    status = vgg_model_find (spec, search_path, &found, msg);
     if (status != VGG_OK) {
       g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
           "Could not find the model: %s", msg);

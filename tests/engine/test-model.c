@@ -1,7 +1,9 @@
 /* Models and contexts through the public API: torchvision's published
  * parameter and multiply-accumulate counts for the eight architectures,
- * output sizes, argument errors, and no allocation inside a forward pass
- * (malloc, calloc and realloc are wrapped by the linker for this test). */
+ * output sizes, argument errors, no allocation inside a forward pass
+ * (malloc, calloc and realloc are wrapped by the linker for this test),
+ * the NHWC entry against the NCHW one, and where vgg_model_find
+ * searches. */
 #include "vggcore/vggcore.h"
 
 #include <math.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures, checks;
 static atomic_int allocations;
@@ -107,6 +110,16 @@ test_published_counts (void)
   }
 }
 
+/* x[0, count) uniform in [-0.5, 0.5) from a fixed seed (an LCG) */
+static void
+random_input (float *x, size_t count, uint64_t seed)
+{
+  for (size_t i = 0; i < count; i++) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    x[i] = (float) ((seed >> 40) / (double) (1 << 24) - 0.5);
+  }
+}
+
 static void
 test_forward (const char *arch, int batch, int threads, int h, int w)
 {
@@ -117,12 +130,8 @@ test_forward (const char *arch, int batch, int threads, int h, int w)
   float *input = malloc (count * sizeof (float));
   const float *probs, *logits;
   int dims, before, during;
-  uint64_t seed = 99;
 
-  for (size_t i = 0; i < count; i++) {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    input[i] = (float) ((seed >> 40) / (double) (1 << 24) - 0.5);
-  }
+  random_input (input, count, 99);
   CHECK (vgg_model_new_random (arch, 8, 17, 5, &model, error) == VGG_OK, "%s",
       error);
   CHECK (vgg_context_new (model, batch, threads, &ctx, error) == VGG_OK, "%s",
@@ -197,6 +206,132 @@ test_forward (const char *arch, int batch, int threads, int h, int w)
 out:
   vgg_context_free (ctx);
   free (input);
+}
+
+static const VggOutput compared_outputs[] = { VGG_OUTPUT_POOL5, VGG_OUTPUT_FC6,
+  VGG_OUTPUT_FC7, VGG_OUTPUT_LOGITS, VGG_OUTPUT_PROBS };
+
+/* nhwc (n, h, w, 3) from nchw (n, 3, h, w) */
+static void
+to_nhwc (const float *nchw, float *nhwc, int n, int h, int w)
+{
+  for (int b = 0; b < n; b++)
+    for (int c = 0; c < 3; c++)
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+          nhwc[(((size_t) b * h + y) * w + x) * 3 + c] =
+              nchw[(((size_t) b * 3 + c) * h + y) * w + x];
+}
+
+/* vgg_context_forward_nhwc on (n, h, w, 3) pixels gives bit for bit the
+ * outputs of vgg_context_forward on the same pixels as (n, 3, h, w), each
+ * entry on a context of its own (so that neither reads what the other
+ * left in its buffers); it allocates nothing after its first pass, never
+ * writes the caller's input and refuses what the NCHW entry refuses.
+ * The model: arch/8, 11 classes, weights from seed. */
+static void
+test_nhwc_input_matches_nchw (const char *arch, uint64_t seed,
+    VggPrecision precision, int n, int h, int w)
+{
+  const char *prec = vgg_precision_to_string (precision);
+  char error[VGG_ERROR_SIZE];
+  VggModel *model = NULL;
+  VggContext *planar = NULL, *interleaved = NULL;
+  size_t count = (size_t) n * 3 * h * w;
+  float *nchw = malloc (count * sizeof (float));
+  float *nhwc = malloc (count * sizeof (float));
+  float *nhwc_copy = malloc (count * sizeof (float));
+  int failed = failures, before, during;
+
+  if (nchw == NULL || nhwc == NULL || nhwc_copy == NULL) {
+    CHECK (0, "out of memory for %zu floats", count);
+    goto out;
+  }
+  random_input (nchw, count, seed);
+  to_nhwc (nchw, nhwc, n, h, w);
+  memcpy (nhwc_copy, nhwc, count * sizeof (float));
+
+  CHECK (vgg_model_new_random (arch, 8, 11, seed, &model, error) == VGG_OK,
+      "%s: %s", arch, error);
+  if (model == NULL)
+    goto out;
+  CHECK (vgg_context_new_with_precision (model, 3, 2, precision, &planar, error)
+              == VGG_OK
+          && vgg_context_new_with_precision (
+                 model, 3, 2, precision, &interleaved, error)
+              == VGG_OK,
+      "%s %s: %s", arch, prec, error);
+  if (planar == NULL || interleaved == NULL)
+    goto out;
+
+  CHECK (vgg_context_forward (planar, nchw, n, h, w) == VGG_OK,
+      "%s %s batch %d HxW %dx%d NCHW: %s", arch, prec, n, h, w,
+      vgg_context_get_error (planar));
+  CHECK (vgg_context_forward_nhwc (interleaved, nhwc, n, h, w) == VGG_OK,
+      "%s %s batch %d HxW %dx%d NHWC: %s", arch, prec, n, h, w,
+      vgg_context_get_error (interleaved));
+  for (int o = 0;
+       o < (int) (sizeof compared_outputs / sizeof *compared_outputs); o++) {
+    const char *name = vgg_output_to_string (compared_outputs[o]);
+    int dims_a, dims_b;
+    const float *a =
+        vgg_context_get_output (planar, compared_outputs[o], &dims_a);
+    const float *b =
+        vgg_context_get_output (interleaved, compared_outputs[o], &dims_b);
+    size_t first = 0, total = (size_t) n * dims_a;
+
+    CHECK (a != NULL && b != NULL && dims_a == dims_b,
+        "%s %s batch %d HxW %dx%d %s: dims %d (NCHW) vs %d (NHWC)", arch, prec,
+        n, h, w, name, dims_a, dims_b);
+    if (a == NULL || b == NULL || dims_a != dims_b)
+      continue;
+    while (first < total && memcmp (&a[first], &b[first], sizeof (float)) == 0)
+      first++;
+    CHECK (first == total,
+        "%s %s batch %d HxW %dx%d %s: element %zu of %zu is %.9g from NCHW, "
+        "%.9g from NHWC",
+        arch, prec, n, h, w, name, first, total,
+        first < total ? a[first] : 0.0f, first < total ? b[first] : 0.0f);
+  }
+
+  before = atomic_load (&allocations);
+  CHECK (vgg_context_forward_nhwc (interleaved, nhwc, n, h, w) == VGG_OK, "%s",
+      vgg_context_get_error (interleaved));
+  during = atomic_load (&allocations) - before;
+  CHECK (during == 0, "%s %s batch %d HxW %dx%d: %d allocations in a NHWC pass",
+      arch, prec, n, h, w, during);
+  CHECK (memcmp (nhwc, nhwc_copy, count * sizeof (float)) == 0,
+      "%s %s batch %d HxW %dx%d: the NHWC pass wrote its input", arch, prec, n,
+      h, w);
+
+  /* the same refusals as the NCHW entry, and the context stays usable */
+  CHECK (vgg_context_forward_nhwc (interleaved, NULL, n, h, w)
+          == VGG_ERROR_INVALID,
+      "NHWC: NULL input accepted");
+  CHECK (
+      vgg_context_forward_nhwc (interleaved, nhwc, 4, h, w) == VGG_ERROR_INVALID
+          && strstr (vgg_context_get_error (interleaved), "batch"),
+      "NHWC: batch 4 for a context of 3: %s",
+      vgg_context_get_error (interleaved));
+  CHECK (vgg_context_forward_nhwc (interleaved, nhwc, 1, 31, w)
+              == VGG_ERROR_INVALID
+          && strstr (vgg_context_get_error (interleaved), "32"),
+      "NHWC: 31 rows: %s", vgg_context_get_error (interleaved));
+  CHECK (vgg_context_forward_nhwc (interleaved, nhwc, n, h, w) == VGG_OK,
+      "NHWC after refusals: %s", vgg_context_get_error (interleaved));
+
+  if (failures == failed)
+    printf ("ok   NHWC == NCHW bit for bit: %s/8 seed %llu %s batch %d at "
+            "HxW %dx%d\n",
+        arch, (unsigned long long) seed, prec, n, h, w);
+
+out:
+  vgg_context_free (planar);
+  vgg_context_free (interleaved);
+  vgg_model_unref (model);
+  free (nchw);
+  free (nhwc);
+  free (nhwc_copy);
 }
 
 static void
@@ -276,12 +411,8 @@ test_contexts_in_threads (void)
   pthread_t threads[N_THREADS];
   ThreadRun runs[N_THREADS];
   pthread_barrier_t barrier;
-  uint64_t seed = 7;
 
-  for (size_t i = 0; i < sizeof input / sizeof *input; i++) {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    input[i] = (float) ((seed >> 40) / (double) (1 << 24) - 0.5);
-  }
+  random_input (input, sizeof input / sizeof *input, 7);
   /* the references on a model of their own (same seed, same weights), so
    * that the shared model is packed for bf16 by the threads */
   CHECK (vgg_model_new_random ("vgg11_bn", 8, 17, 3, &model, error) == VGG_OK
@@ -326,6 +457,107 @@ out:
   vgg_model_unref (model2);
 }
 
+/* dir/name in path (room for 512 chars) */
+static const char *
+in_dir (char path[512], const char *dir, const char *name)
+{
+  snprintf (path, 512, "%s/%s", dir, name);
+  return path;
+}
+
+/* vgg_model_find (name, search_path) finds dir/name (without
+ * search_path: in the $VGG_MODEL_PATH of the moment). */
+static void
+expect_found (const char *name, const char *search_path, const char *dir,
+    const char *file)
+{
+  char error[VGG_ERROR_SIZE], want[512];
+  char *found = NULL;
+  VggStatus s = vgg_model_find (name, search_path, &found, error);
+
+  in_dir (want, dir, file);
+  CHECK (s == VGG_OK && found && strcmp (found, want) == 0,
+      "%s, search path %s, $VGG_MODEL_PATH %s: %s, found %s, not %s (%s)", name,
+      search_path ? search_path : "NULL",
+      getenv ("VGG_MODEL_PATH") ? getenv ("VGG_MODEL_PATH") : "unset",
+      vgg_status_to_string (s), found ? found : "nothing", want, error);
+  free (found);
+}
+
+/* vgg_model_find (name, search_path) finds nothing, and its error holds
+ * `says` but not `not_said` (NULL: anything). */
+static void
+expect_not_found (const char *name, const char *search_path, const char *says,
+    const char *not_said)
+{
+  char error[VGG_ERROR_SIZE];
+  char *found = NULL;
+  VggStatus s = vgg_model_find (name, search_path, &found, error);
+
+  CHECK (s == VGG_ERROR_IO && found == NULL && strstr (error, says)
+          && (not_said == NULL || !strstr (error, not_said)),
+      "%s, search path %s, $VGG_MODEL_PATH %s: %s, found %s; the error "
+      "should say \"%s\"%s%s: %s",
+      name, search_path ? search_path : "NULL",
+      getenv ("VGG_MODEL_PATH") ? getenv ("VGG_MODEL_PATH") : "unset",
+      vgg_status_to_string (s), found ? found : "nothing", says,
+      not_said ? " and not " : "", not_said ? not_said : "", error);
+  free (found);
+}
+
+/* Model names are searched first in the caller's search path; without
+ * one, in the engine's $VGG_MODEL_PATH (never the plugin's
+ * $GST_VGG_MODEL_PATH); the error names which one it searched. */
+static void
+test_model_find_searches_the_callers_path (void)
+{
+  char env_dir[] = "/tmp/test-model-env-XXXXXX";
+  char arg_dir[] = "/tmp/test-model-arg-XXXXXX";
+  char custom[512], vgg11[512], says[600];
+  FILE *f;
+
+  if (mkdtemp (env_dir) == NULL || mkdtemp (arg_dir) == NULL) {
+    CHECK (0, "mkdtemp failed");
+    return;
+  }
+  /* empty regular files: vgg_model_find only looks */
+  CHECK ((f = fopen (in_dir (custom, env_dir, "custom.pth"), "w")) != NULL,
+      "cannot create %s", custom);
+  if (f)
+    fclose (f);
+  CHECK (
+      (f = fopen (in_dir (vgg11, arg_dir, "vgg11.safetensors"), "w")) != NULL,
+      "cannot create %s", vgg11);
+  if (f)
+    fclose (f);
+  /* no hub cache: torch's folder is an empty one */
+  setenv ("TORCH_HOME", env_dir, 1);
+  setenv ("VGG_MODEL_PATH", env_dir, 1);
+  unsetenv ("GST_VGG_MODEL_PATH");
+
+  expect_found ("vgg11", arg_dir, arg_dir, "vgg11.safetensors");
+  expect_found ("custom", NULL, env_dir, "custom.pth");
+  /* a search path replaces $VGG_MODEL_PATH, and the error says so */
+  snprintf (says, sizeof says, "the search path (%s)", arg_dir);
+  expect_not_found ("custom", arg_dir, says, "VGG_MODEL_PATH");
+  expect_not_found ("custom", "", "the search path (empty)", NULL);
+  /* NULL: $VGG_MODEL_PATH only; the plugin's variable is not read */
+  unsetenv ("VGG_MODEL_PATH");
+  setenv ("GST_VGG_MODEL_PATH", env_dir, 1);
+  expect_not_found ("custom", NULL, "$VGG_MODEL_PATH (unset)", NULL);
+  expect_not_found ("vgg13", NULL,
+      "https://download.pytorch.org/models/vgg13-19584684.pth", NULL);
+  printf ("ok   vgg_model_find: the caller's search path, else "
+          "$VGG_MODEL_PATH\n");
+
+  unsetenv ("GST_VGG_MODEL_PATH");
+  unsetenv ("TORCH_HOME");
+  unlink (custom);
+  unlink (vgg11);
+  rmdir (env_dir);
+  rmdir (arg_dir);
+}
+
 int
 main (void)
 {
@@ -334,8 +566,15 @@ main (void)
   test_forward ("vgg13_bn", 2, 1, 67, 45);
   test_forward ("vgg16", 1, 3, 224, 224);
   test_forward ("vgg19_bn", 2, 2, 200, 256);
+  for (int p = 0; p < 2; p++)
+    for (int b = 1; b <= 3; b += 2) {
+      test_nhwc_input_matches_nchw (
+          "vgg11_bn", 41, (VggPrecision) p, b, 37, 45);
+      test_nhwc_input_matches_nchw ("vgg13", 42, (VggPrecision) p, b, 64, 32);
+    }
   test_bad_arguments ();
   test_contexts_in_threads ();
+  test_model_find_searches_the_callers_path ();
   printf ("model: %d passed, %d failed\n", checks - failures, failures);
   return failures ? 1 : 0;
 }

@@ -12,7 +12,7 @@ command-line tools:
   tolerance of test_parity.py);
 - vgg-convert: .pth -> safetensors gives bit-identical outputs, the
   metadata asked for, and F16/BF16 tensors equal to torch's own rounding;
-- model names: $GST_VGG_MODEL_PATH, $TORCH_HOME/hub/checkpoints with
+- model names: $VGG_MODEL_PATH, $TORCH_HOME/hub/checkpoints with
   torchvision's file names, vgg16-features' normalization, and the error
   that lists the places searched and the download URL;
 - hostile files, each refused with its message and without running
@@ -306,7 +306,7 @@ def test_model_names(c):
     os.makedirs(hub, exist_ok=True)
     save_pth(os.path.join(hub, "vgg11-8a719046.pth"), model.state_dict(),
              True)
-    env = {"TORCH_HOME": c.path("torch-home"), "GST_VGG_MODEL_PATH": ""}
+    env = {"TORCH_HOME": c.path("torch-home"), "VGG_MODEL_PATH": ""}
     x = make_input(111, 1)
     with torch.no_grad():
         want = model(x).numpy().astype(np.float64)
@@ -318,17 +318,17 @@ def test_model_names(c):
     check(rc == 0 and "name: vgg11" in text, "a torchvision file is named "
           "after its model", text + err)
 
-    # $GST_VGG_MODEL_PATH comes first: NAME.safetensors there wins
+    # $VGG_MODEL_PATH comes first: NAME.safetensors there wins
     other = vggtorch.make_vgg("vgg11", 8, num_classes=3, seed=112)
     d1, d2 = c.path("models-a"), c.path("models-b")
     os.makedirs(d1, exist_ok=True)
     os.makedirs(d2, exist_ok=True)
     vggtorch.save_safetensors(os.path.join(d2, "vgg11.safetensors"),
                               other.state_dict())
-    env2 = dict(env, GST_VGG_MODEL_PATH="%s:%s" % (d1, d2))
+    env2 = dict(env, VGG_MODEL_PATH="%s:%s" % (d1, d2))
     rc, text, err = run(c.inspect, "vgg11", env=env2)
     check(rc == 0 and "classes: 3" in text,
-          "vgg11.safetensors in the second folder of $GST_VGG_MODEL_PATH "
+          "vgg11.safetensors in the second folder of $VGG_MODEL_PATH "
           "is found before the hub cache", text + err)
 
     feat = vggtorch.make_vgg("vgg16", 8, num_classes=1000, seed=113)

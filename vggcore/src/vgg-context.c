@@ -1,9 +1,9 @@
 /* Contexts: the scratch memory and the thread pool of forward passes. */
 #include "vgg-model-private.h"
 #include "vgg-layers-private.h"
+#include "vgg-error-private.h"
 
 #include <cblas.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,17 +35,6 @@ struct VggContext
 
   char error[VGG_ERROR_SIZE];
 };
-
-static VggStatus
-context_error (VggContext *ctx, VggStatus status, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (ctx->error, sizeof ctx->error, fmt, ap);
-  va_end (ap);
-  return status;
-}
 
 /* Largest activation, in floats, of a pass over n images of h x w, and
  * the largest padded input of a direct convolution; 0 when the pools would
@@ -117,11 +106,8 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
   if (error)
     error[0] = '\0';
   if (model == NULL || max_batch < 1 || max_batch > 4096) {
-    snprintf (error, error ? VGG_ERROR_SIZE : 0,
-        "batch size %d is outside "
-        "1..4096",
-        max_batch);
-    return VGG_ERROR_INVALID;
+    return vgg_set_error (error, VGG_ERROR_INVALID, NULL,
+        "batch size %d is outside 1..4096", max_batch);
   }
   if (threads <= 0)
     threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
@@ -131,9 +117,8 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
     threads = 256;
 
   if (vgg_precision_to_string (precision) == NULL) {
-    snprintf (error, error ? VGG_ERROR_SIZE : 0, "unknown precision %d",
-        (int) precision);
-    return VGG_ERROR_INVALID;
+    return vgg_set_error (error, VGG_ERROR_INVALID, NULL,
+        "unknown precision %d", (int) precision);
   }
   if (vgg_model_prepare (model, precision, error) != VGG_OK)
     return VGG_ERROR_NOMEM;
@@ -192,10 +177,9 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
   return VGG_OK;
 
 nomem:
-  snprintf (error, error ? VGG_ERROR_SIZE : 0,
-      "out of memory for a context "
-      "of batch %d and %d threads",
-      max_batch, threads);
+  vgg_set_error (error, VGG_ERROR_NOMEM, NULL,
+      "out of memory for a context of batch %d and %d threads", max_batch,
+      threads);
   vgg_context_free (ctx);
   return VGG_ERROR_NOMEM;
 }
@@ -247,8 +231,8 @@ vgg_context_set_precision (VggContext *ctx, VggPrecision precision)
 
   ctx->error[0] = '\0';
   if (vgg_precision_to_string (precision) == NULL)
-    return context_error (
-        ctx, VGG_ERROR_INVALID, "unknown precision %d", (int) precision);
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
+        "unknown precision %d", (int) precision);
   status = vgg_model_prepare (ctx->model, precision, ctx->error);
   if (status == VGG_OK)
     ctx->precision = precision;
@@ -289,9 +273,16 @@ vgg_context_get_error (const VggContext *ctx)
   return ctx->error;
 }
 
-VggStatus
-vgg_context_forward (
-    VggContext *ctx, const float *input, int n, int height, int width)
+/* The memory order of a forward pass's input. */
+typedef enum
+{
+  INPUT_NCHW, /* (n, 3, h, w), planar: transposed into act[0] */
+  INPUT_NHWC  /* (n, h, w, 3), the engine's own order: read in place */
+} InputLayout;
+
+static VggStatus
+context_forward (VggContext *ctx, const float *input, InputLayout layout, int n,
+    int height, int width)
 {
   const VggModel *model = ctx->model;
   const VggKernels *k = model->kernels;
@@ -300,24 +291,27 @@ vgg_context_forward (
   const int round = p == VGG_PRECISION_BF16 ? VGG_OUT_BF16 : 0;
   size_t need, pad;
   const float *x = NULL;
+  /* the input of the next layer, (n, h, w, c): act[cur], or the caller's
+   * NHWC input itself before the first layer */
+  const float *src;
   int cur = 0, c = 3, h = height, w = width;
   double t = 0;
 
   ctx->error[0] = '\0';
   ctx->n = 0;
   if (input == NULL || n < 1 || n > ctx->max_batch)
-    return context_error (ctx, VGG_ERROR_INVALID,
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
         "batch of %d images for a "
         "context of at most %d",
         n, ctx->max_batch);
   if (height < 32 || width < 32 || height > 16384 || width > 16384)
-    return context_error (ctx, VGG_ERROR_INVALID,
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
         "input %dx%d: width and "
         "height must be between 32 and 16384",
         width, height);
   need = activation_floats (model, n, height, width, &pad);
   if (need == 0)
-    return context_error (ctx, VGG_ERROR_INVALID,
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
         "input %dx%d is too small "
         "for the pools of %s",
         width, height, vgg_model_get_name (model));
@@ -326,14 +320,20 @@ vgg_context_forward (
   if ((need > ctx->act_floats || pad > ctx->pad_floats)
       && !grow_activations (
           ctx, need > ctx->act_floats ? need : ctx->act_floats, pad))
-    return context_error (ctx, VGG_ERROR_NOMEM,
+    return vgg_set_error (ctx->error, VGG_ERROR_NOMEM, NULL,
         "out of memory for %d "
         "images of %dx%d",
         n, width, height);
 
   if (ctx->profiling)
     t = now_ms ();
-  vgg_nchw_to_nhwc (ctx->pool, input, ctx->act[0], n, 3, h, w);
+  src = ctx->act[0];
+  if (layout == INPUT_NCHW)
+    vgg_nchw_to_nhwc (ctx->pool, input, ctx->act[0], n, 3, h, w);
+  else if (round) /* rounded below, in our copy, not in the caller's */
+    memcpy (ctx->act[0], input, (size_t) n * h * w * 3 * sizeof (float));
+  else
+    src = input;
   if (round)
     vgg_round_bf16 (ctx->act[0], (size_t) n * h * w * 3);
   for (int i = 0; i < model->n_layers; i++) {
@@ -342,26 +342,26 @@ vgg_context_forward (
     switch (info->kind) {
       case VGG_LAYER_CONV3X3:
         if (layer->winograd[p])
-          vgg_conv3x3_winograd (k, ctx->pool, ctx->scratch, ctx->zeros,
-              ctx->act[cur], layer->winograd[p], layer->bias, ctx->act[!cur], n,
-              h, w, c, info->out_channels,
-              (info->relu ? VGG_OUT_RELU : 0) | round);
-        else
-          vgg_conv3x3_direct (k, ctx->pool, ctx->pad, ctx->act[cur],
-              layer->panels[p], layer->bias, ctx->act[!cur], n, h, w, c,
+          vgg_conv3x3_winograd (k, ctx->pool, ctx->scratch, ctx->zeros, src,
+              layer->winograd[p], layer->bias, ctx->act[!cur], n, h, w, c,
               info->out_channels, (info->relu ? VGG_OUT_RELU : 0) | round);
+        else
+          vgg_conv3x3_direct (k, ctx->pool, ctx->pad, src, layer->panels[p],
+              layer->bias, ctx->act[!cur], n, h, w, c, info->out_channels,
+              (info->relu ? VGG_OUT_RELU : 0) | round);
         cur = !cur;
+        src = ctx->act[cur];
         c = info->out_channels;
         break;
       case VGG_LAYER_MAXPOOL:
-        vgg_maxpool2x2_nhwc (
-            ctx->pool, ctx->act[cur], ctx->act[!cur], n, h, w, c);
+        vgg_maxpool2x2_nhwc (ctx->pool, src, ctx->act[!cur], n, h, w, c);
         cur = !cur;
+        src = ctx->act[cur];
         h /= 2;
         w /= 2;
         break;
       case VGG_LAYER_AVGPOOL:
-        vgg_avgpool7_nhwc (ctx->pool, ctx->act[cur], ctx->pool5, n, h, w, c);
+        vgg_avgpool7_nhwc (ctx->pool, src, ctx->pool5, n, h, w, c);
         x = ctx->pool5;
         break;
       case VGG_LAYER_LINEAR:
@@ -387,6 +387,20 @@ vgg_context_forward (
     ctx->layer_ms[model->n_layers - 1] = now_ms () - t;
   ctx->n = n;
   return VGG_OK;
+}
+
+VggStatus
+vgg_context_forward (
+    VggContext *ctx, const float *input, int n, int height, int width)
+{
+  return context_forward (ctx, input, INPUT_NCHW, n, height, width);
+}
+
+VggStatus
+vgg_context_forward_nhwc (
+    VggContext *ctx, const float *input, int n, int height, int width)
+{
+  return context_forward (ctx, input, INPUT_NHWC, n, height, width);
 }
 
 const float *

@@ -1,6 +1,7 @@
 /* Model names: torchvision's published VGG weights and where a user
  * already keeps them (see vgg_model_find in vggcore.h). */
 #include "vgg-model-private.h"
+#include "vgg-error-private.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -134,10 +135,14 @@ try_file (const char *dir, size_t dir_len, const char *file, int *nomem)
 }
 
 VggStatus
-vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
+vgg_model_find (const char *name, const char *search_path, char **path,
+    char error[VGG_ERROR_SIZE])
 {
   const VggKnownModel *known = vgg_known_model_lookup (name);
   const char *tv_file = known ? known->file_name : NULL;
+  /* the caller's folders, else the engine's own variable */
+  const char *dirs = search_path ? search_path : getenv ("VGG_MODEL_PATH");
+  const char *source = search_path ? "the search path" : "$VGG_MODEL_PATH";
   const char *env, *home;
   char *safetensors = NULL, *pth = NULL, *found = NULL;
   char hub[4096];
@@ -148,13 +153,10 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
   if (error)
     error[0] = '\0';
   *path = NULL;
-  if (name == NULL || name[0] == '\0' || strchr (name, '/') != NULL) {
-    if (error)
-      snprintf (error, VGG_ERROR_SIZE,
-          "\"%s\" is not a model name (a name has no '/')",
-          name ? name : "(null)");
-    return VGG_ERROR_INVALID;
-  }
+  if (name == NULL || name[0] == '\0' || strchr (name, '/') != NULL)
+    return vgg_set_error (error, VGG_ERROR_INVALID, NULL,
+        "\"%s\" is not a model name (a name has no '/')",
+        name ? name : "(null)");
   safetensors = malloc (strlen (name) + 13);
   pth = malloc (strlen (name) + 5);
   if (safetensors == NULL || pth == NULL) {
@@ -164,14 +166,13 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
   sprintf (safetensors, "%s.safetensors", name);
   sprintf (pth, "%s.pth", name);
 
-  env = getenv ("GST_VGG_MODEL_PATH");
-  if (env != NULL && env[0] != '\0') {
-    places_add (&places, "$GST_VGG_MODEL_PATH (");
-    for (const char *dir = env; found == NULL && !nomem;) {
+  if (dirs != NULL && dirs[0] != '\0') {
+    places_add (&places, "%s (", source);
+    for (const char *dir = dirs; found == NULL && !nomem;) {
       const char *end = strchr (dir, ':');
       size_t len = end ? (size_t) (end - dir) : strlen (dir);
       if (len > 0) {
-        places_add (&places, "%s%.*s", dir == env ? "" : ":", (int) len, dir);
+        places_add (&places, "%s%.*s", dir == dirs ? "" : ":", (int) len, dir);
         if ((found = try_file (dir, len, safetensors, &nomem)) == NULL
             && (found = try_file (dir, len, pth, &nomem)) == NULL)
           found = try_file (dir, len, tv_file, &nomem);
@@ -182,7 +183,7 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
     }
     places_add (&places, "), ");
   } else {
-    places_add (&places, "$GST_VGG_MODEL_PATH (unset), ");
+    places_add (&places, "%s (%s), ", source, dirs ? "empty" : "unset");
   }
 
   /* torch.hub.get_dir (): $TORCH_HOME/hub, else
@@ -213,17 +214,17 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
     goto out;
   }
   if (found == NULL) {
-    status = VGG_ERROR_IO;
-    if (error == NULL)
-      goto out;
     if (known)
-      snprintf (error, VGG_ERROR_SIZE,
+      status = vgg_set_error (error, VGG_ERROR_IO, NULL,
           "model \"%s\" not found: download %s into %s (looked for %s, %s "
           "and %s in %s)",
-          name, known->url, hub[0] ? hub : "$GST_VGG_MODEL_PATH", safetensors,
-          pth, tv_file, places.text);
+          name, known->url,
+          hub[0]            ? hub
+              : search_path ? "a folder of the search path"
+                            : "a folder of $VGG_MODEL_PATH",
+          safetensors, pth, tv_file, places.text);
     else
-      snprintf (error, VGG_ERROR_SIZE,
+      status = vgg_set_error (error, VGG_ERROR_IO, NULL,
           "model \"%s\" not found (looked for %s and %s in %s); known "
           "names: vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, "
           "vgg19_bn, vgg16-features",
@@ -231,8 +232,8 @@ vgg_model_find (const char *name, char **path, char error[VGG_ERROR_SIZE])
   }
 
 out:
-  if (status == VGG_ERROR_NOMEM && error)
-    snprintf (error, VGG_ERROR_SIZE, "%s: out of memory", name);
+  if (status == VGG_ERROR_NOMEM)
+    vgg_set_error (error, status, name, "out of memory");
   free (safetensors);
   free (pth);
   *path = found;

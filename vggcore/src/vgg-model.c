@@ -2,10 +2,10 @@
  * shapes, folding and packing its weights, and the public queries. */
 #include "vgg-model-private.h"
 #include "vgg-layers-private.h"
+#include "vgg-error-private.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,18 +42,6 @@ static const char *const arch_names[][2] = {
   { "vgg16", "vgg16_bn" },
   { "vgg19", "vgg19_bn" },
 };
-
-static void
-set_error (char error[VGG_ERROR_SIZE], const char *fmt, ...)
-{
-  va_list ap;
-
-  if (error == NULL)
-    return;
-  va_start (ap, fmt);
-  vsnprintf (error, VGG_ERROR_SIZE, fmt, ap);
-  va_end (ap);
-}
 
 int
 vgg_arch_config (const char *arch, int cfg[VGG_CFG_MAX], int *batch_norm)
@@ -162,10 +150,9 @@ vgg_model_prepare (
     if (!ok) {
       /* the layers before keep their packing: freed with the model, and
        * the next call makes the rest */
-      snprintf (error, error ? VGG_ERROR_SIZE : 0,
+      status = vgg_set_error (error, VGG_ERROR_NOMEM, NULL,
           "out of memory packing %s of %s for %s", layer->name,
           vgg_model_get_name (model), vgg_precision_to_string (precision));
-      status = VGG_ERROR_NOMEM;
       goto out;
     }
   }
@@ -279,11 +266,9 @@ vgg_model_finish (
     switch (info->kind) {
       case VGG_LAYER_CONV3X3:
         if (info->in_channels != channels) {
-          set_error (error,
-              "%s: convolution %s takes %d input channels but "
-              "receives %d",
-              prefix, info->name, info->in_channels, channels);
-          return VGG_ERROR_UNSUPPORTED;
+          return vgg_set_error (error, VGG_ERROR_UNSUPPORTED, prefix,
+              "convolution %s takes %d input channels but receives %d",
+              info->name, info->in_channels, channels);
         }
         channels = info->out_channels;
         n_conv++;
@@ -297,11 +282,10 @@ vgg_model_finish (
         break;
       case VGG_LAYER_LINEAR:
         if (info->in_channels != features) {
-          set_error (error,
-              "%s: linear layer %s takes %d inputs but receives "
+          return vgg_set_error (error, VGG_ERROR_UNSUPPORTED, prefix,
+              "linear layer %s takes %d inputs but receives "
               "%d (%d channels x 7 x 7)",
-              prefix, info->name, info->in_channels, features, channels);
-          return VGG_ERROR_UNSUPPORTED;
+              info->name, info->in_channels, features, channels);
         }
         features = info->out_channels;
         if (model->n_linear < 3)
@@ -311,11 +295,9 @@ vgg_model_finish (
     }
   }
   if (n_conv == 0 || !seen_avgpool || model->n_linear == 0) {
-    set_error (error,
-        "%s: not a VGG network: %d convolutions and %d linear "
-        "layers",
-        prefix, n_conv, model->n_linear);
-    return VGG_ERROR_UNSUPPORTED;
+    return vgg_set_error (error, VGG_ERROR_UNSUPPORTED, prefix,
+        "not a VGG network: %d convolutions and %d linear layers", n_conv,
+        model->n_linear);
   }
   /* fc6, fc7, logits: the first two hidden layers and the last one */
   model->linear_index[2] = -1;
@@ -356,15 +338,13 @@ get_tensor (const Loader *ld, const char *name, int ndim, const int64_t *want,
   int ok;
 
   if (t == NULL) {
-    set_error (ld->error, "%s: missing tensor \"%s\"", ld->path, name);
-    return VGG_ERROR_FORMAT;
+    return vgg_set_error (
+        ld->error, VGG_ERROR_FORMAT, ld->path, "missing tensor \"%s\"", name);
   }
   if (t->dtype == VGG_DTYPE_OTHER) {
-    set_error (ld->error,
-        "%s: tensor \"%s\" has dtype %s; F32, F16 or BF16 "
-        "expected",
-        ld->path, name, t->dtype_name);
-    return VGG_ERROR_FORMAT;
+    return vgg_set_error (ld->error, VGG_ERROR_FORMAT, ld->path,
+        "tensor \"%s\" has dtype %s; F32, F16 or BF16 expected", name,
+        t->dtype_name);
   }
   ok = t->ndim == ndim;
   for (int i = 0; ok && i < ndim; i++)
@@ -380,19 +360,17 @@ get_tensor (const Loader *ld, const char *name, int ndim, const int64_t *want,
                  expected + len, sizeof expected - len, "%s*", i ? ", " : "")
                          : snprintf (expected + len, sizeof expected - len,
                              "%s%lld", i ? ", " : "", (long long) want[i]);
-    set_error (ld->error, "%s: tensor \"%s\" has shape [%s]; expected [%s]",
-        ld->path, name, shape, expected);
-    return VGG_ERROR_FORMAT;
+    return vgg_set_error (ld->error, VGG_ERROR_FORMAT, ld->path,
+        "tensor \"%s\" has shape [%s]; expected [%s]", name, shape, expected);
   }
   /* a NaN or infinite weight makes every result NaN (or a silent 0 after
    * a ReLU): refused here, with the place, rather than met in the output */
   bad = vgg_tensor_find_nonfinite (t);
   if (bad >= 0) {
-    set_error (ld->error,
-        "%s: tensor \"%s\" holds a non-finite value (NaN or infinity) at "
+    return vgg_set_error (ld->error, VGG_ERROR_FORMAT, ld->path,
+        "tensor \"%s\" holds a non-finite value (NaN or infinity) at "
         "element %lld",
-        ld->path, name, (long long) bad);
-    return VGG_ERROR_FORMAT;
+        name, (long long) bad);
   }
   *out = t;
   return VGG_OK;
@@ -510,17 +488,16 @@ load_conv (const Loader *ld, VggLayer *layer, int index, int bn)
   layer->bias = malloc ((size_t) o * sizeof (float));
   if (!fw || !fb || (bn && (!fg || !fbe || !fmu || !fvar)) || !layer->packed
       || !layer->bias) {
-    set_error (
-        ld->error, "%s: out of memory packing features.%d", ld->path, index);
+    vgg_set_error (ld->error, status, ld->path,
+        "out of memory packing features.%d", index);
     goto out;
   }
   for (int i = 0; bn && i < o; i++)
     if (!(fvar[i] >= 0)) {
-      set_error (ld->error,
-          "%s: tensor \"features.%d.running_var\" holds a "
+      status = vgg_set_error (ld->error, VGG_ERROR_FORMAT, ld->path,
+          "tensor \"features.%d.running_var\" holds a "
           "negative or NaN variance at %d",
-          ld->path, index + 1, i);
-      status = VGG_ERROR_FORMAT;
+          index + 1, i);
       goto out;
     }
   vgg_conv3x3_pack (
@@ -562,9 +539,8 @@ load_linear (const Loader *ld, VggLayer *layer, const char *prefix, int ndim,
     return status;
   in = w->shape[1] * (ndim == 4 ? (int64_t) kernel * kernel : 1);
   if (w->shape[0] > (1 << 24) || in > (1 << 28)) {
-    set_error (ld->error, "%s: tensor \"%s\" is too large for a VGG layer",
-        ld->path, name);
-    return VGG_ERROR_UNSUPPORTED;
+    return vgg_set_error (ld->error, VGG_ERROR_UNSUPPORTED, ld->path,
+        "tensor \"%s\" is too large for a VGG layer", name);
   }
   vec[0] = w->shape[0];
   snprintf (name, sizeof name, "%s.bias", prefix);
@@ -574,8 +550,8 @@ load_linear (const Loader *ld, VggLayer *layer, const char *prefix, int ndim,
   layer->weight = tensor_floats (w, &layer->owned_weight);
   layer->lin_bias = tensor_floats (b, &layer->owned_bias);
   if (layer->weight == NULL || layer->lin_bias == NULL) {
-    set_error (ld->error, "%s: out of memory reading %s", ld->path, prefix);
-    return VGG_ERROR_NOMEM;
+    return vgg_set_error (ld->error, VGG_ERROR_NOMEM, ld->path,
+        "out of memory reading %s", prefix);
   }
   layer->info.kind = VGG_LAYER_LINEAR;
   layer->info.in_channels = (int) in;
@@ -604,10 +580,9 @@ scan_features (const Loader *ld, ConvEntry **out, int *n_out)
       conv_idx[n++] = idx;
   }
   if (n == 0) {
-    set_error (ld->error,
-        "%s: no convolution weights \"features.N.weight\" "
-        "found: not a VGG state dict",
-        ld->path);
+    vgg_set_error (ld->error, status, ld->path,
+        "no convolution weights \"features.N.weight\" found: not a VGG "
+        "state dict");
     goto out;
   }
   qsort (conv_idx, n, sizeof (int), compare_ints);
@@ -628,10 +603,9 @@ scan_features (const Loader *ld, ConvEntry **out, int *n_out)
     int used = convs[k].bn ? 3 : 2;
     int gap = convs[k + 1].index - convs[k].index - used;
     if (gap < 0) {
-      set_error (ld->error,
-          "%s: features.%d follows features.%d too closely "
-          "for conv%s + ReLU",
-          ld->path, convs[k + 1].index, convs[k].index,
+      vgg_set_error (ld->error, status, ld->path,
+          "features.%d follows features.%d too closely for conv%s + ReLU",
+          convs[k + 1].index, convs[k].index,
           convs[k].bn ? " + batch-norm" : "");
       goto out;
     }
@@ -650,10 +624,10 @@ scan_features (const Loader *ld, ConvEntry **out, int *n_out)
       known =
           idx == convs[k].index || (convs[k].bn && idx == convs[k].index + 1);
     if (!known) {
-      set_error (ld->error,
-          "%s: unexpected tensor \"%s\": not a 3x3 "
+      vgg_set_error (ld->error, status, ld->path,
+          "unexpected tensor \"%s\": not a 3x3 "
           "convolution or the batch-norm after one",
-          ld->path, f->tensors[i].name);
+          f->tensors[i].name);
       goto out;
     }
   }
@@ -699,11 +673,10 @@ read_metadata (VggModel *model, const Loader *ld)
 
   if ((v = vgg_tensor_file_get_metadata (ld->file, "vgg.mean")) != NULL) {
     if (parse_floats3 (v, model->mean) != VGG_OK) {
-      set_error (ld->error,
-          "%s: metadata vgg.mean \"%s\" is not three "
+      return vgg_set_error (ld->error, VGG_ERROR_FORMAT, ld->path,
+          "metadata vgg.mean \"%s\" is not three "
           "comma-separated finite numbers",
-          ld->path, v);
-      return VGG_ERROR_FORMAT;
+          v);
     }
     model->has_normalization = 1;
   }
@@ -712,11 +685,10 @@ read_metadata (VggModel *model, const Loader *ld)
         || !(model->std[1] > 0) || !(model->std[2] > 0)
         || !isnormal (model->std[0]) || !isnormal (model->std[1])
         || !isnormal (model->std[2])) {
-      set_error (ld->error,
-          "%s: metadata vgg.std \"%s\" is not three "
+      return vgg_set_error (ld->error, VGG_ERROR_FORMAT, ld->path,
+          "metadata vgg.std \"%s\" is not three "
           "comma-separated positive numbers (finite and normal as float)",
-          ld->path, v);
-      return VGG_ERROR_FORMAT;
+          v);
     }
     model->has_normalization = 1;
   }
@@ -725,11 +697,10 @@ read_metadata (VggModel *model, const Loader *ld)
     char tail;
     if (sscanf (v, "%dx%d%c", &h, &w, &tail) != 2 || w < 32 || h < 32
         || w > 8192 || h > 8192) {
-      set_error (ld->error,
-          "%s: metadata vgg.input_size \"%s\" is not "
+      return vgg_set_error (ld->error, VGG_ERROR_FORMAT, ld->path,
+          "metadata vgg.input_size \"%s\" is not "
           "HEIGHTxWIDTH between 32 and 8192",
-          ld->path, v);
-      return VGG_ERROR_FORMAT;
+          v);
     }
     model->input_width = w;
     model->input_height = h;
@@ -761,11 +732,10 @@ read_metadata (VggModel *model, const Loader *ld)
       p = nl ? nl + 1 : p + strlen (p);
     }
     if (model->n_labels != model->n_classes) {
-      set_error (ld->error,
-          "%s: metadata vgg.labels has %d labels but the "
+      return vgg_set_error (ld->error, VGG_ERROR_FORMAT, ld->path,
+          "metadata vgg.labels has %d labels but the "
           "model has %d classes",
-          ld->path, model->n_labels, model->n_classes);
-      return VGG_ERROR_FORMAT;
+          model->n_labels, model->n_classes);
     }
   }
   return VGG_OK;
@@ -786,8 +756,8 @@ vgg_model_load (const char *path, VggModel **out, char error[VGG_ERROR_SIZE])
     error[0] = '\0';
   *out = NULL;
   if (path == NULL) {
-    set_error (error, "no model file given");
-    return VGG_ERROR_INVALID;
+    return vgg_set_error (
+        error, VGG_ERROR_INVALID, NULL, "no model file given");
   }
   status = vgg_tensor_file_open (path, &file, error);
   if (status != VGG_OK)
@@ -805,8 +775,8 @@ vgg_model_load (const char *path, VggModel **out, char error[VGG_ERROR_SIZE])
         parse_indexed (file->tensors[i].name, "classifier.", &idx);
     if (rest && strcmp (rest, "weight") == 0) {
       if (n_tv == 64) {
-        set_error (error, "%s: more than 64 classifier layers", path);
-        status = VGG_ERROR_UNSUPPORTED;
+        status = vgg_set_error (error, VGG_ERROR_UNSUPPORTED, path,
+            "more than 64 classifier layers");
         goto error;
       }
       tv_idx[n_tv++] = idx;
@@ -815,13 +785,11 @@ vgg_model_load (const char *path, VggModel **out, char error[VGG_ERROR_SIZE])
   qsort (tv_idx, n_tv, sizeof (int), compare_ints);
   timm = vgg_tensor_file_find (file, "head.fc.weight") != NULL;
   if ((n_tv > 0) == timm) {
-    set_error (error,
-        n_tv ? "%s: both classifier.N and head.fc tensors: "
+    status = vgg_set_error (error, VGG_ERROR_UNSUPPORTED, path, "%s",
+        n_tv ? "both classifier.N and head.fc tensors: "
                "torchvision or timm names, not both"
-             : "%s: no classifier tensors "
-               "(\"classifier.N.weight\" or \"head.fc.weight\")",
-        path);
-    status = VGG_ERROR_UNSUPPORTED;
+             : "no classifier tensors "
+               "(\"classifier.N.weight\" or \"head.fc.weight\")");
     goto error;
   }
 
@@ -830,8 +798,7 @@ vgg_model_load (const char *path, VggModel **out, char error[VGG_ERROR_SIZE])
     n_layers += 1 + convs[k].pools_after;
   model = vgg_model_alloc (n_layers);
   if (model == NULL || (model->path = strdup (path)) == NULL) {
-    status = VGG_ERROR_NOMEM;
-    set_error (error, "%s: out of memory", path);
+    status = vgg_set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
     goto error;
   }
 
@@ -891,7 +858,7 @@ vgg_model_load (const char *path, VggModel **out, char error[VGG_ERROR_SIZE])
 
 error:
   if (status == VGG_ERROR_NOMEM && error && error[0] == '\0')
-    set_error (error, "%s: out of memory", path);
+    vgg_set_error (error, status, path, "out of memory");
   free (convs);
   if (model)
     model_free (model);

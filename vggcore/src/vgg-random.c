@@ -4,6 +4,7 @@
  * linear layers normal(0, 0.01) with zero bias. */
 #include "vgg-model-private.h"
 #include "vgg-layers-private.h"
+#include "vgg-error-private.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -69,12 +70,11 @@ vgg_model_new_random (const char *arch, int width_divisor, int num_classes,
     error[0] = '\0';
   len = arch ? vgg_arch_config (arch, cfg, &bn) : -1;
   if (len < 0 || width_divisor < 1 || width_divisor > 64 || num_classes < 1) {
-    snprintf (error, error ? VGG_ERROR_SIZE : 0,
+    return vgg_set_error (error, VGG_ERROR_INVALID, NULL,
         "unknown architecture "
         "\"%s\" (vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, "
         "vgg19_bn), or a width divisor outside 1..64, or no classes",
         arch ? arch : "(null)");
-    return VGG_ERROR_INVALID;
   }
   n_layers = len + 1 + 3;
   model = vgg_model_alloc (n_layers);
@@ -140,7 +140,7 @@ vgg_model_new_random (const char *arch, int width_divisor, int num_classes,
 
 error:
   if (status == VGG_ERROR_NOMEM)
-    snprintf (error, error ? VGG_ERROR_SIZE : 0, "%s: out of memory", arch);
+    vgg_set_error (error, status, arch, "out of memory");
   vgg_model_unref (model);
   return status;
 }

@@ -1,5 +1,8 @@
-#include "vggcore/vggcore.h"
+/* Status codes, error messages and the names of outputs. */
+#include "vgg-error-private.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *
@@ -20,6 +23,26 @@ vgg_status_to_string (VggStatus status)
       return "out of memory";
   }
   return "unknown error";
+}
+
+VggStatus
+vgg_set_error (char error[VGG_ERROR_SIZE], VggStatus status, const char *path,
+    const char *format, ...)
+{
+  va_list args;
+  int n = 0;
+
+  if (error == NULL)
+    return status;
+  if (path != NULL) {
+    n = snprintf (error, VGG_ERROR_SIZE, "%s: ", path);
+    if (n < 0 || n >= VGG_ERROR_SIZE)
+      return status;
+  }
+  va_start (args, format);
+  vsnprintf (error + n, VGG_ERROR_SIZE - n, format, args);
+  va_end (args);
+  return status;
 }
 
 static const char *const output_names[] = {

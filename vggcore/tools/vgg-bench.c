@@ -14,11 +14,13 @@ usage (FILE *out)
   fprintf (out,
       "usage: vgg-bench (--model FILE | --arch NAME) [--batch N] "
       "[--threads N] [--iters K] [--warmup K] [--size HxW] [--profile]\n"
-      "       [--precision fp32|bf16]\n"
+      "       [--precision fp32|bf16] [--layout nchw|nhwc]\n"
       "Times K forward passes of N random images (after the warm-up ones) "
       "and prints\none JSON line.  --arch builds torchvision's NAME (vgg11 "
       "... vgg19_bn) with\nrandom weights.\n--profile also prints the mean "
-      "time of every layer to stderr.\n");
+      "time of every layer to stderr.\n--layout nhwc passes the images "
+      "interleaved (vgg_context_forward_nhwc),\nwithout the transposition "
+      "of the default planar input.\n");
 }
 
 static double
@@ -63,11 +65,12 @@ main (int argc, char **argv)
     { "size", required_argument, NULL, 's' },
     { "profile", no_argument, NULL, 'p' },
     { "precision", required_argument, NULL, 'r' },
+    { "layout", required_argument, NULL, 'l' },
     { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
   const char *path = NULL, *arch = NULL;
   VggPrecision precision = VGG_PRECISION_FP32;
   int batch = 8, threads = 2, iters = 5, warmup = 1, width = 0, height = 0;
-  int opt, ret = 1, profile = 0;
+  int opt, ret = 1, profile = 0, nhwc = 0;
   double *layer_ms = NULL;
   char error[VGG_ERROR_SIZE];
   VggModel *model = NULL;
@@ -77,12 +80,20 @@ main (int argc, char **argv)
   size_t count;
   uint64_t seed = 42;
 
-  while ((opt = getopt_long (argc, argv, "m:a:b:t:k:w:s:pr:h", options, NULL))
+  while ((opt = getopt_long (argc, argv, "m:a:b:t:k:w:s:pr:l:h", options, NULL))
       != -1) {
     switch (opt) {
       case 'r':
         if (vgg_tool_parse_precision ("vgg-bench", optarg, &precision))
           return 1;
+        break;
+      case 'l':
+        if (strcmp (optarg, "nchw") != 0 && strcmp (optarg, "nhwc") != 0) {
+          fprintf (stderr, "vgg-bench: --layout %s: expected nchw or nhwc\n",
+              optarg);
+          return 1;
+        }
+        nhwc = optarg[2] == 'w';
         break;
       case 'm':
         path = optarg;
@@ -161,7 +172,10 @@ main (int argc, char **argv)
   }
   for (int i = 0; i < warmup + iters; i++) {
     double t0 = now_ms ();
-    if (vgg_context_forward (ctx, input, batch, height, width) != VGG_OK) {
+    VggStatus status = nhwc
+        ? vgg_context_forward_nhwc (ctx, input, batch, height, width)
+        : vgg_context_forward (ctx, input, batch, height, width);
+    if (status != VGG_OK) {
       fprintf (stderr, "vgg-bench: %s\n", vgg_context_get_error (ctx));
       goto out;
     }
@@ -207,14 +221,16 @@ main (int argc, char **argv)
           "\"iters\": %d, \"ms_per_batch_median\": %.2f, "
           "\"ms_per_batch_min\": %.2f, \"img_per_s\": %.3f, "
           "\"gflops\": %.1f, \"gmacs_per_image\": %.3f, \"load_ms\": %.1f, "
-          "\"peak_rss_mb\": %.1f, \"precision\": \"%s\", \"kernels\": \"%s\", "
+          "\"peak_rss_mb\": %.1f, \"precision\": \"%s\", \"layout\": \"%s\", "
+          "\"kernels\": \"%s\", "
           "\"cpu\": \"%s\"}\n",
       vgg_model_get_arch (model), vgg_model_get_name (model), batch, threads,
       height, width, iters, median, times[0], batch * 1000.0 / median,
       2 * gmacs * batch / (median / 1000.0), gmacs, load_ms,
       vgg_tool_peak_rss_mb (),
       vgg_precision_to_string (vgg_context_get_precision (ctx)),
-      vgg_isa_to_string (vgg_isa_get ()), vgg_cpu_get_name ());
+      nhwc ? "nhwc" : "nchw", vgg_isa_to_string (vgg_isa_get ()),
+      vgg_cpu_get_name ());
   ret = 0;
 
 out:

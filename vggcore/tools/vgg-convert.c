@@ -132,7 +132,7 @@ main (int argc, char **argv)
   if (in == NULL)
     goto out;
   /* A known name found under another file name (NAME.pth in
-   * $GST_VGG_MODEL_PATH) still has its own normalization and name. */
+   * $VGG_MODEL_PATH) still has its own normalization and name. */
   known = vgg_known_model_lookup (argv[optind]);
   if (known != NULL && strcmp (in, argv[optind]) != 0) {
     VggModel *model;

@@ -54,7 +54,8 @@ vgg_tool_resolve_model (const char *prog, const char *path_or_name)
   /* An existing file, or anything with a '/', is a path; else a name. */
   if (access (path_or_name, F_OK) == 0 || strchr (path_or_name, '/') != NULL)
     return strdup (path_or_name);
-  status = vgg_model_find (path_or_name, &path, error);
+  /* tools are the engine's: names are searched in $VGG_MODEL_PATH */
+  status = vgg_model_find (path_or_name, NULL, &path, error);
   if (status != VGG_OK) {
     fprintf (
         stderr, "%s: %s (%s)\n", prog, error, vgg_status_to_string (status));

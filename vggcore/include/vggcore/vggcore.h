@@ -201,18 +201,23 @@ VGG_API int vgg_known_model_count (void);
 VGG_API const VggKnownModel *vgg_known_model_get (int n);
 
 /* Finds the file of a model by name (no '/'), in this order:
- *   each folder of $GST_VGG_MODEL_PATH (colon-separated):
+ *   each folder of search_path, a colon-separated list of folders given
+ *       by the caller (the GStreamer plugin passes its
+ *       $GST_VGG_MODEL_PATH); when search_path is NULL, each folder of
+ *       the environment variable $VGG_MODEL_PATH; "" searches none:
  *       NAME.safetensors, NAME.pth, torchvision's file name;
  *   torch's hub cache ($TORCH_HOME/hub/checkpoints, by default
  *       ${XDG_CACHE_HOME:-~/.cache}/torch/hub/checkpoints):
  *       torchvision's file name;
  *   the installed data folder (DATADIR/gst-vgg): NAME.safetensors,
  *       torchvision's file name.
- * *path receives a new string (free ()).  When nothing is found, returns
- * VGG_ERROR_IO and an error that lists the places searched and, for a
- * known model, the URL to download it from. */
-VGG_API VggStatus vgg_model_find (
-    const char *name, char **path, char error[VGG_ERROR_SIZE]);
+ * Only regular files are taken.  *path receives a new string (free ()).
+ * When nothing is found, returns VGG_ERROR_IO and an error that lists the
+ * places searched (the first as "the search path (...)" or
+ * "$VGG_MODEL_PATH (...)") and, for a known model, the URL to download it
+ * from. */
+VGG_API VggStatus vgg_model_find (const char *name, const char *search_path,
+    char **path, char error[VGG_ERROR_SIZE]);
 
 /* --- Conversion --- */
 
@@ -291,8 +296,21 @@ VGG_API int vgg_context_get_threads (const VggContext *context);
 VGG_API int vgg_context_get_max_batch (const VggContext *context);
 
 /* Runs the network on n images, input (n, 3, height, width) float32,
- * already normalized.  n <= max_batch; height, width >= 32. */
+ * planar (torch's NCHW: all of R, then G, then B per image), already
+ * normalized.  n <= max_batch; height, width between 32 and 16384, and
+ * large enough for the model's pools; else VGG_ERROR_INVALID (or
+ * VGG_ERROR_NOMEM when growing the buffers for a larger input fails).
+ * The engine runs NHWC and transposes the input first. */
 VGG_API VggStatus vgg_context_forward (
+    VggContext *context, const float *input, int n, int height, int width);
+
+/* The same on input (n, height, width, 3) float32, interleaved (NHWC:
+ * R, G, B of each pixel together, rows top to bottom), already
+ * normalized; same limits and errors.  This is the engine's own layout,
+ * so nothing is transposed: in fp32 the first layer reads input in place,
+ * in bf16 it reads a rounded copy.  The outputs are bit-identical to
+ * vgg_context_forward's on the same pixels. */
+VGG_API VggStatus vgg_context_forward_nhwc (
     VggContext *context, const float *input, int n, int height, int width);
 
 /* The output of the last forward pass, (n, *dims) row-major, borrowed until
@@ -301,9 +319,9 @@ VGG_API const float *vgg_context_get_output (
     VggContext *context, VggOutput output, int *dims);
 
 /* Per-layer timing: when enabled, each forward pass records the wall time
- * of every layer (index as vgg_model_get_layer) in milliseconds; -1 for
- * the input transposition before layer 0 and the softmax after the last
- * are included in the first and last layer. */
+ * of every layer (index as vgg_model_get_layer) in milliseconds; the
+ * input's transposition or copy before layer 0 and the softmax after the
+ * last are included in the first and last layer. */
 VGG_API void vgg_context_set_profiling (VggContext *context, int enable);
 VGG_API double vgg_context_get_layer_ms (const VggContext *context, int index);
 

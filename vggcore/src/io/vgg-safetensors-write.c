@@ -6,6 +6,7 @@
  * F32 tensors is 8-byte aligned in a mapping) | JSON header | tensors in
  * the source's order, back to back. */
 #include "vgg-model-private.h"
+#include "vgg-error-private.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -194,27 +195,6 @@ written_dtype (const VggTensor *t, VggConvertDType dtype)
   return dtype == VGG_CONVERT_F16 ? "F16" : "BF16";
 }
 
-static VggStatus set_error (char *error, VggStatus status, const char *path,
-    const char *format, ...) __attribute__ ((format (printf, 4, 5)));
-
-static VggStatus
-set_error (
-    char *error, VggStatus status, const char *path, const char *format, ...)
-{
-  va_list args;
-  int n;
-
-  if (error == NULL)
-    return status;
-  n = snprintf (error, VGG_ERROR_SIZE, "%s: ", path);
-  if (n < 0 || n >= VGG_ERROR_SIZE)
-    return status;
-  va_start (args, format);
-  vsnprintf (error + n, VGG_ERROR_SIZE - n, format, args);
-  va_end (args);
-  return status;
-}
-
 /* "r,g,b", each the shortest decimal that reads back as the same float */
 static void
 format_floats3 (char text[64], const float v[3])
@@ -277,7 +257,7 @@ vgg_model_convert (const char *in_path, const char *out_path,
   if (options == NULL)
     options = &defaults;
   if (in_path == NULL || out_path == NULL)
-    return set_error (error, VGG_ERROR_INVALID, "vgg_model_convert",
+    return vgg_set_error (error, VGG_ERROR_INVALID, "vgg_model_convert",
         "no input or no output file given");
 
   /* The input must be a model the engine runs, not only a tensor file. */
@@ -290,7 +270,7 @@ vgg_model_convert (const char *in_path, const char *out_path,
 
   meta = calloc ((size_t) file->n_meta + 8, sizeof *meta);
   if (meta == NULL) {
-    status = set_error (error, VGG_ERROR_NOMEM, in_path, "out of memory");
+    status = vgg_set_error (error, VGG_ERROR_NOMEM, in_path, "out of memory");
     goto out;
   }
   for (int i = 0; i < file->n_meta; i++)
@@ -345,19 +325,19 @@ vgg_model_convert (const char *in_path, const char *out_path,
   while (!header.nomem && header.len % 8 != 0)
     buf_append (&header, " ", 1);
   if (header.nomem) {
-    status = set_error (error, VGG_ERROR_NOMEM, out_path, "out of memory");
+    status = vgg_set_error (error, VGG_ERROR_NOMEM, out_path, "out of memory");
     goto out;
   }
 
   tmp_path = malloc (strlen (out_path) + 8);
   if (tmp_path == NULL) {
-    status = set_error (error, VGG_ERROR_NOMEM, out_path, "out of memory");
+    status = vgg_set_error (error, VGG_ERROR_NOMEM, out_path, "out of memory");
     goto out;
   }
   sprintf (tmp_path, "%s.tmp", out_path);
   out = fopen (tmp_path, "wb");
   if (out == NULL) {
-    status = set_error (
+    status = vgg_set_error (
         error, VGG_ERROR_IO, tmp_path, "cannot create: %s", strerror (errno));
     goto out;
   }
@@ -374,7 +354,8 @@ vgg_model_convert (const char *in_path, const char *out_path,
         tensor_bytes (&file->tensors[i], options->dtype, &nbytes, &owned);
     size_t written;
     if (bytes == NULL) {
-      status = set_error (error, VGG_ERROR_NOMEM, out_path, "out of memory");
+      status =
+          vgg_set_error (error, VGG_ERROR_NOMEM, out_path, "out of memory");
       goto out;
     }
     written = nbytes ? fwrite (bytes, 1, nbytes, out) : 0;
@@ -393,8 +374,8 @@ vgg_model_convert (const char *in_path, const char *out_path,
   if (status != VGG_OK)
     goto out;
   if (rename (tmp_path, out_path) != 0) {
-    status = set_error (error, VGG_ERROR_IO, out_path, "cannot rename %s: %s",
-        tmp_path, strerror (errno));
+    status = vgg_set_error (error, VGG_ERROR_IO, out_path,
+        "cannot rename %s: %s", tmp_path, strerror (errno));
     goto out;
   }
   free (tmp_path);
@@ -402,7 +383,7 @@ vgg_model_convert (const char *in_path, const char *out_path,
   goto out;
 
 write_error:
-  status = set_error (
+  status = vgg_set_error (
       error, VGG_ERROR_IO, tmp_path, "cannot write: %s", strerror (errno));
 
 out:

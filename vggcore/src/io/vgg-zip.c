@@ -11,8 +11,8 @@
  * attack surface.  Every offset and size read from the archive is checked
  * against the bytes before it is used. */
 #include "vgg-zip-private.h"
+#include "vgg-error-private.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,27 +29,6 @@
 #define EOCD_SIZE 22
 #define EOCD64_SIZE 56
 #define LOCATOR_SIZE 20
-
-static VggStatus set_error (char *error, VggStatus status, const char *path,
-    const char *format, ...) __attribute__ ((format (printf, 4, 5)));
-
-static VggStatus
-set_error (
-    char *error, VggStatus status, const char *path, const char *format, ...)
-{
-  va_list args;
-  int n;
-
-  if (error == NULL)
-    return status;
-  n = snprintf (error, VGG_ERROR_SIZE, "%s: ", path);
-  if (n < 0 || n >= VGG_ERROR_SIZE)
-    return status;
-  va_start (args, format);
-  vsnprintf (error + n, VGG_ERROR_SIZE - n, format, args);
-  va_end (args);
-  return status;
-}
 
 static uint16_t
 rd16 (const unsigned char *p)
@@ -137,7 +116,7 @@ read_entry (const char *path, const unsigned char *data, size_t cd_end,
   const unsigned char *l;
 
   if (cd_end - *pos < CENTRAL_SIZE || rd32 (c) != SIG_CENTRAL)
-    return set_error (error, VGG_ERROR_FORMAT, path,
+    return vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "zip central directory record %d at byte %zu is damaged", index, *pos);
   flags = rd16 (c + 8);
   method = rd16 (c + 10);
@@ -149,14 +128,14 @@ read_entry (const char *path, const unsigned char *data, size_t cd_end,
   local = rd32 (c + 42);
   if (cd_end - *pos - CENTRAL_SIZE
       < (size_t) name_len + extra_len + comment_len)
-    return set_error (error, VGG_ERROR_FORMAT, path,
+    return vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "zip central directory record %d runs past the directory", index);
   if (memchr (c + CENTRAL_SIZE, '\0', name_len) != NULL)
-    return set_error (error, VGG_ERROR_FORMAT, path,
+    return vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "zip entry %d has a NUL byte in its name", index);
   entry->name = malloc (name_len + 1);
   if (entry->name == NULL)
-    return set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
+    return vgg_set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
   memcpy (entry->name, c + CENTRAL_SIZE, name_len);
   entry->name[name_len] = '\0';
   entry->crc32 = rd32 (c + 16);
@@ -170,7 +149,7 @@ read_entry (const char *path, const unsigned char *data, size_t cd_end,
     uint32_t used = 0;
 
     if (e + 4 + len > extra_len)
-      return set_error (error, VGG_ERROR_FORMAT, path,
+      return vgg_set_error (error, VGG_ERROR_FORMAT, path,
           "zip entry \"%.100s\" has a damaged extra field", entry->name);
     if (id == 0x0001) {
       if (usize == 0xffffffffu && used + 8 <= len) {
@@ -190,32 +169,32 @@ read_entry (const char *path, const unsigned char *data, size_t cd_end,
   }
 
   if (flags & 0x41)
-    return set_error (error, VGG_ERROR_UNSUPPORTED, path,
+    return vgg_set_error (error, VGG_ERROR_UNSUPPORTED, path,
         "zip entry \"%.100s\" is encrypted", entry->name);
   if (method != 0)
-    return set_error (error, VGG_ERROR_UNSUPPORTED, path,
+    return vgg_set_error (error, VGG_ERROR_UNSUPPORTED, path,
         "zip entry \"%.100s\" is compressed (method %u); torch.save writes "
         "stored entries only (re-save it with torch.save)",
         entry->name, method);
   if (csize != usize)
-    return set_error (error, VGG_ERROR_FORMAT, path,
+    return vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "zip entry \"%.100s\" is stored but its sizes differ (%llu and "
         "%llu)",
         entry->name, (unsigned long long) csize, (unsigned long long) usize);
   if (local > cd_offset || cd_offset - local < LOCAL_SIZE)
-    return set_error (error, VGG_ERROR_FORMAT, path,
+    return vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "zip entry \"%.100s\" has its local header at byte %llu, outside "
         "the entries (which end at byte %llu)",
         entry->name, (unsigned long long) local,
         (unsigned long long) cd_offset);
   l = data + local;
   if (rd32 (l) != SIG_LOCAL)
-    return set_error (error, VGG_ERROR_FORMAT, path,
+    return vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "zip entry \"%.100s\": no local header at byte %llu", entry->name,
         (unsigned long long) local);
   data_begin = local + LOCAL_SIZE + rd16 (l + 26) + rd16 (l + 28);
   if (data_begin > cd_offset || cd_offset - data_begin < csize)
-    return set_error (error, VGG_ERROR_FORMAT, path,
+    return vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "zip entry \"%.100s\" has %llu bytes at byte %llu, past the end of "
         "the entries (byte %llu)",
         entry->name, (unsigned long long) csize,
@@ -223,7 +202,7 @@ read_entry (const char *path, const unsigned char *data, size_t cd_end,
   /* data_begin <= cd_offset, so the local name is inside the archive */
   if (rd16 (l + 26) != name_len
       || memcmp (l + LOCAL_SIZE, entry->name, name_len) != 0)
-    return set_error (error, VGG_ERROR_FORMAT, path,
+    return vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "zip entry \"%.100s\": its local header names another file",
         entry->name);
   entry->data = data + data_begin;
@@ -244,7 +223,7 @@ vgg_zip_open (const char *path, const unsigned char *data, size_t size,
 
   *out = NULL;
   if (!find_eocd (data, size, &eocd)) {
-    status = set_error (error, VGG_ERROR_FORMAT, path,
+    status = vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "not a zip archive: no end of central directory record");
     goto out;
   }
@@ -257,7 +236,7 @@ vgg_zip_open (const char *path, const unsigned char *data, size_t size,
     uint64_t e64 = rd64 (data + eocd - LOCATOR_SIZE + 8);
     if (e64 > eocd - LOCATOR_SIZE || eocd - LOCATOR_SIZE - e64 < EOCD64_SIZE
         || rd32 (data + e64) != SIG_EOCD64) {
-      status = set_error (error, VGG_ERROR_FORMAT, path,
+      status = vgg_set_error (error, VGG_ERROR_FORMAT, path,
           "zip ZIP64 end of central directory at byte %llu is damaged",
           (unsigned long long) e64);
       goto out;
@@ -268,14 +247,14 @@ vgg_zip_open (const char *path, const unsigned char *data, size_t size,
     records_end = e64;
   }
   if (cd_offset > records_end || records_end - cd_offset < cd_size) {
-    status = set_error (error, VGG_ERROR_FORMAT, path,
+    status = vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "zip central directory (%llu bytes at byte %llu) lies outside the "
         "archive (%zu bytes)",
         (unsigned long long) cd_size, (unsigned long long) cd_offset, size);
     goto out;
   }
   if (n_entries > cd_size / CENTRAL_SIZE) {
-    status = set_error (error, VGG_ERROR_FORMAT, path,
+    status = vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "zip central directory claims %llu entries in %llu bytes",
         (unsigned long long) n_entries, (unsigned long long) cd_size);
     goto out;
@@ -286,7 +265,7 @@ vgg_zip_open (const char *path, const unsigned char *data, size_t size,
       || (n_entries > 0
           && (zip->entries = calloc (n_entries, sizeof *zip->entries))
               == NULL)) {
-    status = set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
+    status = vgg_set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
     goto out;
   }
   pos = (size_t) cd_offset;
@@ -301,7 +280,7 @@ vgg_zip_open (const char *path, const unsigned char *data, size_t size,
   if (zip->n_entries > 1) {
     sorted = malloc ((size_t) zip->n_entries * sizeof *sorted);
     if (sorted == NULL) {
-      status = set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
+      status = vgg_set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
       goto out;
     }
     for (int i = 0; i < zip->n_entries; i++)
@@ -309,7 +288,7 @@ vgg_zip_open (const char *path, const unsigned char *data, size_t size,
     qsort (sorted, (size_t) zip->n_entries, sizeof *sorted, compare_names);
     for (int i = 1; i < zip->n_entries; i++)
       if (strcmp (sorted[i - 1]->name, sorted[i]->name) == 0) {
-        status = set_error (error, VGG_ERROR_FORMAT, path,
+        status = vgg_set_error (error, VGG_ERROR_FORMAT, path,
             "zip entry \"%.100s\" appears twice", sorted[i]->name);
         goto out;
       }

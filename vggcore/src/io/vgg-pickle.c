@@ -22,6 +22,7 @@
  * opcode adds at most one value or one container item), and nesting is
  * limited so that a hostile file cannot exhaust the stack of a walker. */
 #include "vgg-pickle-private.h"
+#include "vgg-error-private.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -77,22 +78,17 @@ static VggStatus fail (Machine *m, VggStatus status, const char *format, ...)
 static VggStatus
 fail (Machine *m, VggStatus status, const char *format, ...)
 {
+  char problem[VGG_ERROR_SIZE];
   va_list args;
-  int n;
 
   if (m->status != VGG_OK)
     return m->status;
   m->status = status;
-  if (m->error == NULL)
-    return status;
-  n = snprintf (
-      m->error, VGG_ERROR_SIZE, "%s: pickle byte %zu: ", m->path, m->op);
-  if (n < 0 || n >= VGG_ERROR_SIZE)
-    return status;
   va_start (args, format);
-  vsnprintf (m->error + n, VGG_ERROR_SIZE - n, format, args);
+  vsnprintf (problem, sizeof problem, format, args);
   va_end (args);
-  return status;
+  return vgg_set_error (
+      m->error, status, m->path, "pickle byte %zu: %s", m->op, problem);
 }
 
 static VggStatus

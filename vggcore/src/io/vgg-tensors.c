@@ -3,6 +3,7 @@
  * writer chose, so it is read with memcpy or byte by byte, never through a
  * cast pointer that would assume alignment. */
 #include "vgg-tensors-private.h"
+#include "vgg-error-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,24 +35,21 @@ vgg_file_open_regular (
   int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
   if (fd < 0) {
-    if (error)
-      snprintf (
-          error, VGG_ERROR_SIZE, "%s: cannot open: %s", path, strerror (errno));
+    vgg_set_error (
+        error, VGG_ERROR_IO, path, "cannot open: %s", strerror (errno));
     return -1;
   }
   if (fstat (fd, st) != 0) {
-    if (error)
-      snprintf (
-          error, VGG_ERROR_SIZE, "%s: cannot stat: %s", path, strerror (errno));
+    vgg_set_error (
+        error, VGG_ERROR_IO, path, "cannot stat: %s", strerror (errno));
     close (fd);
     return -1;
   }
   if (!S_ISREG (st->st_mode)) {
-    if (error)
-      snprintf (error, VGG_ERROR_SIZE,
-          "%s: not a regular file (%s); model files are read from regular "
-          "files only",
-          path, file_kind (st->st_mode));
+    vgg_set_error (error, VGG_ERROR_IO, path,
+        "not a regular file (%s); model files are read from regular files "
+        "only",
+        file_kind (st->st_mode));
     close (fd);
     return -1;
   }

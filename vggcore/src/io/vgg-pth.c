@@ -22,10 +22,10 @@
  * its storage. */
 #include "vgg-pickle-private.h"
 #include "vgg-zip-private.h"
+#include "vgg-error-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,27 +37,6 @@
 /* Keys whose value may hold the state dict of a training checkpoint. */
 static const char *const wrapper_keys[] = { "state_dict", "model_state_dict",
   "model", "net", "module", "weights", NULL };
-
-static VggStatus set_error (char *error, VggStatus status, const char *path,
-    const char *format, ...) __attribute__ ((format (printf, 4, 5)));
-
-static VggStatus
-set_error (
-    char *error, VggStatus status, const char *path, const char *format, ...)
-{
-  va_list args;
-  int n;
-
-  if (error == NULL)
-    return status;
-  n = snprintf (error, VGG_ERROR_SIZE, "%s: ", path);
-  if (n < 0 || n >= VGG_ERROR_SIZE)
-    return status;
-  va_start (args, format);
-  vsnprintf (error + n, VGG_ERROR_SIZE - n, format, args);
-  va_end (args);
-  return status;
-}
 
 /* Printable copy of a key or name for messages. */
 static const char *
@@ -109,7 +88,7 @@ find_state_dict (Reader *r, const VggPickleValue **out)
   size_t len = 0;
 
   if (root->kind != VGG_PK_DICT)
-    return set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
+    return vgg_set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
         "the checkpoint holds no dict but another object; save the model's "
         "state_dict ()");
   if (has_tensors (r, root)) {
@@ -131,7 +110,7 @@ find_state_dict (Reader *r, const VggPickleValue **out)
       len += (size_t) snprintf (keys + len, sizeof keys - len, "%s\"%s\"",
           len ? ", " : "", printable (q, k->str, k->len));
   }
-  return set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
+  return vgg_set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
       "no state dict: the checkpoint's dict has no tensors, nor has its "
       "\"state_dict\" or \"model\" entry (its keys: %s)",
       len ? keys : "none");
@@ -160,7 +139,7 @@ make_tensor (
     t->shape[i] = pt->shape[i];
     if (pt->shape[i] != 0
         && numel > INT64_MAX / type->element_size / pt->shape[i])
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensor \"%s\" has a size that overflows",
           printable (q, (const unsigned char *) name, strlen (name)));
     numel *= pt->shape[i];
@@ -176,7 +155,7 @@ make_tensor (
         b += (size_t) snprintf (stride + b, sizeof stride - b, "%s%lld",
             k ? ", " : "", (long long) pt->stride[k]);
       }
-      return set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
           "tensor \"%s\" is a strided view (size [%s], stride [%s]); only "
           "contiguous tensors can be read: save t.contiguous ()",
           printable (q, (const unsigned char *) name, strlen (name)), shape,
@@ -186,7 +165,7 @@ make_tensor (
   }
   if (numel > 0) {
     if (pt->offset > s->numel || numel > s->numel - pt->offset)
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensor \"%s\" (offset %lld, %lld elements) reaches past the end "
           "of its storage \"%s\" (%lld elements)",
           printable (q, (const unsigned char *) name, strlen (name)),
@@ -218,21 +197,21 @@ build_tensors (Reader *r, VggTensorFile *file)
     if (val (r, sd->items[i + 1])->kind != VGG_PK_TENSOR)
       continue; /* not a tensor: nothing a model needs */
     if (k->kind != VGG_PK_STRING)
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "a tensor of the state dict has no string name");
     if (memchr (k->str, '\0', k->len) != NULL)
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "tensor name \"%s\" holds a NUL character",
           printable (q, k->str, k->len));
     all_module = all_module && k->len > 7 && memcmp (k->str, "module.", 7) == 0;
     n++;
   }
   if (n == 0)
-    return set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
+    return vgg_set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
         "the state dict holds no tensors");
   file->tensors = calloc ((size_t) n, sizeof *file->tensors);
   if (file->tensors == NULL)
-    return set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
+    return vgg_set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
   for (uint32_t i = 0; i + 1 < sd->n_items; i += 2) {
     const VggPickleValue *k = val (r, sd->items[i]);
     const VggPickleValue *v = val (r, sd->items[i + 1]);
@@ -243,7 +222,8 @@ build_tensors (Reader *r, VggTensorFile *file)
       continue;
     t->name = malloc (k->len - skip + 1);
     if (t->name == NULL)
-      return set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
+      return vgg_set_error (
+          r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
     memcpy (t->name, k->str + skip, k->len - skip);
     t->name[k->len - skip] = '\0';
     file->n_tensors++;
@@ -257,12 +237,13 @@ build_tensors (Reader *r, VggTensorFile *file)
   {
     VggTensor *sorted = malloc ((size_t) n * sizeof *sorted);
     if (sorted == NULL)
-      return set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
+      return vgg_set_error (
+          r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
     memcpy (sorted, file->tensors, (size_t) n * sizeof *sorted);
     qsort (sorted, (size_t) n, sizeof *sorted, compare_names);
     for (int i = 1; i < n; i++)
       if (strcmp (sorted[i - 1].name, sorted[i].name) == 0) {
-        status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+        status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
             "tensor \"%s\" appears twice in the state dict",
             printable (q, (const unsigned char *) sorted[i].name,
                 strlen (sorted[i].name)));
@@ -290,7 +271,7 @@ read_zip (Reader *r, const unsigned char *data, size_t size)
     const char *slash = strchr (n, '/');
     if (slash != NULL && strcmp (slash, "/data.pkl") == 0) {
       if (pkl != NULL) {
-        status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+        status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
             "zip archive has two data.pkl entries");
         goto out;
       }
@@ -299,26 +280,27 @@ read_zip (Reader *r, const unsigned char *data, size_t size)
     }
   }
   if (pkl == NULL) {
-    status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "zip archive has no DIR/data.pkl entry: not a PyTorch checkpoint");
     goto out;
   }
   if (vgg_zip_crc32 (pkl->data, pkl->size) != pkl->crc32) {
-    status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "zip entry \"%s\" is damaged (CRC-32 mismatch)",
         printable (q, (const unsigned char *) pkl->name, strlen (pkl->name)));
     goto out;
   }
   name = malloc (prefix_len + 32);
   if (name == NULL) {
-    status = set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
+    status =
+        vgg_set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
     goto out;
   }
   memcpy (name, pkl->name, prefix_len);
   strcpy (name + prefix_len, "byteorder");
   e = vgg_zip_find (zip, name);
   if (e != NULL && !(e->size == 6 && memcmp (e->data, "little", 6) == 0)) {
-    status = set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
+    status = vgg_set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
         "the checkpoint was written on a big-endian machine");
     goto out;
   }
@@ -329,7 +311,8 @@ read_zip (Reader *r, const unsigned char *data, size_t size)
     goto out;
   r->storage_data = calloc (r->pk.n_storages + 1, sizeof *r->storage_data);
   if (r->storage_data == NULL) {
-    status = set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
+    status =
+        vgg_set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
     goto out;
   }
   for (uint32_t i = 0; i < r->pk.n_storages; i++) {
@@ -338,7 +321,8 @@ read_zip (Reader *r, const unsigned char *data, size_t size)
     int elem = vgg_storage_types[s->type].element_size;
 
     if (full == NULL) {
-      status = set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
+      status =
+          vgg_set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
       goto out;
     }
     memcpy (full, pkl->name, prefix_len);
@@ -348,14 +332,14 @@ read_zip (Reader *r, const unsigned char *data, size_t size)
     e = memchr (s->key, '\0', s->key_len) ? NULL : vgg_zip_find (zip, full);
     free (full);
     if (e == NULL) {
-      status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "storage \"%s\" has no zip entry data/%s",
           printable (q, s->key, s->key_len), q);
       goto out;
     }
     if ((uint64_t) s->numel > UINT64_MAX / (uint64_t) elem
         || e->size != (uint64_t) s->numel * (uint64_t) elem) {
-      status = set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      status = vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "storage \"%s\" declares %lld elements of %d bytes but its zip "
           "entry has %llu bytes",
           printable (q, s->key, s->key_len), (long long) s->numel, elem,
@@ -390,7 +374,7 @@ read_legacy (Reader *r, const unsigned char *data, size_t size)
   v = val (r, r->pk.root);
   if (v->kind != VGG_PK_BIGINT || v->len != sizeof legacy_magic
       || memcmp (v->str, legacy_magic, sizeof legacy_magic) != 0)
-    return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "not a PyTorch checkpoint: the first pickle is not torch's magic "
         "number");
   status = vgg_pickle_run (&r->pk, r->path, data, size, &pos, 0, r->error);
@@ -398,14 +382,14 @@ read_legacy (Reader *r, const unsigned char *data, size_t size)
     return status;
   v = val (r, r->pk.root);
   if (v->kind != VGG_PK_INT || v->i != 1001)
-    return set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
+    return vgg_set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
         "legacy checkpoint protocol version is not 1001");
   status = vgg_pickle_run (&r->pk, r->path, data, size, &pos, 0, r->error);
   if (status != VGG_OK)
     return status;
   v = vgg_pickle_dict_get (&r->pk, val (r, r->pk.root), "little_endian");
   if (v != NULL && !(v->kind == VGG_PK_BOOL && v->i == 1))
-    return set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
+    return vgg_set_error (r->error, VGG_ERROR_UNSUPPORTED, r->path,
         "the checkpoint was written on a big-endian machine");
 
   status = vgg_pickle_run (&r->pk, r->path, data, size, &pos, 1, r->error);
@@ -420,12 +404,12 @@ read_legacy (Reader *r, const unsigned char *data, size_t size)
     r->pk.root = object;
   }
   if (keys->kind != VGG_PK_LIST)
-    return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "the storage keys of the legacy checkpoint are not a list");
 
   r->storage_data = calloc (r->pk.n_storages + 1, sizeof *r->storage_data);
   if (r->storage_data == NULL)
-    return set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
+    return vgg_set_error (r->error, VGG_ERROR_NOMEM, r->path, "out of memory");
   for (uint32_t i = 0; i < keys->n_items; i++) {
     const VggPickleValue *k = val (r, keys->items[i]);
     uint32_t s;
@@ -433,21 +417,21 @@ read_legacy (Reader *r, const unsigned char *data, size_t size)
     int elem;
 
     if (k->kind != VGG_PK_STRING)
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "storage key %u is not a string", i);
     for (s = 0; s < r->pk.n_storages; s++)
       if (r->pk.storages[s].key_len == k->len
           && memcmp (r->pk.storages[s].key, k->str, k->len) == 0)
         break;
     if (s == r->pk.n_storages)
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "storage \"%s\" has data but no tensor names it",
           printable (q, k->str, k->len));
     if (r->storage_data[s] != NULL)
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "storage \"%s\" is listed twice", printable (q, k->str, k->len));
     if (size - pos < 8)
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "the file ends before storage \"%s\" (truncated?)",
           printable (q, k->str, k->len));
     for (int b = 7; b >= 0; b--)
@@ -455,12 +439,12 @@ read_legacy (Reader *r, const unsigned char *data, size_t size)
     pos += 8;
     elem = vgg_storage_types[r->pk.storages[s].type].element_size;
     if (numel != (uint64_t) r->pk.storages[s].numel)
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "storage \"%s\" has %llu elements but its tensors declare %lld",
           printable (q, k->str, k->len), (unsigned long long) numel,
           (long long) r->pk.storages[s].numel);
     if (numel > (size - pos) / (uint64_t) elem)
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "storage \"%s\" of %llu elements of %d bytes runs past the end of "
           "the file (%zu bytes left; truncated?)",
           printable (q, k->str, k->len), (unsigned long long) numel, elem,
@@ -470,11 +454,11 @@ read_legacy (Reader *r, const unsigned char *data, size_t size)
   }
   for (uint32_t s = 0; s < r->pk.n_storages; s++)
     if (r->storage_data[s] == NULL)
-      return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+      return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
           "storage \"%s\" is used by a tensor but has no data",
           printable (q, r->pk.storages[s].key, r->pk.storages[s].key_len));
   if (pos != size)
-    return set_error (r->error, VGG_ERROR_FORMAT, r->path,
+    return vgg_set_error (r->error, VGG_ERROR_FORMAT, r->path,
         "%zu bytes after the last storage belong to nothing", size - pos);
   return VGG_OK;
 }
@@ -495,7 +479,7 @@ vgg_pth_read (const char *path, const unsigned char *data, size_t size,
   else if (size >= 2 && data[0] == 0x80)
     status = read_legacy (&r, data, size);
   else
-    status = set_error (error, VGG_ERROR_FORMAT, path,
+    status = vgg_set_error (error, VGG_ERROR_FORMAT, path,
         "not a PyTorch checkpoint (neither a zip archive nor a pickle)");
   if (status == VGG_OK)
     status = build_tensors (&r, file);
@@ -518,17 +502,17 @@ vgg_pth_open (const char *path, VggTensorFile **out, char error[VGG_ERROR_SIZE])
   if (fd < 0)
     return VGG_ERROR_IO;
   if (st.st_size == 0) {
-    status = set_error (error, VGG_ERROR_IO, path, "file is empty");
+    status = vgg_set_error (error, VGG_ERROR_IO, path, "file is empty");
     goto out;
   }
   file = calloc (1, sizeof *file);
   if (file == NULL || (file->path = strdup (path)) == NULL) {
-    status = set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
+    status = vgg_set_error (error, VGG_ERROR_NOMEM, path, "out of memory");
     goto out;
   }
   map = mmap (NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (map == MAP_FAILED) {
-    status = set_error (
+    status = vgg_set_error (
         error, VGG_ERROR_IO, path, "cannot map: %s", strerror (errno));
     goto out;
   }
