@@ -22,7 +22,7 @@ struct _GstVggBatchGroupMember
   GCond done_cond;
 
   /* The job, under group->lock. */
-  const gfloat *input; /* (n, 3, h, w) */
+  const gfloat *input; /* (n, h, w, 3) */
   gfloat *out;         /* (n, dims) */
   VggOutput output;
   gint dims;
@@ -58,7 +58,7 @@ struct _GstVggBatchGroup
   GThread *thread;
   VggContext *context;
   gint width, height;
-  gfloat *input;  /* (batch_size, 3, height, width) */
+  gfloat *input;  /* (batch_size, height, width, 3) */
   BatchRow *rows; /* (batch_size) */
 };
 
@@ -144,7 +144,7 @@ gst_vgg_batch_group_worker (gpointer data)
           g->rows[r].member->input + g->rows[r].index * plane3,
           plane3 * sizeof (gfloat));
     }
-    status = vgg_context_forward (
+    status = vgg_context_forward_nhwc (
         g->context, g->input, (int) n, g->height, g->width);
     if (status == VGG_OK) {
       for (guint r = 0; r < n; r++) {

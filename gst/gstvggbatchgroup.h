@@ -52,8 +52,8 @@ GstVggBatchGroupMember *gst_vgg_batch_group_join (const gchar *name,
  * No forward may be running on the member. */
 void gst_vgg_batch_group_leave (GstVggBatchGroupMember *member);
 
-/* Runs the network on n frames, `input` (n, 3, height, width) already
- * normalized at the model's input size, in the group's worker together
+/* Runs the network on n frames, `input` (n, height, width, 3) interleaved
+ * (vgg_context_forward_nhwc), already normalized at the model's input size, in the group's worker together
  * with frames of the other members; blocks until all n are done and
  * writes their `output` rows, (n, dims), to `out`.  Returns CANCELLED at
  * once, or as soon as the frames already in a running batch are done,

@@ -55,14 +55,17 @@ gst_vgg_preprocess_init (GstVggPreprocess *pp)
       gst_vgg_preprocess_debug, "vggpreprocess", 0, "vgginfer preprocessing");
   memset (pp, 0, sizeof *pp);
   gst_video_info_init (&pp->in_info);
-  gst_video_info_init (&pp->rgbx_info);
+  gst_video_info_init (&pp->rgb_info);
 }
 
 void
 gst_vgg_preprocess_clear (GstVggPreprocess *pp)
 {
   g_clear_pointer (&pp->converter, gst_video_converter_free);
-  gst_clear_buffer (&pp->rgbx);
+  gst_clear_buffer (&pp->rgb);
+  g_clear_pointer (&pp->row_scale, g_free);
+  g_clear_pointer (&pp->row_offset, g_free);
+  pp->row_len = 0;
   pp->have_info = FALSE;
 }
 
@@ -93,17 +96,17 @@ ensure_converter (GstVggPreprocess *pp, const GstVggModelInfo *info,
         "received a buffer before caps");
     return FALSE;
   }
-  if (pp->rgbx == NULL || pp->rgbx_info.width != info->width
-      || pp->rgbx_info.height != info->height) {
-    gst_clear_buffer (&pp->rgbx);
+  if (pp->rgb == NULL || pp->rgb_info.width != info->width
+      || pp->rgb_info.height != info->height) {
+    gst_clear_buffer (&pp->rgb);
     gst_video_info_set_format (
-        &pp->rgbx_info, GST_VIDEO_FORMAT_RGBx, info->width, info->height);
-    pp->rgbx = gst_buffer_new_allocate (NULL, pp->rgbx_info.size, NULL);
+        &pp->rgb_info, GST_VIDEO_FORMAT_RGB, info->width, info->height);
+    pp->rgb = gst_buffer_new_allocate (NULL, pp->rgb_info.size, NULL);
   }
   /* the converter wants the same rate and interlacing on both sides */
-  GST_VIDEO_INFO_FPS_N (&pp->rgbx_info) = GST_VIDEO_INFO_FPS_N (&pp->in_info);
-  GST_VIDEO_INFO_FPS_D (&pp->rgbx_info) = GST_VIDEO_INFO_FPS_D (&pp->in_info);
-  GST_VIDEO_INFO_INTERLACE_MODE (&pp->rgbx_info) =
+  GST_VIDEO_INFO_FPS_N (&pp->rgb_info) = GST_VIDEO_INFO_FPS_N (&pp->in_info);
+  GST_VIDEO_INFO_FPS_D (&pp->rgb_info) = GST_VIDEO_INFO_FPS_D (&pp->in_info);
+  GST_VIDEO_INFO_INTERLACE_MODE (&pp->rgb_info) =
       GST_VIDEO_INFO_INTERLACE_MODE (&pp->in_info);
   gst_vgg_fit (resize, GST_VIDEO_INFO_WIDTH (&pp->in_info),
       GST_VIDEO_INFO_HEIGHT (&pp->in_info), info->width, info->height, src,
@@ -136,11 +139,10 @@ ensure_converter (GstVggPreprocess *pp, const GstVggModelInfo *info,
           /* the engine's threads are idle while frames are converted */
           GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT,
           threads > 0 ? threads : g_get_num_processors (), NULL);
-  pp->converter =
-      gst_video_converter_new (&pp->in_info, &pp->rgbx_info, config);
+  pp->converter = gst_video_converter_new (&pp->in_info, &pp->rgb_info, config);
   if (pp->converter == NULL) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
-        "no video converter from %s %dx%d to RGBx %dx%d",
+        "no video converter from %s %dx%d to RGB %dx%d",
         GST_VIDEO_INFO_NAME (&pp->in_info), GST_VIDEO_INFO_WIDTH (&pp->in_info),
         GST_VIDEO_INFO_HEIGHT (&pp->in_info), info->width, info->height);
     return FALSE;
@@ -151,11 +153,31 @@ ensure_converter (GstVggPreprocess *pp, const GstVggModelInfo *info,
   pp->border_argb = info->border_argb;
   pp->threads = threads;
   GST_DEBUG (
-      "converter %s %dx%d, source %d,%d %dx%d -> RGBx %dx%d at %d,%d %dx%d",
+      "converter %s %dx%d, source %d,%d %dx%d -> RGB %dx%d at %d,%d %dx%d",
       GST_VIDEO_INFO_NAME (&pp->in_info), GST_VIDEO_INFO_WIDTH (&pp->in_info),
       GST_VIDEO_INFO_HEIGHT (&pp->in_info), src[0], src[1], src[2], src[3],
       info->width, info->height, dst[0], dst[1], dst[2], dst[3]);
   return TRUE;
+}
+
+/* The per-element pattern of the normalization over one row of packed
+ * RGB: scale_r, scale_g, scale_b (and the offsets) repeated width times. */
+static void
+ensure_row_pattern (GstVggPreprocess *pp, const GstVggModelInfo *info)
+{
+  gsize n = (gsize) 3 * info->width;
+
+  if (pp->row_len == n
+      && memcmp (pp->row_scale, info->scale, sizeof info->scale) == 0
+      && memcmp (pp->row_offset, info->offset, sizeof info->offset) == 0)
+    return;
+  pp->row_scale = g_renew (gfloat, pp->row_scale, n);
+  pp->row_offset = g_renew (gfloat, pp->row_offset, n);
+  for (gsize i = 0; i < n; i++) {
+    pp->row_scale[i] = info->scale[i % 3];
+    pp->row_offset[i] = info->offset[i % 3];
+  }
+  pp->row_len = n;
 }
 
 gboolean
@@ -163,13 +185,14 @@ gst_vgg_preprocess_frame (GstVggPreprocess *pp, const GstVggModelInfo *info,
     GstVggInferResize resize, guint threads, GstBuffer *buffer, guint64 number,
     gfloat *out, GError **error)
 {
-  GstVideoFrame in, rgbx;
-  gsize plane = (gsize) info->width * info->height;
+  GstVideoFrame in, rgb;
+  gsize row_len = (gsize) 3 * info->width;
   gchar *reason = NULL;
   gint stride;
 
   if (!ensure_converter (pp, info, resize, threads, error))
     return FALSE;
+  ensure_row_pattern (pp, info);
   if (!gst_vgg_video_frame_map (
           &in, &pp->in_info, buffer, GST_MAP_READ, &reason)) {
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
@@ -181,24 +204,22 @@ gst_vgg_preprocess_frame (GstVggPreprocess *pp, const GstVggModelInfo *info,
     g_free (reason);
     return FALSE;
   }
-  if (!gst_video_frame_map (&rgbx, &pp->rgbx_info, pp->rgbx, GST_MAP_WRITE)) {
+  if (!gst_video_frame_map (&rgb, &pp->rgb_info, pp->rgb, GST_MAP_WRITE)) {
     gst_video_frame_unmap (&in);
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
         "could not map the conversion scratch");
     return FALSE;
   }
-  gst_video_converter_frame (pp->converter, &in, &rgbx);
-  stride = GST_VIDEO_FRAME_PLANE_STRIDE (&rgbx, 0);
-  /* RGBx rows to the R, G and B planes */
+  gst_video_converter_frame (pp->converter, &in, &rgb);
+  stride = GST_VIDEO_FRAME_PLANE_STRIDE (&rgb, 0);
+  /* each packed RGB row is a row of the interleaved (h, w, 3) input */
   for (gint y = 0; y < info->height; y++) {
-    const guint8 *row = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&rgbx, 0)
+    const guint8 *row = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&rgb, 0)
         + (gsize) y * stride;
-    gsize o = (gsize) y * info->width;
-    vgg_orc_rgbx_to_planes (out + o, out + plane + o, out + 2 * plane + o,
-        (const guint32 *) row, info->scale[0], info->scale[1], info->scale[2],
-        info->offset[0], info->offset[1], info->offset[2], info->width);
+    vgg_orc_bytes_to_floats (
+        out + y * row_len, row, pp->row_scale, pp->row_offset, (int) row_len);
   }
-  gst_video_frame_unmap (&rgbx);
+  gst_video_frame_unmap (&rgb);
   gst_video_frame_unmap (&in);
   return TRUE;
 }

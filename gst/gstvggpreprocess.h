@@ -1,6 +1,7 @@
 /* Frames to the network's input: the resize policy (fit), a
- * GstVideoConverter from the frame's format straight to RGB at the
- * model's input size, and ORC for the normalization.
+ * GstVideoConverter from the frame's format straight to packed RGB at the
+ * model's input size, and ORC for the normalization, writing the engine's
+ * interleaved (NHWC) layout directly.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -33,8 +34,14 @@ typedef struct
   gint width, height;  /* the model's input size */
   guint32 border_argb; /* letterbox borders */
   guint threads;
-  GstVideoInfo rgbx_info; /* RGBx at the model's input size */
-  GstBuffer *rgbx;        /* one frame of rgbx_info */
+  GstVideoInfo rgb_info; /* packed RGB at the model's input size */
+  GstBuffer *rgb;        /* one frame of rgb_info */
+
+  /* The normalization over a row of rgb: (row_len) = 3 * width values,
+   * the model's scale (and offset) per channel, repeated. */
+  gfloat *row_scale;
+  gfloat *row_offset;
+  gsize row_len;
 } GstVggPreprocess;
 
 void gst_vgg_preprocess_init (GstVggPreprocess *pp);
@@ -47,8 +54,10 @@ void gst_vgg_preprocess_clear (GstVggPreprocess *pp);
 gboolean gst_vgg_preprocess_set_caps (
     GstVggPreprocess *pp, GstCaps *caps, gchar **reason);
 
-/* One frame to `out`, (3, info->height, info->width) planes normalized
- * with info's mean and std.  `threads` (0 = one per processor) are the
+/* One frame to `out`, (info->height, info->width, 3) interleaved floats
+ * (the engine's NHWC input, for vgg_context_forward_nhwc) normalized with
+ * info's mean and std: out = x * scale + offset per channel, a multiply
+ * then an add, as torchvision's (x / 255 - mean) / std within 2 ulp.  `threads` (0 = one per processor) are the
  * converter's.  FALSE with a GST_STREAM_ERROR (FORMAT when the buffer does
  * not hold the picture its caps or GstVideoMeta describe, naming frame
  * number `number` and its timestamp) or a GST_CORE_ERROR_NEGOTIATION. */

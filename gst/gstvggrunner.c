@@ -139,7 +139,7 @@ gst_vgg_runner_forward (GstVggRunner *runner, guint n, gint height, gint width,
   }
 
   g_return_val_if_fail (runner->context != NULL, GST_FLOW_ERROR);
-  status = vgg_context_forward (
+  status = vgg_context_forward_nhwc (
       runner->context, runner->input, (int) n, height, width);
   if (status != VGG_OK) {
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,

@@ -58,8 +58,8 @@ gboolean gst_vgg_runner_is_grouped (const GstVggRunner *runner);
 void gst_vgg_runner_cancel (GstVggRunner *runner);
 void gst_vgg_runner_resume (GstVggRunner *runner);
 
-/* Room for n frames of `frame_floats` each; the caller writes the
- * frames there before gst_vgg_runner_forward. */
+/* Room for n frames of `frame_floats` each, (n, height, width, 3); the
+ * caller writes the frames there before gst_vgg_runner_forward. */
 gfloat *gst_vgg_runner_get_input (
     GstVggRunner *runner, guint n, gsize frame_floats);
 

@@ -81,7 +81,6 @@ typedef union { orc_int64 i; double f; orc_int32 x2[2]; float x2f[2]; orc_int16 
 #endif
 #endif
 
-void vgg_orc_rgbx_to_planes (float * ORC_RESTRICT d1, float * ORC_RESTRICT d2, float * ORC_RESTRICT d3, const orc_uint32 * ORC_RESTRICT s1, float p1, float p2, float p3, float p4, float p5, float p6, int n);
 void vgg_orc_bytes_to_floats (float * ORC_RESTRICT d1, const orc_uint8 * ORC_RESTRICT s1, const float * ORC_RESTRICT s2, const float * ORC_RESTRICT s3, int n);
 
 #ifdef __cplusplus

@@ -1,55 +1,14 @@
 # ORC kernels of vgginfer.
 #
-# vgg_orc_rgbx_to_planes: RGBx pixels (bytes R, G, B, x in memory, one
-# little-endian uint32 per pixel) to three float planes normalized as
-# torchvision's ToTensor + Normalize: out_c = (x_c / 255 - mean_c) / std_c,
-# computed as x_c * scale_c + offset_c with scale_c = 1 / (255 std_c) and
-# offset_c = -mean_c / std_c.
-
-.function vgg_orc_rgbx_to_planes
-.dest 4 r float
-.dest 4 g float
-.dest 4 b float
-.source 4 s uint32_t
-.floatparam 4 scale_r
-.floatparam 4 scale_g
-.floatparam 4 scale_b
-.floatparam 4 offset_r
-.floatparam 4 offset_g
-.floatparam 4 offset_b
-.temp 2 rg
-.temp 2 bx
-.temp 1 c0
-.temp 1 c1
-.temp 2 w
-.temp 4 l
-.temp 4 f
-
-splitlw bx, rg, s
-splitwb c1, c0, rg
-convubw w, c0
-convuwl l, w
-convlf f, l
-mulf f, f, scale_r
-addf r, f, offset_r
-convubw w, c1
-convuwl l, w
-convlf f, l
-mulf f, f, scale_g
-addf g, f, offset_g
-splitwb c1, c0, bx
-convubw w, c0
-convuwl l, w
-convlf f, l
-mulf f, f, scale_b
-addf b, f, offset_b
-
 # vgg_orc_bytes_to_floats: bytes to floats, d = s * scale + offset with a
 # multiply then an add (no fused multiply-add: the same float as the C
 # expression compiled without contraction).  Used on one row of packed RGB
 # (3 * width bytes) with scale and offset holding the per-channel pattern
 # (scale_r, scale_g, scale_b repeated width times): one row of the
-# (height, width, 3) input.
+# (height, width, 3) input, normalized as torchvision's ToTensor +
+# Normalize, out_c = (x_c / 255 - mean_c) / std_c, computed as
+# x_c * scale_c + offset_c with scale_c = 1 / (255 std_c) and
+# offset_c = -mean_c / std_c.
 .function vgg_orc_bytes_to_floats
 .dest 4 d float
 .source 1 s uint8_t

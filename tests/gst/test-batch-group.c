@@ -60,7 +60,7 @@ frame_floats (VggModel *model)
   return (gsize) 3 * width * height;
 }
 
-/* n frames (n, 3, height, width) of the model's size, values as a
+/* n frames (n, height, width, 3) of the model's size, values as a
  * normalized picture has them */
 static gfloat *
 random_frames (GRand *rand, VggModel *model, guint n)
@@ -94,7 +94,7 @@ reference_rows (VggModel *model, VggPrecision precision, const gfloat *frames,
     gint d = 0;
     const gfloat *o;
 
-    if (vgg_context_forward (ctx, frames + i * plane3, 1, height, width))
+    if (vgg_context_forward_nhwc (ctx, frames + i * plane3, 1, height, width))
       g_error ("reference forward: %s", vgg_context_get_error (ctx));
     o = vgg_context_get_output (ctx, output, &d);
     g_assert_cmpint (d, ==, *dims);
@@ -277,9 +277,9 @@ assert_counts (GstVggBatchGroupMember *m, guint64 frames, guint64 batches)
 typedef struct
 {
   VggModel *model;
-  gsize plane3; /* floats of one frame, (3, h, w) */
+  gsize plane3; /* floats of one frame, (h, w, 3) */
   guint n;
-  gfloat *frames; /* (n, 3, h, w) */
+  gfloat *frames; /* (n, h, w, 3) */
   VggOutput output;
   gint dims;   /* of output */
   gfloat *ref; /* (n, dims), or NULL */

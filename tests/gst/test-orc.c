@@ -160,33 +160,6 @@ run_all (const gchar *what, guint32 seed, RunFunc run)
   g_rand_free (rand);
 }
 
-/* vgg_orc_rgbx_to_planes: n RGBx pixels (R, G, B, x bytes in memory) to
- * three planes; source and planes one element off their allocation's
- * alignment. */
-static void
-run_rgbx_to_planes (GRand *rand, const Norm *norm, Stats *stats)
-{
-  gint n = stats->n;
-  guint8 *bytes = g_malloc (4 * (n + 1));
-  guint32 *pixels = g_new (guint32, n + 1);
-  gfloat *planes = g_new (gfloat, 3 * (n + 1));
-  gfloat *out[3] = { planes + 1, planes + (n + 1) + 1,
-    planes + 2 * (n + 1) + 1 };
-
-  for (gint i = 0; i < 4 * n; i++)
-    bytes[i] = random_byte (rand, i / 4);
-  memcpy (pixels + 1, bytes, 4 * n);
-  vgg_orc_rgbx_to_planes (out[0], out[1], out[2], pixels + 1, norm->scale[0],
-      norm->scale[1], norm->scale[2], norm->offset[0], norm->offset[1],
-      norm->offset[2], n);
-  for (gint i = 0; i < n; i++)
-    for (gint c = 0; c < 3; c++)
-      check_value (stats, 3 * i + c, bytes[4 * i + c], c, norm, out[c][i]);
-  g_free (planes);
-  g_free (pixels);
-  g_free (bytes);
-}
-
 /* vgg_orc_bytes_to_floats on a row of n bytes of packed RGB (3 * width,
  * but also lengths that are not a multiple of 3) with the per-channel
  * pattern in scale and offset; every array one element off its
@@ -217,51 +190,9 @@ run_bytes_to_floats (GRand *rand, const Norm *norm, Stats *stats)
 }
 
 static void
-test_rgbx_to_planes_equals_c_bit_for_bit (void)
-{
-  run_all ("rgbx_to_planes", 2024, run_rgbx_to_planes);
-}
-
-static void
 test_bytes_to_floats_equals_c_bit_for_bit (void)
 {
   run_all ("bytes_to_floats", 2025, run_bytes_to_floats);
-}
-
-/* Both functions give the same (h, w, 3) and (3, h, w) values: the
- * interleaved layout is the planar one transposed. */
-static void
-test_bytes_to_floats_is_rgbx_to_planes_interleaved (void)
-{
-  const gint width = 37;
-  GRand *rand = g_rand_new_with_seed (2026);
-  guint32 pixels[37];
-  guint8 rgb[3 * 37];
-  gfloat planes[3][37], hwc[3 * 37], scale[3 * 37], offset[3 * 37];
-  Norm norm;
-
-  norm_pick (&norm, rand, 0);
-  for (gint x = 0; x < width; x++) {
-    guint8 px[4];
-    for (gint c = 0; c < 4; c++)
-      px[c] = random_byte (rand, x);
-    memcpy (&pixels[x], px, 4);
-    memcpy (&rgb[3 * x], px, 3);
-    for (gint c = 0; c < 3; c++) {
-      scale[3 * x + c] = norm.scale[c];
-      offset[3 * x + c] = norm.offset[c];
-    }
-  }
-  vgg_orc_rgbx_to_planes (planes[0], planes[1], planes[2], pixels,
-      norm.scale[0], norm.scale[1], norm.scale[2], norm.offset[0],
-      norm.offset[1], norm.offset[2], width);
-  vgg_orc_bytes_to_floats (hwc, rgb, scale, offset, 3 * width);
-  for (gint x = 0; x < width; x++)
-    for (gint c = 0; c < 3; c++)
-      if (memcmp (&hwc[3 * x + c], &planes[c][x], 4) != 0)
-        g_error ("pixel %d channel %d: interleaved %.9g, planar %.9g", x, c,
-            hwc[3 * x + c], planes[c][x]);
-  g_rand_free (rand);
 }
 
 int
@@ -269,11 +200,7 @@ main (int argc, char **argv)
 {
   orc_init ();
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/orc/rgbx-to-planes-equals-c-bit-for-bit",
-      test_rgbx_to_planes_equals_c_bit_for_bit);
   g_test_add_func ("/orc/bytes-to-floats-equals-c-bit-for-bit",
       test_bytes_to_floats_equals_c_bit_for_bit);
-  g_test_add_func ("/orc/bytes-to-floats-is-rgbx-to-planes-interleaved",
-      test_bytes_to_floats_is_rgbx_to_planes_interleaved);
   return g_test_run ();
 }
