@@ -4,7 +4,6 @@
 #include "vgg-error-private.h"
 
 #include <cblas.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

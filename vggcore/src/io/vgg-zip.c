@@ -14,7 +14,6 @@
 #include "vgg-error-private.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
