@@ -54,8 +54,10 @@ typedef struct
 } GstVggInferItem;
 
 /* Locks: `lock` (the queue) may be held when taking the object lock,
- * never the other way round.  The model bundles change only from the
- * streaming task and from state changes while the task is stopped. */
+ * never the other way round.  The active bundle changes only in the
+ * streaming task and in state changes while the task is stopped, always
+ * under `lock` (a setter of a running element reads it there); the task
+ * reads it without. */
 struct _GstVggInfer
 {
   GstElement parent;

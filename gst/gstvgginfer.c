@@ -744,6 +744,7 @@ static gboolean
 gst_vgg_infer_activate (GstVggInfer *self, GstVggModelInfo *info)
 {
   GstVggInferSettings s;
+  GstVggModelInfo *old;
   GError *err = NULL;
   gboolean grouped;
 
@@ -759,8 +760,12 @@ gst_vgg_infer_activate (GstVggInfer *self, GstVggModelInfo *info)
     g_error_free (err);
     return FALSE;
   }
-  g_clear_pointer (&self->info, gst_vgg_model_info_unref);
+  /* a setter of a running element compares its model with this one */
+  g_mutex_lock (&self->lock);
+  old = self->info;
   self->info = gst_vgg_model_info_ref (info);
+  g_mutex_unlock (&self->lock);
+  g_clear_pointer (&old, gst_vgg_model_info_unref);
   return TRUE;
 }
 
@@ -823,10 +828,15 @@ gst_vgg_infer_drop_next_info (GstVggInfer *self)
 static void
 gst_vgg_infer_close (GstVggInfer *self)
 {
+  GstVggModelInfo *info;
+
   gst_vgg_infer_drop_next_info (self);
   gst_vgg_runner_clear (&self->runner);
   gst_vgg_preprocess_clear (&self->preprocess);
-  g_clear_pointer (&self->info, gst_vgg_model_info_unref);
+  g_mutex_lock (&self->lock);
+  info = g_steal_pointer (&self->info);
+  g_mutex_unlock (&self->lock);
+  g_clear_pointer (&info, gst_vgg_model_info_unref);
 }
 
 /* --- the queue --- */
