@@ -91,6 +91,17 @@ infer_harness (const gchar *first_prop, ...)
   return h;
 }
 
+/* A buffer of `size` bytes of mid grey (memcheck would report the
+ * harness's uninitialized bytes flowing through the network). */
+static GstBuffer *
+grey_buffer (GstHarness *h, gsize size)
+{
+  GstBuffer *b = gst_harness_create_buffer (h, size);
+
+  gst_buffer_memset (b, 0, 128, size);
+  return b;
+}
+
 /* An element that posts on a bus of its own. */
 static GstBus *
 own_bus (GstElement *e)
@@ -98,6 +109,16 @@ own_bus (GstElement *e)
   GstBus *bus = gst_bus_new ();
   gst_element_set_bus (e, bus);
   return bus;
+}
+
+/* Undoes own_bus: the messages left on the bus hold references to the
+ * element, which holds the bus, so the element would never be freed. */
+static void
+drop_bus (GstElement *e, GstBus *bus)
+{
+  gst_element_set_bus (e, NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
 }
 
 /* The first ERROR on bus (within 5 s) contains `expected`; returns its
@@ -135,7 +156,7 @@ expect_ready_fails (GstElement *e, const gchar *what, const gchar *expected)
       (g_get_monotonic_time () - t0) / 1000);
   g_free (expect_error (bus, what, expected));
   gst_element_set_state (e, GST_STATE_NULL);
-  gst_object_unref (bus);
+  drop_bus (e, bus);
 }
 
 /* --- 1. FIFOs --- */
@@ -183,7 +204,7 @@ GST_START_TEST (test_fifo_model_or_labels_fails_at_once)
   g_object_get (h->element, "model", &model, NULL);
   fail_unless_equals_string (model, spot_model);
   g_free (model);
-  gst_object_unref (bus);
+  drop_bus (h->element, bus);
   gst_harness_teardown (h);
   g_unlink (fifo);
   g_free (fifo);
@@ -297,7 +318,7 @@ GST_START_TEST (test_non_time_segment_logs_no_critical)
       seg.rate = -1.0;
     fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
     for (gint i = 0; i < 3; i++) {
-      GstBuffer *b = gst_harness_create_buffer (h, 64 * 48 * 3);
+      GstBuffer *b = grey_buffer (h, 64 * 48 * 3);
       GST_BUFFER_PTS (b) = i * GST_SECOND;
       fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
     }
@@ -327,7 +348,7 @@ GST_START_TEST (test_non_time_segment_logs_no_critical)
       gst_buffer_unref (out);
     }
     fail_unless_equals_int (g_atomic_int_get (&n_criticals), 0);
-    gst_object_unref (bus);
+    drop_bus (h->element, bus);
     gst_harness_teardown (h);
   }
   for (gint d = 0; domains[d]; d++)
@@ -380,17 +401,17 @@ GST_START_TEST (test_unparseable_caps_fail_with_not_negotiated_saying_why)
       fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
       gst_harness_set_src_caps (h, gst_caps_ref (bad));
       fail_unless_equals_int (
-          gst_harness_push (h, gst_harness_create_buffer (h, 64 * 48 * 3)),
+          gst_harness_push (h, grey_buffer (h, 64 * 48 * 3)),
           GST_FLOW_NOT_NEGOTIATED);
       fail_unless_equals_int (
-          gst_harness_push (h, gst_harness_create_buffer (h, 64 * 48 * 3)),
+          gst_harness_push (h, grey_buffer (h, 64 * 48 * 3)),
           GST_FLOW_NOT_NEGOTIATED);
       g_free (expect_error (bus, what, cases[i].expected));
       /* once, not once per buffer */
       fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL,
           "%s: a second error", what);
       fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
-      gst_object_unref (bus);
+      drop_bus (h->element, bus);
       gst_object_unref (sink);
       gst_caps_unref (bad);
       gst_caps_unref (good);
@@ -436,8 +457,7 @@ GST_START_TEST (test_nan_scores_never_pass_threshold)
     gst_harness_set_src_caps_str (
         h, "video/x-raw,format=RGB,width=32,height=32,framerate=30/1");
     fail_unless_equals_int (
-        gst_harness_push (h, gst_harness_create_buffer (h, 32 * 32 * 3)),
-        GST_FLOW_OK);
+        gst_harness_push (h, grey_buffer (h, 32 * 32 * 3)), GST_FLOW_OK);
     out = gst_harness_pull (h);
     meta = gst_buffer_get_vgg_meta (out);
     fail_unless (meta != NULL);
@@ -586,7 +606,7 @@ GST_START_TEST (test_lying_video_meta_is_an_error_naming_the_frame)
       fail_unless (strstr (err, "Frame 1 (pts 0:00:00.033333333)") != NULL,
           "%s: \"%s\" does not name the frame", what, err);
       g_free (err);
-      gst_object_unref (bus);
+      drop_bus (h->element, bus);
       gst_harness_teardown (h);
       g_free (what);
     }
@@ -612,8 +632,7 @@ GST_START_TEST (test_unread_bus_keeps_one_message_per_frame)
     gst_harness_set_src_caps_str (h, CAPS_RGB_64x48);
     for (gint i = 0; i < 40; i++)
       fail_unless_equals_int (
-          gst_harness_push (h, gst_harness_create_buffer (h, 64 * 48 * 3)),
-          GST_FLOW_OK);
+          gst_harness_push (h, grey_buffer (h, 64 * 48 * 3)), GST_FLOW_OK);
     for (gint i = 0; i < 40; i++)
       gst_buffer_unref (gst_harness_pull (h));
     while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
@@ -621,7 +640,7 @@ GST_START_TEST (test_unread_bus_keeps_one_message_per_frame)
       gst_message_unref (msg);
     }
     fail_unless_equals_int (n, post ? 40 : 0);
-    gst_object_unref (bus);
+    drop_bus (h->element, bus);
     gst_harness_teardown (h);
   }
 }
@@ -703,8 +722,7 @@ GST_START_TEST (test_interlaced_odd_heights_convert)
       gst_video_info_set_interlaced_format (&info, GST_VIDEO_FORMAT_I420,
           GST_VIDEO_INTERLACE_MODE_INTERLEAVED, 37, heights[i]);
       fail_unless_equals_int (
-          gst_harness_push (h, gst_harness_create_buffer (h, info.size)),
-          GST_FLOW_OK);
+          gst_harness_push (h, grey_buffer (h, info.size)), GST_FLOW_OK);
       out = gst_harness_pull (h);
       fail_unless (out != NULL && gst_buffer_get_vgg_meta (out) != NULL,
           "%s, height %d: no results", resizes[r], heights[i]);

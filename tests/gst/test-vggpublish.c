@@ -1044,9 +1044,11 @@ GST_START_TEST (test_mqtt_broker_restart_drops_only_what_is_missing)
   /* one warning for the one outage, one reconnection */
   fail_unless_equals_int (warnings, 1);
   fail_unless_equals_int (reconnections, 1);
-  /* the outage (at least 5 s at 100 fps) overflowed max-pending */
-  fail_unless (dropped > (g_getenv ("VGG_TEST_INSTRUMENTED") ? 0 : 300),
-      "dropped %" G_GUINT64_FORMAT, dropped);
+  /* the outage (at least 5 s at 100 fps) overflowed max-pending; under
+   * valgrind on a busy machine the source may be too slow to fill it, so
+   * there only the accounting below is checked */
+  if (g_getenv ("VGG_TEST_INSTRUMENTED") == NULL)
+    fail_unless (dropped > 300, "dropped %" G_GUINT64_FORMAT, dropped);
   /* what did not arrive is what the element says it dropped (the
    * subscriber was back before the element reconnected, so nothing the
    * broker received after the restart can have passed it by): exactly
