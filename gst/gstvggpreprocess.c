@@ -13,6 +13,16 @@
 GST_DEBUG_CATEGORY_STATIC (gst_vgg_preprocess_debug);
 #define GST_CAT_DEFAULT gst_vgg_preprocess_debug
 
+/* GstVideoConverter (1.22) keeps the source lines it has read in caches
+ * indexed by row number, and empties a cache only when a frame asks for
+ * a row before the cached ones.  When the source rectangle is a few rows
+ * high (at most 2, or 3 per field when interlaced, seen with every
+ * format but RGB), the next frame finds all its rows cached: its
+ * conversion is the previous frame's picture, read (ARGB) from that
+ * frame's memory, which may be freed by then.  Below this height (per
+ * field) a converter converts one frame only. */
+#define CONVERTER_REUSE_MIN_ROWS 8
+
 void
 gst_vgg_fit (GstVggInferResize resize, gint w, gint h, gint mw, gint mh,
     gint src[4], gint dst[4])
@@ -147,6 +157,9 @@ ensure_converter (GstVggPreprocess *pp, const GstVggModelInfo *info,
         GST_VIDEO_INFO_HEIGHT (&pp->in_info), info->width, info->height);
     return FALSE;
   }
+  pp->single_use =
+      src[3] < (GST_VIDEO_INFO_IS_INTERLACED (&pp->in_info) ? 2 : 1)
+          * CONVERTER_REUSE_MIN_ROWS;
   pp->resize = resize;
   pp->width = info->width;
   pp->height = info->height;
@@ -211,6 +224,8 @@ gst_vgg_preprocess_frame (GstVggPreprocess *pp, const GstVggModelInfo *info,
     return FALSE;
   }
   gst_video_converter_frame (pp->converter, &in, &rgb);
+  if (pp->single_use)
+    g_clear_pointer (&pp->converter, gst_video_converter_free);
   stride = GST_VIDEO_FRAME_PLANE_STRIDE (&rgb, 0);
   /* each packed RGB row is a row of the interleaved (h, w, 3) input */
   for (gint y = 0; y < info->height; y++) {

@@ -28,8 +28,10 @@ typedef struct
   GstVideoInfo in_info; /* the caps */
   gboolean have_info;
 
-  /* The converter, remade when what it was made for changes. */
+  /* The converter, remade when what it was made for changes, and after
+   * each frame when single_use (see CONVERTER_REUSE_MIN_ROWS). */
   GstVideoConverter *converter;
+  gboolean single_use;
   GstVggInferResize resize;
   gint width, height;  /* the model's input size */
   guint32 border_argb; /* letterbox borders */

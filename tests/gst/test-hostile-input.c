@@ -736,6 +736,100 @@ GST_START_TEST (test_interlaced_odd_heights_convert)
 
 GST_END_TEST;
 
+/* Found by fuzz-element (a heap-use-after-free once GSlice no longer
+ * hid freed buffers from ASan): GstVideoConverter, reused for a source
+ * rectangle of a few rows, converted the previous frame's picture again
+ * (with ARGB, from that frame's memory, freed by then).  Frames whose crop
+ * or height is 1 to 6 rows, in formats that showed it, must each score
+ * as they do alone in a new element.  The scores of the 10 classes of
+ * frame `i` of `n` (pushed, pulled and dropped one after the other) go
+ * to scores[10 * i + class]. */
+static void
+tiny_frames_scores (const gchar *caps_str, const gchar *resize,
+    GstBuffer *const *frames, guint n, gfloat *scores)
+{
+  GstHarness *h = infer_harness ("model", rand_model, "top-k", 10, "threads", 1,
+      "post-messages", FALSE, NULL);
+
+  gst_util_set_object_arg (G_OBJECT (h->element), "resize", resize);
+  gst_harness_set_src_caps_str (h, caps_str);
+  for (guint i = 0; i < n; i++) {
+    GstVggMeta *meta;
+    GstBuffer *out;
+
+    fail_unless_equals_int (
+        gst_harness_push (h, gst_buffer_ref (frames[i])), GST_FLOW_OK);
+    out = gst_harness_pull (h);
+    meta = out ? gst_buffer_get_vgg_meta (out) : NULL;
+    fail_unless (meta != NULL, "%s: frame %u has no results", caps_str, i);
+    fail_unless_equals_int (gst_vgg_meta_get_n_results (meta), 10);
+    for (guint k = 0; k < 10; k++) {
+      gint id = -1;
+      gfloat score = 0.0f;
+      fail_unless (gst_vgg_meta_get_result (meta, k, &id, &score, NULL));
+      fail_unless (id >= 0 && id < 10);
+      scores[10 * i + id] = score;
+    }
+    /* the frame goes before the next comes, as downstream would drop it */
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_tiny_frames_are_each_converted_anew)
+{
+  static const struct
+  {
+    const gchar *format, *interlace, *resize;
+    gint width, height; /* source rectangle: rows */
+  } cases[] = {
+    { "BGRx", "progressive", "center-crop", 1, 12 }, /* 1 */
+    { "I420", "progressive", "stretch", 2, 2 },      /* 2 */
+    { "GRAY8", "progressive", "letterbox", 40, 1 },  /* 1 */
+    { "ARGB", "interleaved", "center-crop", 1, 12 }, /* 2, 1 per field */
+    { "NV12", "interleaved", "stretch", 6, 6 },      /* 6, 3 per field */
+  };
+
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    gchar *caps_str = g_strdup_printf ("video/x-raw,format=%s,width=%d,"
+                                       "height=%d,framerate=30/1,"
+                                       "interlace-mode=%s",
+        cases[c].format, cases[c].width, cases[c].height, cases[c].interlace);
+    GstCaps *caps = gst_caps_from_string (caps_str);
+    GstBuffer *frames[2];
+    gfloat both[20], alone[2][10];
+    GstVideoInfo info;
+
+    fail_unless (gst_video_info_from_caps (&info, caps));
+    for (guint f = 0; f < 2; f++) {
+      GstMapInfo map;
+      frames[f] = gst_buffer_new_allocate (NULL, info.size, NULL);
+      gst_buffer_map (frames[f], &map, GST_MAP_WRITE);
+      /* two different pictures: a dark and a bright ramp */
+      for (gsize i = 0; i < map.size; i++)
+        map.data[i] = f ? 255 - (i * 7) % 64 : (i * 13) % 64;
+      gst_buffer_unmap (frames[f], &map);
+    }
+    tiny_frames_scores (caps_str, cases[c].resize, frames, 2, both);
+    for (guint f = 0; f < 2; f++)
+      tiny_frames_scores (caps_str, cases[c].resize, &frames[f], 1, alone[f]);
+    /* the two pictures score differently, or the test proves nothing */
+    fail_unless (memcmp (alone[0], alone[1], sizeof alone[0]) != 0,
+        "%s: both frames score the same", caps_str);
+    for (guint f = 0; f < 2; f++)
+      for (guint k = 0; k < 10; k++)
+        fail_unless (both[10 * f + k] == alone[f][k],
+            "%s %s, frame %u, class %u: %.9g after frame 0, %.9g alone",
+            caps_str, cases[c].resize, f, k, both[10 * f + k], alone[f][k]);
+    gst_buffer_unref (frames[0]);
+    gst_buffer_unref (frames[1]);
+    gst_caps_unref (caps);
+    g_free (caps_str);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 hostile_suite (void)
 {
@@ -757,6 +851,7 @@ hostile_suite (void)
   tcase_add_test (tc, test_unread_bus_keeps_one_message_per_frame);
   tcase_add_test (tc, test_interlaced_input_is_scaled_field_by_field);
   tcase_add_test (tc, test_interlaced_odd_heights_convert);
+  tcase_add_test (tc, test_tiny_frames_are_each_converted_anew);
   return s;
 }
 
