@@ -45,6 +45,27 @@ gst_vgg_infer_feature_layer_get_type (void)
 }
 
 GType
+gst_vgg_infer_region_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_VGG_INFER_REGION_FULL_FRAME, "Classify the whole frame",
+        "full-frame" },
+    { GST_VGG_INFER_REGION_ROI_LIST,
+        "Classify each region of interest (GstVideoRegionOfInterestMeta) "
+        "of the frame",
+        "roi-list" },
+    { 0, NULL, NULL }
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstVggInferRegion", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
 gst_vgg_infer_leaky_get_type (void)
 {
   static GType type = 0;

@@ -27,6 +27,12 @@ typedef enum
 
 typedef enum
 {
+  GST_VGG_INFER_REGION_FULL_FRAME,
+  GST_VGG_INFER_REGION_ROI_LIST
+} GstVggInferRegion;
+
+typedef enum
+{
   GST_VGG_INFER_LEAKY_NONE,
   GST_VGG_INFER_LEAKY_SKIP
 } GstVggInferLeaky;
@@ -48,12 +54,14 @@ typedef enum
 #define GST_TYPE_VGG_INFER_MODE (gst_vgg_infer_mode_get_type ())
 #define GST_TYPE_VGG_INFER_FEATURE_LAYER                                       \
   (gst_vgg_infer_feature_layer_get_type ())
+#define GST_TYPE_VGG_INFER_REGION (gst_vgg_infer_region_get_type ())
 #define GST_TYPE_VGG_INFER_LEAKY (gst_vgg_infer_leaky_get_type ())
 #define GST_TYPE_VGG_INFER_RESIZE (gst_vgg_infer_resize_get_type ())
 #define GST_TYPE_VGG_INFER_PRECISION (gst_vgg_infer_precision_get_type ())
 
 GType gst_vgg_infer_mode_get_type (void);
 GType gst_vgg_infer_feature_layer_get_type (void);
+GType gst_vgg_infer_region_get_type (void);
 GType gst_vgg_infer_leaky_get_type (void);
 GType gst_vgg_infer_resize_get_type (void);
 GType gst_vgg_infer_precision_get_type (void);

@@ -10,6 +10,7 @@
 #include "gstvgginfer.h"
 #include "gstvggmodelinfo.h"
 #include "gstvggpreprocess.h"
+#include "gstvggregions.h"
 #include "gstvggresults.h"
 #include "gstvggrunner.h"
 
@@ -33,6 +34,10 @@ typedef struct
   guint max_queue;
   gboolean post_messages;
   GstVggInferResize resize;
+  /* inference-region, object-class, regions, min-roi-size, max-rois,
+   * roi-padding: replaced, never changed, by the setters; a batch holds a
+   * reference to the one it runs with */
+  GstVggRegionSpec *regions;
 } GstVggInferSettings;
 
 /* What the queue between the sink pad and the streaming task holds, in
@@ -51,7 +56,18 @@ typedef struct
   GstMiniObject *object;
   gint64 arrival; /* g_get_monotonic_time () when queued, us */
   guint64 number; /* frames received before it since the last flush */
+  /* in a batch by regions: its regions in `rois`, and how many of the
+   * frame's ROIs were not classified */
+  guint first_roi, n_rois, rois_skipped;
 } GstVggInferItem;
+
+/* One input of a forward pass: a frame of the batch (its index in
+ * `batch`), or the part `crop` of it. */
+typedef struct
+{
+  guint item;
+  const gint *crop;
+} GstVggInferInput;
 
 /* Locks: `lock` (the queue) may be held when taking the object lock,
  * never the other way round.  The active bundle changes only in the
@@ -76,6 +92,8 @@ struct _GstVggInfer
   /* ...the statistics... */
   guint64 frames_inferred;
   guint64 frames_skipped;
+  guint64 rois_inferred;
+  guint64 rois_skipped;
   gdouble inference_ms_total;
   /* ...and the last caps refused with an error, so that retries of the
    * same caps post it once. */
@@ -109,6 +127,11 @@ struct _GstVggInfer
   GstSegment segment;
   GstVggInferItem *batch; /* the items of the batch being processed */
   guint batch_alloc;
+  GArray *rois;   /* GstVggRoi: the regions of the batch's frames */
+  GArray *inputs; /* GstVggInferInput: what the network runs on */
+  gfloat *rows;   /* (rows_alloc) the output rows of a batch that takes
+                     more than one forward pass */
+  gsize rows_alloc;
   gboolean warned_layer;
 };
 

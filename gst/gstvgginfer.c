@@ -128,6 +128,12 @@ GST_DEBUG_CATEGORY_STATIC (gst_vgg_infer_debug);
 #define DEFAULT_MEAN NULL
 #define DEFAULT_STD NULL
 #define DEFAULT_BATCH_GROUP NULL
+#define DEFAULT_INFERENCE_REGION GST_VGG_INFER_REGION_FULL_FRAME
+#define DEFAULT_OBJECT_CLASS NULL
+#define DEFAULT_REGIONS NULL
+#define DEFAULT_MIN_ROI_SIZE 0
+#define DEFAULT_MAX_ROIS 0
+#define DEFAULT_ROI_PADDING 0.0
 
 #define MAX_BATCH_SIZE 256
 #define MAX_THREADS 256
@@ -157,7 +163,15 @@ enum
   PROP_FRAMES_SKIPPED,
   PROP_MEAN_INFERENCE_MS,
   PROP_MEAN,
-  PROP_STD
+  PROP_STD,
+  PROP_INFERENCE_REGION,
+  PROP_OBJECT_CLASS,
+  PROP_REGIONS,
+  PROP_MIN_ROI_SIZE,
+  PROP_MAX_ROIS,
+  PROP_ROI_PADDING,
+  PROP_ROIS_INFERRED,
+  PROP_ROIS_SKIPPED
 };
 
 static GstStaticPadTemplate sink_template =
@@ -326,7 +340,59 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           "PLAYING, as model",
           DEFAULT_STD, playing));
 
+  g_object_class_install_property (gobject_class, PROP_INFERENCE_REGION,
+      g_param_spec_enum ("inference-region", "Inference region",
+          "What the network runs on: the whole frame, or each region of "
+          "interest (GstVideoRegionOfInterestMeta) a detector put on it, "
+          "as selected by object-class, min-roi-size and max-rois",
+          GST_TYPE_VGG_INFER_REGION, DEFAULT_INFERENCE_REGION, playing));
+  g_object_class_install_property (gobject_class, PROP_OBJECT_CLASS,
+      g_param_spec_string ("object-class", "Object class",
+          "Comma-separated list of the regions to classify with "
+          "inference-region=roi-list: a ROI whose type (\"face\") or "
+          "detected label (the \"label\" of its \"detection\" or "
+          "\"extra-data\" param) is listed; NULL or empty for all",
+          DEFAULT_OBJECT_CLASS, playing));
+  g_object_class_install_property (gobject_class, PROP_REGIONS,
+      g_param_spec_string ("regions", "Regions",
+          "Fixed zones to classify on every frame, without a detector: "
+          "\"x,y,w,h;x,y,w,h\" in pixels, or with decimal points in "
+          "fractions of the frame (\"0.1,0.1,0.5,0.5\").  Each becomes a "
+          "GstVideoRegionOfInterestMeta of type \"" GST_VGG_ZONE_ROI_TYPE
+          "\" on the frame and is classified after the frame's other "
+          "regions (with inference-region=roi-list) whatever object-class "
+          "says; frames are then classified by regions, not whole",
+          DEFAULT_REGIONS, playing));
+  g_object_class_install_property (gobject_class, PROP_MIN_ROI_SIZE,
+      g_param_spec_uint ("min-roi-size", "Minimum ROI size",
+          "Regions narrower or lower than this many pixels (after clipping "
+          "to the frame) are not classified, and counted in rois-skipped; "
+          "0 keeps every region that is not empty",
+          0, 16384, DEFAULT_MIN_ROI_SIZE, playing));
+  g_object_class_install_property (gobject_class, PROP_MAX_ROIS,
+      g_param_spec_uint ("max-rois", "Maximum ROIs",
+          "Most regions classified per frame, the first ones in the "
+          "frame's order; the others are counted in rois-skipped (0 = no "
+          "limit)",
+          0, G_MAXINT, DEFAULT_MAX_ROIS, playing));
+  g_object_class_install_property (gobject_class, PROP_ROI_PADDING,
+      g_param_spec_double ("roi-padding", "ROI padding",
+          "Percent of a region's width added on its left and right, and of "
+          "its height above and below, before it is cropped (within the "
+          "frame); the resize policy then fits the crop",
+          0.0, 100.0, DEFAULT_ROI_PADDING, playing));
+  g_object_class_install_property (gobject_class, PROP_ROIS_INFERRED,
+      g_param_spec_uint64 ("rois-inferred", "ROIs inferred",
+          "Number of regions the network ran on", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_ROIS_SKIPPED,
+      g_param_spec_uint64 ("rois-skipped", "ROIs skipped",
+          "Number of regions not classified: empty once clipped to the "
+          "frame, under min-roi-size or past max-rois (those object-class "
+          "does not list are not counted)",
+          0, G_MAXUINT64, 0, ro));
+
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_REGION, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_FEATURE_LAYER, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_LEAKY, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_RESIZE, 0);
@@ -382,7 +448,10 @@ gst_vgg_infer_init (GstVggInfer *self)
     .max_queue = DEFAULT_MAX_QUEUE,
     .post_messages = DEFAULT_POST_MESSAGES,
     .resize = DEFAULT_RESIZE,
+    .regions = gst_vgg_region_spec_new (),
   };
+  self->rois = g_array_new (FALSE, FALSE, sizeof (GstVggRoi));
+  self->inputs = g_array_new (FALSE, FALSE, sizeof (GstVggInferInput));
   self->batch_group = g_strdup (DEFAULT_BATCH_GROUP);
 
   g_mutex_init (&self->lock);
@@ -566,6 +635,21 @@ gst_vgg_infer_set_property (
       if (!gst_vgg_infer_check_mutable_ready (self, pspec))
         return;
       break;
+    case PROP_REGIONS: {
+      GstVggRegionSpec *check = gst_vgg_region_spec_new ();
+      gchar *reason = NULL;
+      gboolean ok = gst_vgg_region_spec_set_zones (
+          check, g_value_get_string (value), &reason);
+      gst_vgg_region_spec_unref (check);
+      if (!ok) {
+        g_warning ("vgginfer: property \"regions\": %s; keeping the old "
+                   "value",
+            reason);
+        g_free (reason);
+        return;
+      }
+      break;
+    }
     default:
       break;
   }
@@ -635,6 +719,31 @@ gst_vgg_infer_set_property (
       g_free (self->batch_group);
       self->batch_group = g_value_dup_string (value);
       break;
+    case PROP_INFERENCE_REGION:
+    case PROP_OBJECT_CLASS:
+    case PROP_REGIONS:
+    case PROP_MIN_ROI_SIZE:
+    case PROP_MAX_ROIS:
+    case PROP_ROI_PADDING: {
+      /* a new spec: a batch may be running with the old one */
+      GstVggRegionSpec *spec = gst_vgg_region_spec_copy (s->regions);
+      if (prop_id == PROP_INFERENCE_REGION)
+        spec->roi_list =
+            g_value_get_enum (value) == GST_VGG_INFER_REGION_ROI_LIST;
+      else if (prop_id == PROP_OBJECT_CLASS)
+        gst_vgg_region_spec_set_classes (spec, g_value_get_string (value));
+      else if (prop_id == PROP_REGIONS)
+        gst_vgg_region_spec_set_zones (spec, g_value_get_string (value), NULL);
+      else if (prop_id == PROP_MIN_ROI_SIZE)
+        spec->min_size = g_value_get_uint (value);
+      else if (prop_id == PROP_MAX_ROIS)
+        spec->max_rois = g_value_get_uint (value);
+      else
+        spec->padding = g_value_get_double (value);
+      gst_vgg_region_spec_unref (s->regions);
+      s->regions = spec;
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -721,6 +830,34 @@ gst_vgg_infer_get_property (
       break;
     case PROP_FRAMES_SKIPPED:
       g_value_set_uint64 (value, self->frames_skipped);
+      break;
+    case PROP_INFERENCE_REGION:
+      g_value_set_enum (value, s->regions->roi_list
+              ? GST_VGG_INFER_REGION_ROI_LIST
+              : GST_VGG_INFER_REGION_FULL_FRAME);
+      break;
+    case PROP_OBJECT_CLASS:
+      g_value_take_string (value, s->regions->classes
+              ? g_strjoinv (",", s->regions->classes)
+              : NULL);
+      break;
+    case PROP_REGIONS:
+      g_value_set_string (value, s->regions->zones_text);
+      break;
+    case PROP_MIN_ROI_SIZE:
+      g_value_set_uint (value, s->regions->min_size);
+      break;
+    case PROP_MAX_ROIS:
+      g_value_set_uint (value, s->regions->max_rois);
+      break;
+    case PROP_ROI_PADDING:
+      g_value_set_double (value, s->regions->padding);
+      break;
+    case PROP_ROIS_INFERRED:
+      g_value_set_uint64 (value, self->rois_inferred);
+      break;
+    case PROP_ROIS_SKIPPED:
+      g_value_set_uint64 (value, self->rois_skipped);
       break;
     case PROP_MEAN_INFERENCE_MS:
       g_value_set_double (value,
@@ -1170,19 +1307,87 @@ gst_vgg_infer_output (
   return out;
 }
 
-/* Preprocesses the n_infer ITEM_BUFFERs among the n_items of self->batch
- * and runs the network on them; *rows gets their output rows. */
+/* The frame size of the caps, 0 x 0 before caps. */
+static void
+gst_vgg_infer_frame_size (GstVggInfer *self, gint *width, gint *height)
+{
+  *width = self->preprocess.have_info
+      ? GST_VIDEO_INFO_WIDTH (&self->preprocess.in_info)
+      : 0;
+  *height = self->preprocess.have_info
+      ? GST_VIDEO_INFO_HEIGHT (&self->preprocess.in_info)
+      : 0;
+}
+
+/* What the network runs on, into self->inputs: each ITEM_BUFFER among the
+ * n_items of self->batch, or, by regions, each region of them (into
+ * self->rois; the frames made writable, the zones put on them).  Returns
+ * how many. */
+static guint
+gst_vgg_infer_collect_inputs (
+    GstVggInfer *self, const GstVggInferSettings *s, guint n_items)
+{
+  gboolean by_regions = gst_vgg_region_spec_by_regions (s->regions);
+  guint64 skipped = 0;
+  gint width, height;
+
+  gst_vgg_infer_frame_size (self, &width, &height);
+  g_array_set_size (self->inputs, 0);
+  g_array_set_size (self->rois, 0);
+  for (guint i = 0; i < n_items; i++) {
+    GstVggInferItem *item = &self->batch[i];
+    GstBuffer *buffer;
+
+    item->first_roi = self->rois->len;
+    item->n_rois = item->rois_skipped = 0;
+    if (item->type != GST_VGG_INFER_ITEM_BUFFER)
+      continue;
+    if (!by_regions) {
+      GstVggInferInput in = { i, NULL };
+      g_array_append_val (self->inputs, in);
+      continue;
+    }
+    /* the ROI metas get results: select on the writable buffer, whose
+     * metas stay where they are until it is pushed */
+    buffer = gst_buffer_make_writable (GST_BUFFER_CAST (item->object));
+    item->object = GST_MINI_OBJECT_CAST (buffer);
+    item->n_rois = gst_vgg_regions_select (
+        s->regions, buffer, width, height, self->rois, &item->rois_skipped);
+    skipped += item->rois_skipped;
+  }
+  /* (self->rois does not grow any more: pointers into it hold) */
+  for (guint i = 0; by_regions && i < n_items; i++) {
+    GstVggInferItem *item = &self->batch[i];
+
+    for (guint r = item->first_roi; r < item->first_roi + item->n_rois; r++) {
+      GstVggRoi *roi = &g_array_index (self->rois, GstVggRoi, r);
+      GstVggInferInput in = { i, roi->crop };
+
+      if (roi->meta == NULL)
+        gst_vgg_regions_add_zone (GST_BUFFER_CAST (item->object), roi);
+      g_array_append_val (self->inputs, in);
+    }
+  }
+  if (by_regions) {
+    GST_OBJECT_LOCK (self);
+    self->rois_inferred += self->inputs->len;
+    self->rois_skipped += skipped;
+    GST_OBJECT_UNLOCK (self);
+  }
+  return self->inputs->len;
+}
+
+/* Preprocesses self->inputs and runs the network on them, in forward
+ * passes of up to batch-size; *rows gets their output rows, (n, dims). */
 static GstFlowReturn
 gst_vgg_infer_run (GstVggInfer *self, const GstVggInferSettings *s,
-    guint n_items, guint n_infer, VggOutput output, gint dims,
-    const gfloat **rows)
+    VggOutput output, gint dims, const gfloat **rows)
 {
   const GstVggModelInfo *info = self->info;
   gsize frame = (gsize) 3 * info->width * info->height;
+  guint n = self->inputs->len;
   GError *err = NULL;
-  GstFlowReturn ret;
-  gfloat *input;
-  guint k = 0;
+  GstFlowReturn ret = GST_FLOW_OK;
 
   if (!gst_vgg_runner_is_grouped (&self->runner)
       && !gst_vgg_runner_configure (&self->runner, info->model, s->batch_size,
@@ -1190,22 +1395,42 @@ gst_vgg_infer_run (GstVggInfer *self, const GstVggInferSettings *s,
     ret = GST_FLOW_ERROR;
     goto out;
   }
-  input = gst_vgg_runner_get_input (&self->runner, n_infer, frame);
-  for (guint i = 0; i < n_items; i++) {
-    const GstVggInferItem *item = &self->batch[i];
-    if (item->type != GST_VGG_INFER_ITEM_BUFFER)
-      continue;
-    if (!gst_vgg_preprocess_frame (&self->preprocess, info, s->resize,
-            s->threads > 0 ? (guint) s->threads : 0,
-            GST_BUFFER_CAST (item->object), item->number, input + k * frame,
-            &err)) {
-      ret = GST_FLOW_ERROR;
-      goto out;
-    }
-    k++;
+  /* more inputs than a forward pass takes (regions): the rows of each
+   * pass are kept here */
+  if (n > s->batch_size && self->rows_alloc < (gsize) n * dims) {
+    self->rows = g_renew (gfloat, self->rows, (gsize) n * dims);
+    self->rows_alloc = (gsize) n * dims;
   }
-  ret = gst_vgg_runner_forward (&self->runner, n_infer, info->height,
-      info->width, output, dims, rows, &err);
+  for (guint first = 0; first < n; first += s->batch_size) {
+    guint chunk = MIN (s->batch_size, n - first);
+    gfloat *input = gst_vgg_runner_get_input (&self->runner, chunk, frame);
+    const gfloat *out;
+
+    for (guint k = 0; k < chunk; k++) {
+      const GstVggInferInput *in =
+          &g_array_index (self->inputs, GstVggInferInput, first + k);
+      const GstVggInferItem *item = &self->batch[in->item];
+
+      if (!gst_vgg_preprocess_frame (&self->preprocess, info, s->resize,
+              s->threads > 0 ? (guint) s->threads : 0,
+              GST_BUFFER_CAST (item->object), item->number, in->crop,
+              input + k * frame, &err)) {
+        ret = GST_FLOW_ERROR;
+        goto out;
+      }
+    }
+    ret = gst_vgg_runner_forward (&self->runner, chunk, info->height,
+        info->width, output, dims, &out, &err);
+    if (ret != GST_FLOW_OK)
+      goto out;
+    if (n <= s->batch_size)
+      *rows = out;
+    else
+      memcpy (self->rows + (gsize) first * dims, out,
+          sizeof (gfloat) * chunk * dims);
+  }
+  if (n > s->batch_size)
+    *rows = self->rows;
 
 out:
   if (err) {
@@ -1216,38 +1441,44 @@ out:
 }
 
 /* The batch: preprocess, run, results, push.  Runs the network on the
- * n_infer ITEM_BUFFERs among the n_items of self->batch (n_infer at most
- * s->batch_size) and pushes every buffer in order.  Consumes the items. */
+ * n_frames ITEM_BUFFERs among the n_items of self->batch (at most
+ * s->batch_size of them), or on their regions, and pushes every buffer
+ * in order.  Consumes the items. */
 static GstFlowReturn
 gst_vgg_infer_process_batch (GstVggInfer *self, const GstVggInferSettings *s,
-    guint n_items, guint n_infer)
+    guint n_items, guint n_frames)
 {
   GstVggResultsSettings rs;
   const gfloat *rows = NULL;
   GstFlowReturn ret = GST_FLOW_OK;
   VggOutput output = VGG_OUTPUT_PROBS;
+  gboolean by_regions = gst_vgg_region_spec_by_regions (s->regions);
   gint dims = 0;
-  guint done = 0, k = 0;
+  guint done = 0, k = 0, n_infer = 0;
   gdouble ms = 0.0;
 
   if (!gst_vgg_infer_switch_info (self)) {
     ret = GST_FLOW_ERROR;
     goto out;
   }
+  if (n_frames > 0)
+    n_infer = gst_vgg_infer_collect_inputs (self, s, n_items);
   if (n_infer > 0) {
     gint64 t0 = g_get_monotonic_time ();
 
     output = gst_vgg_infer_output (self, s, &dims);
-    ret = gst_vgg_infer_run (self, s, n_items, n_infer, output, dims, &rows);
+    ret = gst_vgg_infer_run (self, s, output, dims, &rows);
     if (ret != GST_FLOW_OK)
       goto out;
     ms = (g_get_monotonic_time () - t0) / 1000.0;
+    GST_LOG_OBJECT (self, "batch of %u inputs (%u frames, %u items) in %.2f ms",
+        n_infer, n_frames, n_items, ms);
+  }
+  if (n_frames > 0) {
     GST_OBJECT_LOCK (self);
-    self->frames_inferred += n_infer;
+    self->frames_inferred += n_frames;
     self->inference_ms_total += ms;
     GST_OBJECT_UNLOCK (self);
-    GST_LOG_OBJECT (
-        self, "batch of %u frames (%u items) in %.2f ms", n_infer, n_items, ms);
   }
 
   rs = (GstVggResultsSettings){ s->top_k, s->threshold, s->normalize_features,
@@ -1258,19 +1489,33 @@ gst_vgg_infer_process_batch (GstVggInfer *self, const GstVggInferSettings *s,
 
     item->object = NULL;
     if (item->type == GST_VGG_INFER_ITEM_BUFFER) {
-      const gfloat *row = rows + (gsize) k * dims;
       gboolean classify = output == VGG_OUTPUT_PROBS;
       GstVggMeta *meta;
 
       buffer = gst_buffer_make_writable (buffer);
-      meta = gst_vgg_results_attach (&self->results, buffer, self->info, &rs,
-          ms / n_infer, classify ? row : NULL, dims, classify ? NULL : row,
-          dims);
+      if (by_regions) {
+        /* the frame's meta holds its regions' results */
+        meta = gst_vgg_results_attach (&self->results, buffer, self->info, &rs,
+            ms / n_frames, NULL, 0, NULL, 0);
+        for (guint r = 0; r < item->n_rois; r++, k++) {
+          const gfloat *row = rows + (gsize) k * dims;
+          gst_vgg_results_attach_region (&self->results, meta,
+              &g_array_index (self->rois, GstVggRoi, item->first_roi + r),
+              self->info, &rs, classify ? row : NULL, dims,
+              classify ? NULL : row, dims);
+        }
+      } else {
+        const gfloat *row = rows + (gsize) k * dims;
+        meta = gst_vgg_results_attach (&self->results, buffer, self->info, &rs,
+            ms / n_frames, classify ? row : NULL, dims, classify ? NULL : row,
+            dims);
+        k++;
+      }
       if (s->post_messages)
         gst_element_post_message (GST_ELEMENT (self),
             gst_message_new_element (GST_OBJECT (self),
-                gst_vgg_results_to_structure (buffer, meta, &self->segment)));
-      k++;
+                gst_vgg_results_to_structure (buffer, meta, &self->segment,
+                    by_regions, item->rois_skipped)));
     }
     ret = gst_pad_push (self->srcpad, buffer);
     if (ret != GST_FLOW_OK) {
@@ -1336,10 +1581,11 @@ gst_vgg_infer_loop (GstVggInfer *self)
 {
   GstEvent *eos = NULL;
   GstVggInferItem *head;
-  GstVggInferSettings s;
-  guint n_items = 0, n_infer = 0;
+  GstVggInferSettings s = { 0 };
+  guint n_items = 0, n_infer = 0, n_frames = 0;
   GstFlowReturn ret;
   gboolean grouped = gst_vgg_runner_is_grouped (&self->runner);
+  gint width, height;
   gint64 first;
 
   g_mutex_lock (&self->lock);
@@ -1384,10 +1630,17 @@ gst_vgg_infer_loop (GstVggInfer *self)
     gint64 deadline;
 
     /* the batch's settings (batch-size may change while waiting) */
+    if (s.regions)
+      gst_vgg_region_spec_unref (s.regions);
     GST_OBJECT_LOCK (self);
     s = self->settings;
+    gst_vgg_region_spec_ref (s.regions);
     GST_OBJECT_UNLOCK (self);
-    n_items = n_infer = 0;
+    gst_vgg_infer_frame_size (self, &width, &height);
+    /* a batch is batch-size inputs: frames, or regions of frames (a
+     * frame whose regions pass batch-size is run in several forward
+     * passes, a frame without any in none) */
+    n_items = n_infer = n_frames = 0;
     while (n_items < len && n_infer < s.batch_size) {
       GstVggInferItem *item =
           gst_queue_array_peek_nth_struct (self->queue, n_items);
@@ -1397,8 +1650,13 @@ gst_vgg_infer_loop (GstVggInfer *self)
         break;
       }
       n_items++;
-      if (item->type == GST_VGG_INFER_ITEM_BUFFER)
-        n_infer++;
+      if (item->type != GST_VGG_INFER_ITEM_BUFFER)
+        continue;
+      n_frames++;
+      n_infer += gst_vgg_region_spec_by_regions (s.regions)
+          ? gst_vgg_regions_select (s.regions, GST_BUFFER_CAST (item->object),
+                width, height, NULL, NULL)
+          : 1;
     }
     deadline = gst_vgg_batch_wait_until (n_infer, s.batch_size,
         !ended && n_infer > 0 && !grouped, first, s.batch_timeout,
@@ -1417,11 +1675,12 @@ gst_vgg_infer_loop (GstVggInfer *self)
   for (guint i = 0; i < n_items; i++)
     self->batch[i] =
         *(GstVggInferItem *) gst_queue_array_pop_head_struct (self->queue);
-  self->n_pending -= n_infer;
+  self->n_pending -= n_frames;
   g_cond_broadcast (&self->item_removed);
   g_mutex_unlock (&self->lock);
 
-  ret = gst_vgg_infer_process_batch (self, &s, n_items, n_infer);
+  ret = gst_vgg_infer_process_batch (self, &s, n_items, n_frames);
+  gst_vgg_region_spec_unref (s.regions);
   if (ret == GST_FLOW_OK)
     return;
 
@@ -1452,6 +1711,8 @@ gst_vgg_infer_loop (GstVggInfer *self)
 paused_locked:
   ret = self->srcresult;
   g_mutex_unlock (&self->lock);
+  if (s.regions)
+    gst_vgg_region_spec_unref (s.regions);
   GST_DEBUG_OBJECT (self, "pausing task: %s", gst_flow_get_name (ret));
   gst_pad_pause_task (self->srcpad);
 }
@@ -1501,6 +1762,7 @@ gst_vgg_infer_change_state (GstElement *element, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       GST_OBJECT_LOCK (self);
       self->frames_inferred = self->frames_skipped = 0;
+      self->rois_inferred = self->rois_skipped = 0;
       self->inference_ms_total = 0.0;
       GST_OBJECT_UNLOCK (self);
       if (!gst_vgg_infer_info_is_current (self) && !gst_vgg_infer_open (self))
@@ -1555,6 +1817,10 @@ gst_vgg_infer_finalize (GObject *object)
   gst_queue_array_free (self->queue);
   gst_clear_caps (&self->caps_error);
   g_free (self->batch);
+  g_array_free (self->rois, TRUE);
+  g_array_free (self->inputs, TRUE);
+  g_free (self->rows);
+  gst_vgg_region_spec_unref (self->settings.regions);
   g_free (self->batch_group);
   g_free (self->model_path);
   g_free (self->labels_path);

@@ -19,6 +19,7 @@
  */
 #include "gstvggmeta.h"
 
+#include <gst/video/video.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
@@ -38,6 +39,17 @@ gst_vgg_meta_clear_features (GstVggMeta *meta)
   meta->feature_layer = NULL;
 }
 
+static void
+gst_vgg_meta_clear_regions (GstVggMeta *meta)
+{
+  for (guint i = 0; i < meta->n_regions; i++) {
+    g_free (meta->regions[i].results);
+    g_free (meta->regions[i].features);
+  }
+  g_clear_pointer (&meta->regions, g_free);
+  meta->n_regions = 0;
+}
+
 static gboolean
 gst_vgg_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
@@ -50,6 +62,8 @@ gst_vgg_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   vmeta->feature_layer = NULL;
   vmeta->n_features = 0;
   vmeta->features = NULL;
+  vmeta->n_regions = 0;
+  vmeta->regions = NULL;
   return TRUE;
 }
 
@@ -61,10 +75,12 @@ gst_vgg_meta_free (GstMeta *meta, GstBuffer *buffer)
   g_clear_pointer (&vmeta->model_name, g_free);
   gst_vgg_meta_clear_results (vmeta);
   gst_vgg_meta_clear_features (vmeta);
+  gst_vgg_meta_clear_regions (vmeta);
 }
 
-/* The results describe the whole picture, so every transform (copy, scale,
- * format conversion) keeps them as they are. */
+/* The results describe the picture, so every transform (copy, scale,
+ * format conversion) keeps them; a scale moves the regions' boxes with
+ * the picture, as it does the ROI metas they came from. */
 static gboolean
 gst_vgg_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer,
     GQuark type, gpointer data)
@@ -79,6 +95,30 @@ gst_vgg_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer,
   gst_vgg_meta_set_results (dmeta, src->results, src->n_results);
   gst_vgg_meta_set_features (
       dmeta, src->feature_layer, src->features, src->n_features);
+  for (guint i = 0; i < src->n_regions; i++) {
+    const GstVggRegion *r = &src->regions[i];
+    guint x = r->x, y = r->y, w = r->w, h = r->h, k;
+
+    if (GST_VIDEO_META_TRANSFORM_IS_SCALE (type)) {
+      GstVideoMetaTransform *trans = data;
+      gint iw = GST_VIDEO_INFO_WIDTH (trans->in_info);
+      gint ih = GST_VIDEO_INFO_HEIGHT (trans->in_info);
+      gint ow = GST_VIDEO_INFO_WIDTH (trans->out_info);
+      gint oh = GST_VIDEO_INFO_HEIGHT (trans->out_info);
+
+      if (iw > 0 && ih > 0) {
+        x = (guint) gst_util_uint64_scale_int (r->x, ow, iw);
+        y = (guint) gst_util_uint64_scale_int (r->y, oh, ih);
+        w = MAX (1, (guint) gst_util_uint64_scale_int (r->w, ow, iw));
+        h = MAX (1, (guint) gst_util_uint64_scale_int (r->h, oh, ih));
+      }
+    }
+    k = gst_vgg_meta_add_region (dmeta, r->id,
+        r->roi_type ? g_quark_to_string (r->roi_type) : NULL, x, y, w, h);
+    gst_vgg_meta_set_region_results (dmeta, k, r->results, r->n_results);
+    gst_vgg_meta_set_region_features (
+        dmeta, k, r->feature_layer, r->features, r->n_features);
+  }
   return TRUE;
 }
 
@@ -196,6 +236,91 @@ gst_vgg_meta_set_features (GstVggMeta *meta, const gchar *layer,
 }
 
 /**
+ * gst_vgg_meta_add_region:
+ * @meta: a #GstVggMeta
+ * @id: the @id of the region's #GstVideoRegionOfInterestMeta
+ * @roi_type: (nullable): its type
+ * @x: left edge of the box in frame pixels
+ * @y: top edge
+ * @w: width
+ * @h: height
+ *
+ * Appends a region without results to @meta.
+ *
+ * Returns: the index of the new region
+ */
+guint
+gst_vgg_meta_add_region (GstVggMeta *meta, gint id, const gchar *roi_type,
+    guint x, guint y, guint w, guint h)
+{
+  GstVggRegion *r;
+
+  g_return_val_if_fail (meta != NULL, 0);
+  meta->regions = g_renew (GstVggRegion, meta->regions, meta->n_regions + 1);
+  r = &meta->regions[meta->n_regions];
+  memset (r, 0, sizeof (*r));
+  r->id = id;
+  r->roi_type = roi_type ? g_quark_from_string (roi_type) : 0;
+  r->x = x;
+  r->y = y;
+  r->w = w;
+  r->h = h;
+  return meta->n_regions++;
+}
+
+/**
+ * gst_vgg_meta_set_region_results:
+ * @meta: a #GstVggMeta
+ * @region: index of a region (see gst_vgg_meta_add_region())
+ * @results: (array length=n_results) (nullable): the top-k entries, copied
+ * @n_results: number of entries
+ *
+ * Replaces the top-k list of a region.
+ */
+void
+gst_vgg_meta_set_region_results (GstVggMeta *meta, guint region,
+    const GstVggClassification *results, guint n_results)
+{
+  GstVggRegion *r;
+
+  g_return_if_fail (meta != NULL && region < meta->n_regions);
+  g_return_if_fail (results != NULL || n_results == 0);
+  r = &meta->regions[region];
+  g_clear_pointer (&r->results, g_free);
+  r->n_results = n_results;
+  if (n_results > 0)
+    r->results = g_memdup2 (results, sizeof (*results) * n_results);
+}
+
+/**
+ * gst_vgg_meta_set_region_features:
+ * @meta: a #GstVggMeta
+ * @region: index of a region
+ * @layer: (nullable): the layer's name
+ * @features: (array length=n_features) (nullable): the vector, copied
+ * @n_features: its number of floats
+ *
+ * Replaces the feature vector of a region.
+ */
+void
+gst_vgg_meta_set_region_features (GstVggMeta *meta, guint region,
+    const gchar *layer, const gfloat *features, guint n_features)
+{
+  GstVggRegion *r;
+
+  g_return_if_fail (meta != NULL && region < meta->n_regions);
+  g_return_if_fail (features != NULL || n_features == 0);
+  r = &meta->regions[region];
+  g_clear_pointer (&r->features, g_free);
+  r->n_features = n_features;
+  r->feature_layer = NULL;
+  if (n_features > 0) {
+    r->features = g_memdup2 (features, sizeof (gfloat) * n_features);
+    r->feature_layer = g_intern_string (layer);
+  }
+}
+
+/**
  * gst_vgg_meta_get_model_name:
  * @meta: a #GstVggMeta
  *
@@ -235,6 +360,24 @@ gst_vgg_meta_get_n_results (const GstVggMeta *meta)
   return meta->n_results;
 }
 
+static gboolean
+get_classification (const GstVggClassification *results, guint n,
+    guint index, gint *class_id, gfloat *score, const gchar **label)
+{
+  const GstVggClassification *r;
+
+  if (index >= n)
+    return FALSE;
+  r = &results[index];
+  if (class_id)
+    *class_id = r->class_id;
+  if (score)
+    *score = r->score;
+  if (label)
+    *label = r->label ? g_quark_to_string (r->label) : NULL;
+  return TRUE;
+}
+
 /**
  * gst_vgg_meta_get_result:
  * @meta: a #GstVggMeta
@@ -249,19 +392,9 @@ gboolean
 gst_vgg_meta_get_result (const GstVggMeta *meta, guint index, gint *class_id,
     gfloat *score, const gchar **label)
 {
-  const GstVggClassification *r;
-
   g_return_val_if_fail (meta != NULL, FALSE);
-  if (index >= meta->n_results)
-    return FALSE;
-  r = &meta->results[index];
-  if (class_id)
-    *class_id = r->class_id;
-  if (score)
-    *score = r->score;
-  if (label)
-    *label = r->label ? g_quark_to_string (r->label) : NULL;
-  return TRUE;
+  return get_classification (
+      meta->results, meta->n_results, index, class_id, score, label);
 }
 
 /**
@@ -292,6 +425,132 @@ gst_vgg_meta_get_features (const GstVggMeta *meta, guint *n_features)
   if (n_features)
     *n_features = meta->n_features;
   return meta->features;
+}
+
+/**
+ * gst_vgg_meta_get_n_regions:
+ * @meta: a #GstVggMeta
+ *
+ * Returns: the number of classified regions
+ */
+guint
+gst_vgg_meta_get_n_regions (const GstVggMeta *meta)
+{
+  g_return_val_if_fail (meta != NULL, 0);
+  return meta->n_regions;
+}
+
+/**
+ * gst_vgg_meta_get_region:
+ * @meta: a #GstVggMeta
+ * @region: index of the region, from 0
+ * @id: (out) (optional): the id of its #GstVideoRegionOfInterestMeta
+ * @roi_type: (out) (optional) (transfer none) (nullable): its type
+ * @x: (out) (optional): left edge of the box in frame pixels
+ * @y: (out) (optional): top edge
+ * @w: (out) (optional): width
+ * @h: (out) (optional): height
+ *
+ * Returns: %TRUE when @region is below gst_vgg_meta_get_n_regions()
+ */
+gboolean
+gst_vgg_meta_get_region (const GstVggMeta *meta, guint region, gint *id,
+    const gchar **roi_type, guint *x, guint *y, guint *w, guint *h)
+{
+  const GstVggRegion *r;
+
+  g_return_val_if_fail (meta != NULL, FALSE);
+  if (region >= meta->n_regions)
+    return FALSE;
+  r = &meta->regions[region];
+  if (id)
+    *id = r->id;
+  if (roi_type)
+    *roi_type = r->roi_type ? g_quark_to_string (r->roi_type) : NULL;
+  if (x)
+    *x = r->x;
+  if (y)
+    *y = r->y;
+  if (w)
+    *w = r->w;
+  if (h)
+    *h = r->h;
+  return TRUE;
+}
+
+/**
+ * gst_vgg_meta_get_region_n_results:
+ * @meta: a #GstVggMeta
+ * @region: index of the region
+ *
+ * Returns: the number of top-k entries of the region, 0 when there is no
+ *   such region
+ */
+guint
+gst_vgg_meta_get_region_n_results (const GstVggMeta *meta, guint region)
+{
+  g_return_val_if_fail (meta != NULL, 0);
+  return region < meta->n_regions ? meta->regions[region].n_results : 0;
+}
+
+/**
+ * gst_vgg_meta_get_region_result:
+ * @meta: a #GstVggMeta
+ * @region: index of the region
+ * @index: entry index, 0 for the best class
+ * @class_id: (out) (optional): the class index
+ * @score: (out) (optional): its probability
+ * @label: (out) (optional) (transfer none) (nullable): its label
+ *
+ * Returns: %TRUE when the region and the entry exist
+ */
+gboolean
+gst_vgg_meta_get_region_result (const GstVggMeta *meta, guint region,
+    guint index, gint *class_id, gfloat *score, const gchar **label)
+{
+  g_return_val_if_fail (meta != NULL, FALSE);
+  if (region >= meta->n_regions)
+    return FALSE;
+  return get_classification (meta->regions[region].results,
+      meta->regions[region].n_results, index, class_id, score, label);
+}
+
+/**
+ * gst_vgg_meta_get_region_feature_layer:
+ * @meta: a #GstVggMeta
+ * @region: index of the region
+ *
+ * Returns: (transfer none) (nullable): the layer of the region's features
+ */
+const gchar *
+gst_vgg_meta_get_region_feature_layer (const GstVggMeta *meta, guint region)
+{
+  g_return_val_if_fail (meta != NULL, NULL);
+  return region < meta->n_regions ? meta->regions[region].feature_layer : NULL;
+}
+
+/**
+ * gst_vgg_meta_get_region_features:
+ * @meta: a #GstVggMeta
+ * @region: index of the region
+ * @n_features: (out): number of floats
+ *
+ * Returns: (transfer none) (array length=n_features) (nullable): the
+ *   region's feature vector, owned by @meta
+ */
+const gfloat *
+gst_vgg_meta_get_region_features (
+    const GstVggMeta *meta, guint region, guint *n_features)
+{
+  g_return_val_if_fail (meta != NULL, NULL);
+  if (region >= meta->n_regions) {
+    if (n_features)
+      *n_features = 0;
+    return NULL;
+  }
+  if (n_features)
+    *n_features = meta->regions[region].n_features;
+  return meta->regions[region].features;
 }
 
 /* One serializer for the meta's JSON and vggpublish's records (schema 1,
@@ -371,6 +630,46 @@ add_features_base64 (JsonBuilder *b, const gfloat *f, guint n)
   g_free (le);
 }
 
+/* "results": the top-k list */
+static void
+add_results (JsonBuilder *b, const GstVggClassification *results, guint n)
+{
+  json_builder_set_member_name (b, "results");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n; i++) {
+    const GstVggClassification *r = &results[i];
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "class_id");
+    json_builder_add_int_value (b, r->class_id);
+    add_string (b, "label", r->label ? g_quark_to_string (r->label) : NULL);
+    add_number (b, "score", r->score);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
+/* "feature_layer", "n_features" and the vector, when there is one */
+static void
+add_features (JsonBuilder *b, const gchar *layer, const gfloat *features,
+    guint n, GstVggFeaturesFormat format)
+{
+  if (n == 0 || format == GST_VGG_FEATURES_FORMAT_NONE)
+    return;
+  add_string (b, "feature_layer", layer);
+  json_builder_set_member_name (b, "n_features");
+  json_builder_add_int_value (b, n);
+  if (format == GST_VGG_FEATURES_FORMAT_BASE64) {
+    add_features_base64 (b, features, n);
+  } else {
+    json_builder_set_member_name (b, "features");
+    json_builder_begin_array (b);
+    for (guint i = 0; i < n; i++)
+      add_number (b, NULL, features[i]);
+    json_builder_end_array (b);
+  }
+}
+
 /* The members of one record; @meta may be NULL (a frame without results),
  * @frame NULL leaves out "stream", "frame" and "timestamp". */
 typedef struct
@@ -404,37 +703,33 @@ gst_vgg_json_record (const GstVggMeta *meta, const GstVggJsonFrame *frame,
   }
   add_string (b, "model", meta ? meta->model_name : NULL);
   add_number (b, "inference_ms", meta ? meta->inference_ms : 0.0);
-  json_builder_set_member_name (b, "results");
-  json_builder_begin_array (b);
-  for (guint i = 0; meta && i < meta->n_results; i++) {
-    const GstVggClassification *r = &meta->results[i];
-
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "class_id");
-    json_builder_add_int_value (b, r->class_id);
-    add_string (b, "label", r->label ? g_quark_to_string (r->label) : NULL);
-    add_number (b, "score", r->score);
-    json_builder_end_object (b);
-  }
-  json_builder_end_array (b);
-  if (meta && meta->n_features > 0
-      && features_format != GST_VGG_FEATURES_FORMAT_NONE) {
-    add_string (b, "feature_layer", meta->feature_layer);
-    json_builder_set_member_name (b, "n_features");
-    json_builder_add_int_value (b, meta->n_features);
-    if (features_format == GST_VGG_FEATURES_FORMAT_BASE64) {
-      add_features_base64 (b, meta->features, meta->n_features);
-    } else {
-      json_builder_set_member_name (b, "features");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < meta->n_features; i++)
-        add_number (b, NULL, meta->features[i]);
-      json_builder_end_array (b);
-    }
-  }
-  /* regions (issue 15) are not produced yet: always empty in schema 1 */
+  add_results (b, meta ? meta->results : NULL, meta ? meta->n_results : 0);
+  if (meta)
+    add_features (b, meta->feature_layer, meta->features, meta->n_features,
+        features_format);
   json_builder_set_member_name (b, "regions");
   json_builder_begin_array (b);
+  for (guint i = 0; meta && i < meta->n_regions; i++) {
+    const GstVggRegion *r = &meta->regions[i];
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, r->id);
+    add_string (
+        b, "type", r->roi_type ? g_quark_to_string (r->roi_type) : NULL);
+    json_builder_set_member_name (b, "x");
+    json_builder_add_int_value (b, r->x);
+    json_builder_set_member_name (b, "y");
+    json_builder_add_int_value (b, r->y);
+    json_builder_set_member_name (b, "w");
+    json_builder_add_int_value (b, r->w);
+    json_builder_set_member_name (b, "h");
+    json_builder_add_int_value (b, r->h);
+    add_results (b, r->results, r->n_results);
+    add_features (b, r->feature_layer, r->features, r->n_features,
+        features_format);
+    json_builder_end_object (b);
+  }
   json_builder_end_array (b);
   json_builder_end_object (b);
 
@@ -475,9 +770,12 @@ gst_vgg_features_format_get_type (void)
  * "timestamp" members: `{"schema": 1, "model": "vgg16", "inference_ms":
  * 310.2, "results": [{"class_id": 409, "label": "analog clock", "score":
  * 0.91}, ...], "feature_layer": "fc7", "n_features": 4096, "features":
- * [0.0, 1.25, ...], "regions": []}` (the feature members only when the
- * meta has a feature vector; "label" is null for models without labels).
- * The README gives the schema.
+ * [0.0, 1.25, ...], "regions": [{"id": 0, "type": "face", "x": 10, "y":
+ * 20, "w": 64, "h": 80, "results": [...], ...}]}` (the feature members
+ * only when the frame or region has a feature vector; "label" is null for
+ * models without labels; "regions" in the order of the meta's regions,
+ * each with the members of a frame's results and features).  The README
+ * gives the schema.
  *
  * Returns: (transfer full): a newly allocated string, free with g_free()
  */

@@ -20,6 +20,7 @@ G_BEGIN_DECLS
 
 typedef struct _GstVggMeta GstVggMeta;
 typedef struct _GstVggClassification GstVggClassification;
+typedef struct _GstVggRegion GstVggRegion;
 
 /**
  * GstVggClassification:
@@ -38,6 +39,39 @@ struct _GstVggClassification
 };
 
 /**
+ * GstVggRegion:
+ * @id: the @id of the region's #GstVideoRegionOfInterestMeta on the frame
+ * @roi_type: interned type of that ROI ("face", "vgg-region", a detector's
+ *   label; see g_quark_to_string())
+ * @x: left edge of the box in frame pixels, clipped to the frame
+ * @y: top edge
+ * @w: width, at least 1
+ * @h: height, at least 1
+ * @n_results: number of entries in @results
+ * @results: (array length=n_results): the region's top-k classes, best first
+ * @feature_layer: (nullable): the layer of @features, %NULL when none
+ * @n_features: number of floats in @features
+ * @features: (array length=n_features): the region's feature vector
+ *
+ * The results of one region of a frame (vgginfer inference-region=roi-list
+ * or regions=...).  Owned by its #GstVggMeta; read it with the
+ * gst_vgg_meta_get_region() family from bindings.
+ */
+struct _GstVggRegion
+{
+  gint id;
+  GQuark roi_type;
+  guint x, y, w, h;
+
+  guint n_results;
+  GstVggClassification *results;
+
+  const gchar *feature_layer;
+  guint n_features;
+  gfloat *features;
+};
+
+/**
  * GstVggMeta:
  * @meta: parent #GstMeta
  * @model_name: (nullable): name of the model (its `vgg.name` metadata or
@@ -50,9 +84,14 @@ struct _GstVggClassification
  *   "fc6", "pool5", "logits") or %NULL when there are none
  * @n_features: number of floats in @features, 0 when there are none
  * @features: (array length=n_features): the feature vector
+ * @n_regions: number of entries in @regions
+ * @regions: (array length=n_regions): the results of each classified
+ *   region of the frame, in the order of their ROI metas
  *
- * The results of one forward pass of a VGG network on one video frame.
- * The meta owns all its data; use the accessors from bindings.
+ * The results of a VGG network on one video frame: the frame's own
+ * (@results, @features) when vgginfer ran on the whole frame, or each
+ * region's (@regions) when it ran on regions of it.  The meta owns all
+ * its data; use the accessors from bindings.
  */
 struct _GstVggMeta
 {
@@ -67,6 +106,9 @@ struct _GstVggMeta
   const gchar *feature_layer;
   guint n_features;
   gfloat *features;
+
+  guint n_regions;
+  GstVggRegion *regions;
 };
 
 GST_VGG_META_API GType gst_vgg_meta_api_get_type (void);
@@ -82,6 +124,14 @@ GST_VGG_META_API void gst_vgg_meta_set_results (
 GST_VGG_META_API void gst_vgg_meta_set_features (GstVggMeta *meta,
     const gchar *layer, const gfloat *features, guint n_features);
 
+GST_VGG_META_API guint gst_vgg_meta_add_region (GstVggMeta *meta, gint id,
+    const gchar *roi_type, guint x, guint y, guint w, guint h);
+GST_VGG_META_API void gst_vgg_meta_set_region_results (GstVggMeta *meta,
+    guint region, const GstVggClassification *results, guint n_results);
+GST_VGG_META_API void gst_vgg_meta_set_region_features (GstVggMeta *meta,
+    guint region, const gchar *layer, const gfloat *features,
+    guint n_features);
+
 GST_VGG_META_API const gchar *gst_vgg_meta_get_model_name (
     const GstVggMeta *meta);
 GST_VGG_META_API gdouble gst_vgg_meta_get_inference_ms (const GstVggMeta *meta);
@@ -92,6 +142,19 @@ GST_VGG_META_API const gchar *gst_vgg_meta_get_feature_layer (
     const GstVggMeta *meta);
 GST_VGG_META_API const gfloat *gst_vgg_meta_get_features (
     const GstVggMeta *meta, guint *n_features);
+GST_VGG_META_API guint gst_vgg_meta_get_n_regions (const GstVggMeta *meta);
+GST_VGG_META_API gboolean gst_vgg_meta_get_region (const GstVggMeta *meta,
+    guint region, gint *id, const gchar **roi_type, guint *x, guint *y,
+    guint *w, guint *h);
+GST_VGG_META_API guint gst_vgg_meta_get_region_n_results (
+    const GstVggMeta *meta, guint region);
+GST_VGG_META_API gboolean gst_vgg_meta_get_region_result (
+    const GstVggMeta *meta, guint region, guint index, gint *class_id,
+    gfloat *score, const gchar **label);
+GST_VGG_META_API const gchar *gst_vgg_meta_get_region_feature_layer (
+    const GstVggMeta *meta, guint region);
+GST_VGG_META_API const gfloat *gst_vgg_meta_get_region_features (
+    const GstVggMeta *meta, guint region, guint *n_features);
 
 /**
  * GstVggFeaturesFormat:

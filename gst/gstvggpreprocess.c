@@ -91,14 +91,23 @@ gst_vgg_preprocess_set_caps (
 /* The converter of the caps to info's input size under `resize`. */
 static gboolean
 ensure_converter (GstVggPreprocess *pp, const GstVggModelInfo *info,
-    GstVggInferResize resize, guint threads, GError **error)
+    GstVggInferResize resize, guint threads, const gint crop[4],
+    GError **error)
 {
   GstStructure *config;
-  gint src[4], dst[4];
+  gint src[4], dst[4], area[4];
 
+  if (crop) {
+    memcpy (area, crop, sizeof area);
+  } else {
+    area[0] = area[1] = 0;
+    area[2] = GST_VIDEO_INFO_WIDTH (&pp->in_info);
+    area[3] = GST_VIDEO_INFO_HEIGHT (&pp->in_info);
+  }
   if (pp->converter && pp->resize == resize && pp->threads == threads
       && pp->width == info->width && pp->height == info->height
-      && pp->border_argb == info->border_argb)
+      && pp->border_argb == info->border_argb
+      && memcmp (pp->area, area, sizeof area) == 0)
     return TRUE;
   g_clear_pointer (&pp->converter, gst_video_converter_free);
   if (!pp->have_info) {
@@ -118,9 +127,9 @@ ensure_converter (GstVggPreprocess *pp, const GstVggModelInfo *info,
   GST_VIDEO_INFO_FPS_D (&pp->rgb_info) = GST_VIDEO_INFO_FPS_D (&pp->in_info);
   GST_VIDEO_INFO_INTERLACE_MODE (&pp->rgb_info) =
       GST_VIDEO_INFO_INTERLACE_MODE (&pp->in_info);
-  gst_vgg_fit (resize, GST_VIDEO_INFO_WIDTH (&pp->in_info),
-      GST_VIDEO_INFO_HEIGHT (&pp->in_info), info->width, info->height, src,
-      dst);
+  gst_vgg_fit (resize, area[2], area[3], info->width, info->height, src, dst);
+  src[0] += area[0];
+  src[1] += area[1];
   /* An interlaced frame is scaled field by field, and GstVideoConverter
    * wants both fields of the same height on each side (fields of no
    * rows, or of 2 and 1, are CRITICALs in its scaler): even rows and
@@ -160,6 +169,7 @@ ensure_converter (GstVggPreprocess *pp, const GstVggModelInfo *info,
   pp->single_use =
       src[3] < (GST_VIDEO_INFO_IS_INTERLACED (&pp->in_info) ? 2 : 1)
           * CONVERTER_REUSE_MIN_ROWS;
+  memcpy (pp->area, area, sizeof area);
   pp->resize = resize;
   pp->width = info->width;
   pp->height = info->height;
@@ -196,14 +206,14 @@ ensure_row_pattern (GstVggPreprocess *pp, const GstVggModelInfo *info)
 gboolean
 gst_vgg_preprocess_frame (GstVggPreprocess *pp, const GstVggModelInfo *info,
     GstVggInferResize resize, guint threads, GstBuffer *buffer, guint64 number,
-    gfloat *out, GError **error)
+    const gint crop[4], gfloat *out, GError **error)
 {
   GstVideoFrame in, rgb;
   gsize row_len = (gsize) 3 * info->width;
   gchar *reason = NULL;
   gint stride;
 
-  if (!ensure_converter (pp, info, resize, threads, error))
+  if (!ensure_converter (pp, info, resize, threads, crop, error))
     return FALSE;
   ensure_row_pattern (pp, info);
   if (!gst_vgg_video_frame_map (

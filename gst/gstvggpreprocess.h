@@ -33,6 +33,7 @@ typedef struct
   GstVideoConverter *converter;
   gboolean single_use;
   GstVggInferResize resize;
+  gint area[4];        /* x, y, w, h of the frame that is fed */
   gint width, height;  /* the model's input size */
   guint32 border_argb; /* letterbox borders */
   guint threads;
@@ -56,7 +57,8 @@ void gst_vgg_preprocess_clear (GstVggPreprocess *pp);
 gboolean gst_vgg_preprocess_set_caps (
     GstVggPreprocess *pp, GstCaps *caps, gchar **reason);
 
-/* One frame to `out`, (info->height, info->width, 3) interleaved floats
+/* One frame (or the part `crop` of it: x, y, w, h within the frame, NULL
+ * for all of it; `resize` fits that part) to `out`, (info->height, info->width, 3) interleaved floats
  * (the engine's NHWC input, for vgg_context_forward_nhwc) normalized with
  * info's mean and std: out = x * scale + offset per channel, a multiply
  * then an add, as torchvision's (x / 255 - mean) / std within 2 ulp.  `threads` (0 = one per processor) are the
@@ -65,7 +67,8 @@ gboolean gst_vgg_preprocess_set_caps (
  * number `number` and its timestamp) or a GST_CORE_ERROR_NEGOTIATION. */
 gboolean gst_vgg_preprocess_frame (GstVggPreprocess *pp,
     const GstVggModelInfo *info, GstVggInferResize resize, guint threads,
-    GstBuffer *buffer, guint64 number, gfloat *out, GError **error);
+    GstBuffer *buffer, guint64 number, const gint crop[4], gfloat *out,
+    GError **error);
 
 G_END_DECLS
 

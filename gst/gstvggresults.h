@@ -10,6 +10,7 @@
 
 #include "gstvggmeta.h"
 #include "gstvggmodelinfo.h"
+#include "gstvggregions.h"
 
 G_BEGIN_DECLS
 
@@ -51,11 +52,22 @@ GstVggMeta *gst_vgg_results_attach (GstVggResults *r, GstBuffer *buffer,
     gdouble inference_ms, const gfloat *probs, gint probs_dims,
     const gfloat *feats, gint feat_dims);
 
+/* Adds the region `roi` to `meta` with either the top-k of `probs` or
+ * the features `feats`, and, with a top-k, a "classification" param (DL
+ * Streamer's fields and the top-k as arrays) to the region's ROI meta
+ * (on a writable buffer). */
+void gst_vgg_results_attach_region (GstVggResults *r,
+    GstVggMeta *meta, const GstVggRoi *roi, const GstVggModelInfo *info,
+    const GstVggResultsSettings *settings, const gfloat *probs,
+    gint probs_dims, const gfloat *feats, gint feat_dims);
+
 /* The "vgginfer" element message's structure for a frame and its meta
- * (fields in the element's documentation); the times through `segment`.
+ * (fields in the element's documentation); the times through `segment`;
+ * when by_regions, the "regions" and "rois-skipped" fields.
  * (transfer full) */
-GstStructure *gst_vgg_results_to_structure (
-    GstBuffer *buffer, const GstVggMeta *meta, const GstSegment *segment);
+GstStructure *gst_vgg_results_to_structure (GstBuffer *buffer,
+    const GstVggMeta *meta, const GstSegment *segment, gboolean by_regions,
+    guint rois_skipped);
 
 G_END_DECLS
 

@@ -11,6 +11,7 @@ libpango1.0-dev libcairo2-dev fonts-dejavu-core
 python3 python3-numpy python3-torch python3-torchvision python3-pil python3-matplotlib
 libgirepository1.0-dev gobject-introspection gir1.2-gstreamer-1.0 python3-gi
 dataset-fashion-mnist
+gstreamer1.0-opencv opencv-data python3-skimage gir1.2-gst-plugins-base-1.0
 libjson-glib-dev libmosquitto-dev mosquitto mosquitto-clients python3-paho-mqtt openssl"
 
 missing=""
