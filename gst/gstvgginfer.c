@@ -54,6 +54,34 @@
  * buffer or #GstVideoMeta does not hold the picture its caps describe is
  * an error naming the frame.
  *
+ * ## Regions
+ *
+ * With #GstVggInfer:inference-region=roi-list the network runs on regions
+ * of the frames instead of whole frames: on every
+ * #GstVideoRegionOfInterestMeta a detector put on the frame (OpenCV's
+ * `facedetect`, `onnxobjectdetector`, DL Streamer's `gvadetect`, or an
+ * application) whose type or detected label #GstVggInfer:object-class
+ * lists.  Each box is clipped to the frame, grown by
+ * #GstVggInfer:roi-padding percent, cut out and fitted to the model's
+ * input by #GstVggInfer:resize, exactly as the same pixels would be as a
+ * frame of their own.  Empty boxes, those under #GstVggInfer:min-roi-size
+ * and those past #GstVggInfer:max-rois are skipped and counted
+ * (#GstVggInfer:rois-skipped).  #GstVggInfer:regions adds fixed zones to
+ * every frame (ROI metas of type "vgg-region"), for a fixed camera
+ * watching set places.  The regions of several frames are batched
+ * together, #GstVggInfer:batch-size of them per forward pass; frames keep
+ * their order and each leaves once, with or without regions.  The frame's
+ * #GstVggMeta then lists each region's results (its ROI's id and type, the
+ * clipped box, the top-k or the feature vector: an embedding per detected
+ * object with mode=features), and each classified ROI meta gets a param
+ * structure named "classification" with DL Streamer's fields (`label`,
+ * `label_id`, `confidence`, `model_name`, `layer_name`, `type` =
+ * "classification_result") and the top-k as arrays (`label_ids`,
+ * `labels`, `confidences`).  The element message then has the fields
+ * `regions` (an array of "region" structures with `id`, `type`, `x`, `y`,
+ * `w`, `h`, `class-ids`, `labels`, `scores` and, in features mode,
+ * `feature-layer` and `features`) and `rois-skipped` (uint).
+ *
  * For live sources, #GstVggInfer:leaky=skip lets frames that find the
  * queue full (#GstVggInfer:max-queue frames waiting for inference) pass
  * without inference, so the source never blocks.
@@ -93,6 +121,18 @@
  *         vgginfer model=vgg16.safetensors batch-group=cams ! fakesink
  * ]| Two streams, one copy of VGG16 and one worker that batches the frames
  * of both.
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! facedetect display=false \
+ *     updates=every_frame ! vgginfer model=vgg16.safetensors \
+ *     inference-region=roi-list object-class=face roi-padding=10 ! \
+ *     videoconvert ! vggoverlay ! videoconvert ! autovideosink
+ * ]| Classifies every face the camera sees and draws the labels at the
+ * boxes.
+ * |[
+ * gst-launch-1.0 -m videotestsrc num-buffers=10 ! \
+ *     vgginfer model=vgg16.safetensors regions="0,0,0.5,1;0.5,0,0.5,1" ! \
+ *     fakesink
+ * ]| Classifies the left and the right half of every frame.
  */
 
 /* Where each concern lives: gstvgginfer.c (this file) has the
@@ -266,7 +306,8 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           DEFAULT_THRESHOLD, playing));
   g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
       g_param_spec_uint ("batch-size", "Batch size",
-          "Maximum number of frames per forward pass", 1, MAX_BATCH_SIZE,
+          "Maximum number of frames (or, by regions, of regions of frames) "
+          "per forward pass", 1, MAX_BATCH_SIZE,
           DEFAULT_BATCH_SIZE, playing));
   g_object_class_install_property (gobject_class, PROP_BATCH_TIMEOUT,
       g_param_spec_uint ("batch-timeout", "Batch timeout",
