@@ -896,6 +896,47 @@ GST_START_TEST (test_pipeline_with_probe_boxes)
 
 GST_END_TEST;
 
+/* A batch group's worker runs the regions as an own context does: the
+ * same results, the frames in order. */
+GST_START_TEST (test_batch_group_runs_regions)
+{
+  static const gint spots[] = { 20, 20, 300, 220 };
+  const gchar *zones = "0,0,0.5,0.5;0.5,0.5,0.5,0.5;0,0,1,1";
+  gfloat scores[2][6][2];
+  gint ids[2][6][2];
+
+  for (guint grouped = 0; grouped < 2; grouped++) {
+    gchar *props = g_strdup_printf ("model=%s batch-size=2 top-k=3 "
+                                    "resize=stretch regions=%s%s",
+        rand_model, zones, grouped ? " batch-group=regions-test" : "");
+    GstHarness *h = new_harness (props, FRAME_W, FRAME_H);
+
+    for (guint f = 0; f < 2; f++) {
+      GstBuffer *out =
+          infer (h, make_frame (FRAME_W, FRAME_H, spots + 2 * f, 1, 10 + f));
+      GstVggMeta *meta = gst_buffer_get_vgg_meta (out);
+
+      fail_unless (meta && gst_vgg_meta_get_n_regions (meta) == 3);
+      for (guint r = 0; r < 3; r++)
+        for (guint k = 0; k < 2; k++)
+          fail_unless (gst_vgg_meta_get_region_result (meta, r, k,
+              &ids[grouped][3 * f + r][k], &scores[grouped][3 * f + r][k],
+              NULL));
+      gst_buffer_unref (out);
+    }
+    gst_harness_teardown (h);
+    g_free (props);
+  }
+  for (guint i = 0; i < 6; i++)
+    for (guint k = 0; k < 2; k++)
+      fail_unless (ids[0][i][k] == ids[1][i][k]
+              && fabsf (scores[0][i][k] - scores[1][i][k]) <= 1e-6f,
+          "region %u entry %u: own context %d %.9g, batch group %d %.9g", i,
+          k, ids[0][i][k], scores[0][i][k], ids[1][i][k], scores[1][i][k]);
+}
+
+GST_END_TEST;
+
 /* The region properties: defaults, ranges, round trips. */
 GST_START_TEST (test_region_properties)
 {
@@ -941,6 +982,7 @@ regions_suite (void)
   tcase_add_test (tc, test_zones);
   tcase_add_test (tc, test_region_json_and_scale);
   tcase_add_test (tc, test_pipeline_with_probe_boxes);
+  tcase_add_test (tc, test_batch_group_runs_regions);
   tcase_add_test (tc, test_region_properties);
   return s;
 }
