@@ -2,6 +2,7 @@
 #include "vgg-model-private.h"
 #include "vgg-layers-private.h"
 #include "vgg-error-private.h"
+#include "vgg-context-private.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -29,22 +30,36 @@ struct VggContext
   float *probs;       /* (max_batch, classes) */
   vgg_bf16 *in_bf16;  /* (max_batch, widest linear input), bf16 precision */
   int n;              /* images in the last forward pass; 0 before */
+
+  /* the layers of the last pass whose outputs are what a full pass
+   * leaves (indices below n_complete): a pass stopped at a point ends
+   * early, perhaps before its last layer's ReLU */
+  int n_complete;
+  /* layers computed since creation: a deterministic count for tests */
+  uint64_t layers_run;
+  /* the map the last pass ended on, (n, map_h, map_w, map_c) NHWC, and
+   * the ping-pong buffer it did not end in, free to hold its pooling */
+  const float *map;
+  float *spare;
+  int map_c, map_h, map_w;
+
   int profiling;
   double *layer_ms; /* per layer, when profiling */
 
   char error[VGG_ERROR_SIZE];
 };
 
-/* Largest activation, in floats, of a pass over n images of h x w, and
- * the largest padded input of a direct convolution; 0 when the pools would
- * shrink the image to nothing. */
+/* Largest activation, in floats, of a pass over n images of h x w through
+ * layers 0..last, and the largest padded input of a direct convolution; 0
+ * when the pools would shrink the image to nothing. */
 static size_t
-activation_floats (const VggModel *model, int n, int h, int w, size_t *pad)
+activation_floats (
+    const VggModel *model, int n, int h, int w, int last, size_t *pad)
 {
   size_t max = (size_t) n * h * w * 3;
 
   *pad = 0;
-  for (int i = 0; i < model->n_layers; i++) {
+  for (int i = 0; i <= last; i++) {
     const VggLayer *layer = &model->layers[i];
     const VggLayerInfo *info = &layer->info;
     if (info->kind == VGG_LAYER_CONV3X3) {
@@ -168,8 +183,8 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
            * sizeof (vgg_bf16)))
       == NULL)
     goto nomem;
-  act = activation_floats (
-      model, max_batch, model->input_height, model->input_width, &pad);
+  act = activation_floats (model, max_batch, model->input_height,
+      model->input_width, model->n_layers - 1, &pad);
   if (!grow_activations (ctx, act, pad))
     goto nomem;
   *out = ctx;
@@ -279,9 +294,12 @@ typedef enum
   INPUT_NHWC  /* (n, h, w, 3), the engine's own order: read in place */
 } InputLayout;
 
+/* Runs layers 0..last; last_relu < 0 keeps the last layer's own ReLU, 0
+ * or 1 overrides it.  The softmax runs only when last is the last layer.
+ * Leaves the final map in ctx->map (conv stage) and sets n_complete. */
 static VggStatus
 context_forward (VggContext *ctx, const float *input, InputLayout layout, int n,
-    int height, int width)
+    int height, int width, int last, int last_relu)
 {
   const VggModel *model = ctx->model;
   const VggKernels *k = model->kernels;
@@ -298,6 +316,8 @@ context_forward (VggContext *ctx, const float *input, InputLayout layout, int n,
 
   ctx->error[0] = '\0';
   ctx->n = 0;
+  ctx->n_complete = 0;
+  ctx->map = NULL;
   if (input == NULL || n < 1 || n > ctx->max_batch)
     return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
         "batch of %d images for a "
@@ -308,7 +328,7 @@ context_forward (VggContext *ctx, const float *input, InputLayout layout, int n,
         "input %dx%d: width and "
         "height must be between 32 and 16384",
         width, height);
-  need = activation_floats (model, n, height, width, &pad);
+  need = activation_floats (model, n, height, width, last, &pad);
   if (need == 0)
     return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
         "input %dx%d is too small "
@@ -335,19 +355,22 @@ context_forward (VggContext *ctx, const float *input, InputLayout layout, int n,
     src = input;
   if (round)
     vgg_round_bf16 (ctx->act[0], (size_t) n * h * w * 3);
-  for (int i = 0; i < model->n_layers; i++) {
+  for (int i = 0; i <= last; i++) {
     const VggLayer *layer = &model->layers[i];
     const VggLayerInfo *info = &layer->info;
+    /* the fused ReLU of conv and linear kernels, skipped for a point read
+     * before it */
+    const int relu = i == last && last_relu >= 0 ? last_relu : info->relu;
     switch (info->kind) {
       case VGG_LAYER_CONV3X3:
         if (layer->winograd[p])
           vgg_conv3x3_winograd (k, ctx->pool, ctx->scratch, ctx->zeros, src,
               layer->winograd[p], layer->bias, ctx->act[!cur], n, h, w, c,
-              info->out_channels, (info->relu ? VGG_OUT_RELU : 0) | round);
+              info->out_channels, (relu ? VGG_OUT_RELU : 0) | round);
         else
           vgg_conv3x3_direct (k, ctx->pool, ctx->pad, src, layer->panels[p],
               layer->bias, ctx->act[!cur], n, h, w, c, info->out_channels,
-              (info->relu ? VGG_OUT_RELU : 0) | round);
+              (relu ? VGG_OUT_RELU : 0) | round);
         cur = !cur;
         src = ctx->act[cur];
         c = info->out_channels;
@@ -367,23 +390,39 @@ context_forward (VggContext *ctx, const float *input, InputLayout layout, int n,
         if (p == VGG_PRECISION_BF16)
           vgg_linear_bf16 (k, ctx->pool, x, ctx->in_bf16, layer->weight_bf16,
               layer->lin_bias, ctx->linear_out[i], n, info->in_channels,
-              info->out_channels, info->relu);
+              info->out_channels, relu);
         else
           vgg_linear (k, ctx->pool, x, layer->weight, layer->lin_bias,
               ctx->linear_out[i], n, info->in_channels, info->out_channels,
-              info->relu);
+              relu);
         x = ctx->linear_out[i];
         break;
     }
+    ctx->layers_run++;
     if (ctx->profiling && i + 1 < model->n_layers) {
       double t1 = now_ms ();
       ctx->layer_ms[i] = t1 - t;
       t = t1;
     }
   }
-  vgg_softmax (x, ctx->probs, n, model->n_classes);
-  if (ctx->profiling)
-    ctx->layer_ms[model->n_layers - 1] = now_ms () - t;
+  if (last == model->n_layers - 1)
+    vgg_softmax (x, ctx->probs, n, model->n_classes);
+  if (ctx->profiling) {
+    if (last == model->n_layers - 1)
+      ctx->layer_ms[last] = now_ms () - t;
+    for (int i = last + 1; i < model->n_layers; i++)
+      ctx->layer_ms[i] = 0;
+  }
+  ctx->map = src;
+  ctx->spare = ctx->act[!cur];
+  ctx->map_c = c;
+  ctx->map_h = h;
+  ctx->map_w = w;
+  /* a layer whose ReLU was overridden is not the output a full pass
+   * leaves: vgg_context_get_output must not offer it */
+  ctx->n_complete = last_relu >= 0 && last_relu != model->layers[last].info.relu
+      ? last
+      : last + 1;
   ctx->n = n;
   return VGG_OK;
 }
@@ -392,14 +431,16 @@ VggStatus
 vgg_context_forward (
     VggContext *ctx, const float *input, int n, int height, int width)
 {
-  return context_forward (ctx, input, INPUT_NCHW, n, height, width);
+  return context_forward (
+      ctx, input, INPUT_NCHW, n, height, width, ctx->model->n_layers - 1, -1);
 }
 
 VggStatus
 vgg_context_forward_nhwc (
     VggContext *ctx, const float *input, int n, int height, int width)
 {
-  return context_forward (ctx, input, INPUT_NHWC, n, height, width);
+  return context_forward (
+      ctx, input, INPUT_NHWC, n, height, width, ctx->model->n_layers - 1, -1);
 }
 
 const float *
@@ -407,19 +448,20 @@ vgg_context_get_output (VggContext *ctx, VggOutput output, int *dims)
 {
   const VggModel *model = ctx->model;
   int d = vgg_model_get_output_dims (model, output);
+  int layer = vgg_model_output_layer (model, output);
   const float *data = NULL;
 
-  if (ctx->n > 0 && d > 0) {
+  /* after a pass stopped at a point, only what it computed in full */
+  if (ctx->n > 0 && d > 0 && layer >= 0 && layer < ctx->n_complete
+      && (output != VGG_OUTPUT_PROBS || ctx->n_complete == model->n_layers)) {
     switch (output) {
       case VGG_OUTPUT_POOL5:
         data = ctx->pool5;
         break;
       case VGG_OUTPUT_FC6:
       case VGG_OUTPUT_FC7:
-        data = ctx->linear_out[model->linear_index[output - VGG_OUTPUT_FC6]];
-        break;
       case VGG_OUTPUT_LOGITS:
-        data = ctx->linear_out[model->linear_index[2]];
+        data = ctx->linear_out[layer];
         break;
       case VGG_OUTPUT_PROBS:
         data = ctx->probs;
@@ -429,4 +471,121 @@ vgg_context_get_output (VggContext *ctx, VggOutput output, int *dims)
   if (dims)
     *dims = data ? d : 0;
   return data;
+}
+
+static VggStatus
+context_forward_point (VggContext *ctx, const float *input, InputLayout layout,
+    int n, int height, int width, const VggPoint *point, VggPooling pooling,
+    const float **out, int *dims)
+{
+  const VggModel *model = ctx->model;
+  const VggLayerInfo *info;
+  int last, relu, d;
+  VggStatus status;
+  double t = 0;
+
+  if (out)
+    *out = NULL;
+  if (dims)
+    *dims = 0;
+  ctx->error[0] = '\0';
+  if (point == NULL || out == NULL)
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
+        "vgg_context_forward_point: NULL point or out");
+  if (point->spatial && vgg_pooling_to_string (pooling) == NULL)
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
+        "unknown pooling %d", (int) pooling);
+  /* an output point is taken by its output alone; a conv-stage one must
+   * name a convolution (either side of its ReLU) or a max pool */
+  if (point->output >= 0) {
+    if (vgg_output_to_string (point->output) == NULL
+        || (last = vgg_model_output_layer (model, point->output)) < 0)
+      return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
+          "point \"%s\": %s has no output %d", point->name,
+          vgg_model_get_name (model), point->output);
+    relu = -1;
+  } else {
+    last = point->layer;
+    info = vgg_model_get_layer (model, last);
+    if (info == NULL
+        || !(info->kind == VGG_LAYER_CONV3X3
+            || (info->kind == VGG_LAYER_MAXPOOL && point->relu == 0))
+        || (point->relu != 0 && point->relu != 1) || !point->spatial)
+      return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
+          "point \"%s\" (layer %d, relu %d) is not a point of %s: "
+          "use vgg_model_find_point",
+          point->name, point->layer, point->relu, vgg_model_get_name (model));
+    relu = point->relu;
+  }
+  status = context_forward (ctx, input, layout, n, height, width, last, relu);
+  if (status != VGG_OK)
+    return status;
+  if (vgg_model_get_point_dims (model, point, pooling, width, height) == 0) {
+    ctx->n = 0;
+    return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
+        "point \"%s\" at %dx%d: a row of more than INT_MAX floats", point->name,
+        width, height);
+  }
+  if (ctx->profiling)
+    t = now_ms ();
+
+  if (point->output >= 0 && point->output != VGG_OUTPUT_POOL5) {
+    *out = vgg_context_get_output (ctx, point->output, &d);
+  } else if (point->output == VGG_OUTPUT_POOL5) {
+    /* ctx->pool5 is (n, c, 7, 7) already, channels first */
+    int c = model->pool5_dims / (VGG_POOL_OUT * VGG_POOL_OUT);
+    if (pooling == VGG_POOLING_NONE) {
+      *out = ctx->pool5;
+      d = model->pool5_dims;
+    } else {
+      vgg_global_pool (ctx->pool, ctx->pool5, ctx->spare, n,
+          VGG_POOL_OUT * VGG_POOL_OUT, c, 0, pooling == VGG_POOLING_MAX);
+      *out = ctx->spare;
+      d = c;
+    }
+  } else {
+    /* the map is (n, h, w, c) in act[cur]; the other ping-pong buffer,
+     * no smaller than any activation of this pass, takes the result */
+    int c = ctx->map_c, hw = ctx->map_h * ctx->map_w;
+    if (pooling == VGG_POOLING_NONE) {
+      /* (n, hw, c) -> (n, c, hw): nchw_to_nhwc's transposition of
+       * (n, hw, c, 1) */
+      vgg_nchw_to_nhwc (ctx->pool, ctx->map, ctx->spare, n, hw, c, 1);
+      d = c * hw;
+    } else {
+      vgg_global_pool (ctx->pool, ctx->map, ctx->spare, n, hw, c, 1,
+          pooling == VGG_POOLING_MAX);
+      d = c;
+    }
+    *out = ctx->spare;
+  }
+  if (ctx->profiling)
+    ctx->layer_ms[last] += now_ms () - t;
+  if (dims)
+    *dims = d;
+  return VGG_OK;
+}
+
+VggStatus
+vgg_context_forward_point (VggContext *ctx, const float *input, int n,
+    int height, int width, const VggPoint *point, VggPooling pooling,
+    const float **out, int *dims)
+{
+  return context_forward_point (
+      ctx, input, INPUT_NCHW, n, height, width, point, pooling, out, dims);
+}
+
+VggStatus
+vgg_context_forward_point_nhwc (VggContext *ctx, const float *input, int n,
+    int height, int width, const VggPoint *point, VggPooling pooling,
+    const float **out, int *dims)
+{
+  return context_forward_point (
+      ctx, input, INPUT_NHWC, n, height, width, point, pooling, out, dims);
+}
+
+uint64_t
+vgg_context_get_layers_run (const VggContext *ctx)
+{
+  return ctx->layers_run;
 }

@@ -79,6 +79,10 @@ VggStatus vgg_model_finish (
  * name is unknown. */
 int vgg_arch_config (const char *arch, int cfg[VGG_CFG_MAX], int *batch_norm);
 
+/* The layer that computes output (the adaptive pool for pool5, the last
+ * linear layer for logits and probs), or -1 if the model has none. */
+int vgg_model_output_layer (const VggModel *model, VggOutput output);
+
 /* The known model whose torchvision file name is the base name of path,
  * or NULL. */
 const VggKnownModel *vgg_known_model_for_file (const char *path);

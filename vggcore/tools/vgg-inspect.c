@@ -19,8 +19,10 @@ usage (FILE *out)
       "usage: vgg-inspect [--size HxW] (FILE | --arch NAME)\n"
       "       vgg-inspect --cpu\n"
       "Prints the inferred architecture, parameter count, multiply-"
-      "accumulates at the\ninput size, outputs and metadata.  --cpu prints "
-      "the CPU and the kernel\nlevel this process runs (VGG_ISA caps it).\n");
+      "accumulates at the\ninput size, outputs, the points whose "
+      "activations vgg-run --layer reads\n(with their shapes at the input "
+      "size) and metadata.  --cpu prints the CPU\nand the kernel "
+      "level this process runs (VGG_ISA caps it).\n");
 }
 
 /* Prints a metadata value on one line, shortened. */
@@ -121,6 +123,36 @@ main (int argc, char **argv)
       printf (" %s=%d", vgg_output_to_string (o),
           vgg_model_get_output_dims (model, o));
   printf ("\n");
+  /* what `vgg-run --layer` and vgginfer's feature layers accept */
+  printf ("points at %dx%d (name, alias, module, shape C x H x W):\n", height,
+      width);
+  for (int i = 0; i < vgg_model_get_n_points (model); i++) {
+    VggPoint p;
+    const VggLayerInfo *l;
+    const char *what;
+    int c, h, w;
+    vgg_model_get_point (model, i, &p);
+    l = vgg_model_get_layer (model, p.layer);
+    if (p.output == VGG_OUTPUT_POOL5)
+      what = "adaptive avg pool 7x7";
+    else if (p.output == VGG_OUTPUT_PROBS)
+      what = "softmax";
+    else if (l->kind == VGG_LAYER_MAXPOOL)
+      what = "max pool";
+    else if (l->kind == VGG_LAYER_LINEAR)
+      what = p.relu ? "linear + relu" : "linear";
+    else if (p.relu)
+      what = "relu";
+    else
+      what = l->batch_norm ? "batch-norm (folded)" : "conv";
+    printf ("  %-14s %-9s %-22s", p.name, p.alias[0] ? p.alias : "-", what);
+    if (!vgg_model_get_point_shape (model, &p, width, height, &c, &h, &w))
+      printf (" (input too small)\n");
+    else if (p.spatial)
+      printf (" %d x %d x %d\n", c, h, w);
+    else
+      printf (" %d\n", c);
+  }
   from_file = vgg_model_get_normalization (model, mean, std);
   printf ("normalization: mean %g,%g,%g std %g,%g,%g (%s)\n", mean[0], mean[1],
       mean[2], std[0], std[1], std[2],

@@ -3,6 +3,7 @@
 #include "vgg-tool-common.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,21 @@ usage (FILE *out)
 {
   fprintf (out,
       "usage: vgg-run --model FILE --input IN.npy --output OUT.npy "
-      "[--layer logits|probs|fc7|fc6|pool5] [--threads N] "
+      "[--layer NAME]\n"
+      "               [--pooling avg|max|none] [--threads N] "
       "[--precision fp32|bf16]\n"
       "Runs the model on IN.npy, float32 (N, 3, H, W) already normalized, "
-      "and writes\nthe chosen layer as float32 (N, D) to OUT.npy.\n");
+      "up to the\nchosen layer and no further, and writes its activation as "
+      "float32 (N, D)\nto OUT.npy.\n"
+      "  --layer    logits (default), probs, fc7, fc6, pool5 (the classifier's "
+      "input,\n             (C, 7, 7)), reluB_C, convB_C, poolB (block B's "
+      "C-th convolution\n             or max pool, from 1), features.N "
+      "(module N of torchvision's\n             features); `vgg-inspect "
+      "FILE` lists a model's names\n"
+      "  --pooling  of a (C, H, W) map: avg or max over H x W (D = C), none "
+      "(D = C*H*W\n             in torch's order); default avg for the "
+      "conv stage, none for pool5;\n             ignored by vectors (fc6, "
+      "fc7, logits, probs)\n");
 }
 
 int
@@ -30,12 +42,14 @@ main (int argc, char **argv)
     { "layer", required_argument, NULL, 'l' },
     { "threads", required_argument, NULL, 't' },
     { "precision", required_argument, NULL, 'p' },
+    { "pooling", required_argument, NULL, 'P' },
     { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
   const char *model_path = NULL, *in_path = NULL, *out_path = NULL;
   VggPrecision precision = VGG_PRECISION_FP32;
   const char *layer_name = "logits";
   char error[VGG_ERROR_SIZE];
-  int threads = 0, layer, opt, dims, ret = 1;
+  int threads = 0, opt, dims, ret = 1, pooling = -1;
+  VggPoint point;
   VggModel *model = NULL;
   VggContext *ctx = NULL;
   VggNpy in = { 0 };
@@ -43,9 +57,17 @@ main (int argc, char **argv)
   size_t image_floats;
   int64_t n, out_shape[2];
 
-  while (
-      (opt = getopt_long (argc, argv, "m:i:o:l:t:p:h", options, NULL)) != -1) {
+  while ((opt = getopt_long (argc, argv, "m:i:o:l:t:p:P:h", options, NULL))
+      != -1) {
     switch (opt) {
+      case 'P':
+        pooling = vgg_pooling_from_string (optarg);
+        if (pooling < 0) {
+          fprintf (stderr, "vgg-run: --pooling %s: not one of avg, max, none\n",
+              optarg);
+          return 1;
+        }
+        break;
       case 'p':
         if (vgg_tool_parse_precision ("vgg-run", optarg, &precision))
           return 1;
@@ -82,14 +104,6 @@ main (int argc, char **argv)
     usage (stderr);
     return 1;
   }
-  layer = vgg_output_from_string (layer_name);
-  if (layer < 0) {
-    fprintf (stderr,
-        "vgg-run: --layer %s: not one of logits, probs, fc7, "
-        "fc6, pool5\n",
-        layer_name);
-    return 1;
-  }
   if (vgg_npy_read (in_path, &in, error, sizeof error) != 0) {
     fprintf (stderr, "vgg-run: %s\n", error);
     return 1;
@@ -105,9 +119,23 @@ main (int argc, char **argv)
   model = vgg_tool_load_model ("vgg-run", model_path, NULL);
   if (model == NULL)
     goto out;
-  dims = vgg_model_get_output_dims (model, layer);
+  if (vgg_model_find_point (model, layer_name, &point, error) != VGG_OK) {
+    fprintf (stderr, "vgg-run: --layer %s: %s\n", layer_name, error);
+    goto out;
+  }
+  /* a map of the conv stage is most often wanted as one descriptor per
+   * channel; pool5 keeps its (C, 7, 7) as vgg-run always gave it */
+  if (pooling < 0)
+    pooling =
+        point.spatial && point.output < 0 ? VGG_POOLING_AVG : VGG_POOLING_NONE;
+  dims = vgg_model_get_point_dims (
+      model, &point, pooling, (int) in.shape[3], (int) in.shape[2]);
   if (dims == 0) {
-    fprintf (stderr, "vgg-run: %s has no layer %s\n", model_path, layer_name);
+    fprintf (stderr,
+        "vgg-run: %s: input %" PRId64 "x%" PRId64
+        " (HxW) does not fit %s: too small for the pools before it, or "
+        "larger than 16384\n",
+        in_path, in.shape[2], in.shape[3], layer_name);
     goto out;
   }
   n = in.shape[0];
@@ -125,14 +153,14 @@ main (int argc, char **argv)
   image_floats = (size_t) 3 * in.shape[2] * in.shape[3];
   for (int64_t b = 0; b < n; b += CHUNK) {
     int count = n - b < CHUNK ? (int) (n - b) : CHUNK;
-    if (vgg_context_forward (ctx, in.data + b * image_floats, count,
-            (int) in.shape[2], (int) in.shape[3])
+    const float *rows;
+    if (vgg_context_forward_point (ctx, in.data + b * image_floats, count,
+            (int) in.shape[2], (int) in.shape[3], &point, pooling, &rows, NULL)
         != VGG_OK) {
       fprintf (stderr, "vgg-run: %s\n", vgg_context_get_error (ctx));
       goto out;
     }
-    memcpy (result + b * dims, vgg_context_get_output (ctx, layer, NULL),
-        (size_t) count * dims * sizeof (float));
+    memcpy (result + b * dims, rows, (size_t) count * dims * sizeof (float));
   }
   out_shape[0] = n;
   out_shape[1] = dims;

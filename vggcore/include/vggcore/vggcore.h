@@ -318,6 +318,110 @@ VGG_API VggStatus vgg_context_forward_nhwc (
 VGG_API const float *vgg_context_get_output (
     VggContext *context, VggOutput output, int *dims);
 
+/* --- Any layer's activation --- */
+
+/* How an activation map (C, H, W) becomes one row per image. */
+typedef enum
+{
+  VGG_POOLING_AVG, /* global average over H x W: C values per image */
+  VGG_POOLING_MAX, /* global maximum over H x W: C values */
+  VGG_POOLING_NONE /* the whole map: C*H*W values in torch's (C, H, W)
+                      order (torch.flatten of the NCHW tensor) */
+} VggPooling;
+
+/* "avg", "max", "none"; NULL / -1 when unknown. */
+VGG_API const char *vgg_pooling_to_string (VggPooling pooling);
+VGG_API int vgg_pooling_from_string (const char *name);
+
+/* A point of the network whose activation can be read; filled in by
+ * vgg_model_find_point or vgg_model_get_point (plain data, copy freely).
+ *
+ * Names of a model's points (vgg-inspect prints them with their shapes):
+ *   features.N  the output of module N of torchvision's `features`
+ *       nn.Sequential: a plain model has two modules per convolution
+ *       (Conv2d, ReLU), a _bn one three (Conv2d, BatchNorm2d, ReLU), each
+ *       "M" one (MaxPool2d).  A Conv2d module is the convolution's output
+ *       before ReLU; a BatchNorm2d module the output of the convolution
+ *       with batch-norm folded in, before ReLU; ReLU after it; MaxPool2d
+ *       after the pool.  The Conv2d module of a _bn model is refused:
+ *       batch-norm is folded into it at load, so its output alone is
+ *       never computed (the message names features.N+1 and N+2).  The
+ *       indices come from the model's tensor names, so custom
+ *       configurations number their modules as their file does.
+ *   reluB_C, convB_C  ReLU output and (plain models only, refused like
+ *       features.N above for _bn) convolution output of block B's C-th
+ *       convolution, both from 1, blocks separated by max pools, as the
+ *       configuration has them: relu3_4 exists in VGG19 and VGG19_bn only.
+ *   poolB  block B's max pool (features.N), for every block but the
+ *       fifth: "pool5" is the classifier's input (next line).  The last
+ *       max pool of a torchvision VGG is features.20 (vgg11), .24
+ *       (vgg13), .30 (vgg16), .36 (vgg19), .28, .34, .43, .52 (_bn).
+ *   pool5  the classifier's input: the last max pool adaptive-averaged to
+ *       (C, 7, 7), VGG_OUTPUT_POOL5; at 224x224 the same values as the
+ *       last max pool (features.30 of vgg16), at other sizes not.
+ *   fc6, fc7, logits, probs  as VggOutput (fc6 and fc7 after ReLU). */
+typedef struct
+{
+  int layer;      /* the last layer run (index as vgg_model_get_layer) */
+  int relu;       /* 1: after that layer's ReLU, 0: before it */
+  int output;     /* a VggOutput when the point is one (pool5, fc6, fc7,
+                     logits, probs), else -1 */
+  int spatial;    /* 1: a (C, H, W) map that pooling applies to (the conv
+                     stage and pool5); 0: a vector (fc6, fc7, logits,
+                     probs), pooling ignored */
+  char name[24];  /* canonical name: "features.22", "pool5", "fc7" */
+  char alias[24]; /* the block name of a conv-stage point ("relu4_3",
+                     "conv1_1", "pool2"), "" when it has none */
+} VggPoint;
+
+/* The point called name (canonical or alias, as listed above).  An
+ * unknown name gives VGG_ERROR_INVALID and a message listing this model's
+ * names; a refused one (fc7 of a model without it, a folded convolution)
+ * VGG_ERROR_INVALID and the reason.  error may be NULL. */
+VGG_API VggStatus vgg_model_find_point (const VggModel *model, const char *name,
+    VggPoint *point, char error[VGG_ERROR_SIZE]);
+
+/* The readable points of a model in network order, conv stage first then
+ * pool5, fc6, fc7, logits, probs: 0 <= index < vgg_model_get_n_points.
+ * Returns 0 and leaves point alone when index is out of range. */
+VGG_API int vgg_model_get_n_points (const VggModel *model);
+VGG_API int vgg_model_get_point (
+    const VggModel *model, int index, VggPoint *point);
+
+/* Floats per image of the point's row at an input of width x height, with
+ * pooling (ignored by vectors); 0 when the input is outside 32..16384 or
+ * too small for the pools before the point, or pooling is unknown, or
+ * the row would exceed INT_MAX floats. */
+VGG_API int vgg_model_get_point_dims (const VggModel *model,
+    const VggPoint *point, VggPooling pooling, int width, int height);
+/* The point's map (C, H, W) before pooling at an input of width x height
+ * (a vector: (dims, 1, 1)); returns 1, or 0 as get_point_dims. */
+VGG_API int vgg_model_get_point_shape (const VggModel *model,
+    const VggPoint *point, int width, int height, int *channels,
+    int *map_height, int *map_width);
+
+/* Runs the network on n images (input and limits as
+ * vgg_context_forward) up to the point's layer and no further, applies
+ * that layer's ReLU only if point->relu, then pools the map per image.
+ * *out receives (n, *dims) row-major float32, borrowed until the next
+ * forward pass of the context (held in the context's own buffers: nothing
+ * is allocated beyond what vgg_context_forward would).  The input needs
+ * to be large enough for the pools before the point only (32x32 is still
+ * the least).  In bf16
+ * precision the values are rounded as in a full pass up to that layer.
+ * Afterwards vgg_context_get_output gives the outputs of the layers that
+ * ran in full (none past the point; probs only when the pass was
+ * complete); vgg_context_get_layer_ms is 0 for the layers that did not
+ * run, and the pooling counts in the point's layer. */
+VGG_API VggStatus vgg_context_forward_point (VggContext *context,
+    const float *input, int n, int height, int width, const VggPoint *point,
+    VggPooling pooling, const float **out, int *dims);
+/* The same on NHWC input, as vgg_context_forward_nhwc; bit-identical
+ * results. */
+VGG_API VggStatus vgg_context_forward_point_nhwc (VggContext *context,
+    const float *input, int n, int height, int width, const VggPoint *point,
+    VggPooling pooling, const float **out, int *dims);
+
 /* Per-layer timing: when enabled, each forward pass records the wall time
  * of every layer (index as vgg_model_get_layer) in milliseconds; the
  * input's transposition or copy before layer 0 and the softmax after the

@@ -108,6 +108,13 @@ void vgg_linear_bf16 (const VggKernels *k, VggPool *pool, const float *in,
 /* x rounded to bf16 in place (nearest even), kept as float */
 void vgg_round_bf16 (float *x, size_t count);
 
+/* out (n, c): the mean or, if max, the maximum (NaN if any is NaN, as
+ * torch.amax) of each channel over the hw positions of in, which is
+ * (n, hw, c) if channels_last else (n, c, hw).  Means are summed in
+ * double. */
+void vgg_global_pool (VggPool *pool, const float *in, float *out, int n, int hw,
+    int c, int channels_last, int max);
+
 /* out (n, h, w, c) from in (n, c, h, w). */
 void vgg_nchw_to_nhwc (
     VggPool *pool, const float *in, float *out, int n, int c, int h, int w);

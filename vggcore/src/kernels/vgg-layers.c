@@ -312,3 +312,58 @@ vgg_nchw_to_nhwc (
   TransposeJob job = { in, out, n, c, h, w };
   vgg_pool_run (pool, n * h, nchw_to_nhwc_task, &job);
 }
+
+typedef struct
+{
+  const float *in;
+  float *out;
+  int hw, c, channels_last, max;
+} GlobalPoolJob;
+
+/* Channels per task of vgg_global_pool: with channels last, a task reads
+ * GLOBAL_POOL_BLOCK adjacent floats of every position, a cache line. */
+#define GLOBAL_POOL_BLOCK 16
+
+static void
+global_pool_task (void *user_data, int task, int thread)
+{
+  const GlobalPoolJob *job = user_data;
+  int blocks = (job->c + GLOBAL_POOL_BLOCK - 1) / GLOBAL_POOL_BLOCK;
+  int b = task / blocks, c0 = task % blocks * GLOBAL_POOL_BLOCK;
+  int nc = job->c - c0 < GLOBAL_POOL_BLOCK ? job->c - c0 : GLOBAL_POOL_BLOCK;
+  const float *in = job->in + (size_t) b * job->hw * job->c;
+  /* the mean is summed in double: a float sum over a 224x224 map drifts
+   * past the parity tests' 1e-4 */
+  double acc[GLOBAL_POOL_BLOCK];
+  size_t pos_stride = job->channels_last ? (size_t) job->c : 1;
+  size_t chan_stride = job->channels_last ? 1 : (size_t) job->hw;
+
+  (void) thread;
+  for (int k = 0; k < nc; k++) {
+    const float *p = in + (size_t) (c0 + k) * chan_stride;
+    acc[k] = job->max ? p[0] : 0.0;
+  }
+  for (int j = 0; j < job->hw; j++) {
+    const float *p = in + j * pos_stride + (size_t) c0 * chan_stride;
+    for (int k = 0; k < nc; k++) {
+      float v = p[(size_t) k * chan_stride];
+      if (!job->max)
+        acc[k] += v;
+      else if (v > acc[k] || v != v) /* a NaN stays, as in torch.amax */
+        acc[k] = v;
+    }
+  }
+  for (int k = 0; k < nc; k++)
+    job->out[(size_t) b * job->c + c0 + k] =
+        (float) (job->max ? acc[k] : acc[k] / job->hw);
+}
+
+void
+vgg_global_pool (VggPool *pool, const float *in, float *out, int n, int hw,
+    int c, int channels_last, int max)
+{
+  GlobalPoolJob job = { in, out, hw, c, channels_last, max };
+  int blocks = (c + GLOBAL_POOL_BLOCK - 1) / GLOBAL_POOL_BLOCK;
+
+  vgg_pool_run (pool, n * blocks, global_pool_task, &job);
+}
