@@ -23,22 +23,26 @@ gst_vgg_infer_mode_get_type (void)
 }
 
 GType
-gst_vgg_infer_feature_layer_get_type (void)
+gst_vgg_infer_pooling_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    { GST_VGG_INFER_FEATURE_LAYER_FC7,
-        "Second classifier layer, after ReLU (4096 for VGG16)", "fc7" },
-    { GST_VGG_INFER_FEATURE_LAYER_FC6,
-        "First classifier layer, after ReLU (4096 for VGG16)", "fc6" },
-    { GST_VGG_INFER_FEATURE_LAYER_POOL5,
-        "Adaptive average pool output, flattened (25088 for VGG16)", "pool5" },
-    { GST_VGG_INFER_FEATURE_LAYER_LOGITS, "Last classifier layer", "logits" },
+    { GST_VGG_INFER_POOLING_AUTO,
+        "avg for the layers of the convolution stage, none for pool5 and "
+        "the classifier's layers",
+        "auto" },
+    { GST_VGG_INFER_POOLING_AVG,
+        "Global average over the map: one value per channel", "avg" },
+    { GST_VGG_INFER_POOLING_MAX, "Global maximum over the map", "max" },
+    { GST_VGG_INFER_POOLING_NONE,
+        "The whole map, channels x height x width values (large: 802,816 "
+        "floats for relu1_2 at 224x224)",
+        "none" },
     { 0, NULL, NULL }
   };
 
   if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstVggInferFeatureLayer", values);
+    GType t = g_enum_register_static ("GstVggInferPooling", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -131,18 +135,12 @@ gst_vgg_infer_resize_get_type (void)
   return type;
 }
 
-VggOutput
-gst_vgg_infer_feature_layer_to_output (GstVggInferFeatureLayer layer)
+VggPooling
+gst_vgg_infer_pooling_resolve (
+    GstVggInferPooling pooling, const VggPoint *point)
 {
-  switch (layer) {
-    case GST_VGG_INFER_FEATURE_LAYER_FC6:
-      return VGG_OUTPUT_FC6;
-    case GST_VGG_INFER_FEATURE_LAYER_POOL5:
-      return VGG_OUTPUT_POOL5;
-    case GST_VGG_INFER_FEATURE_LAYER_LOGITS:
-      return VGG_OUTPUT_LOGITS;
-    case GST_VGG_INFER_FEATURE_LAYER_FC7:
-    default:
-      return VGG_OUTPUT_FC7;
-  }
+  if (pooling != GST_VGG_INFER_POOLING_AUTO)
+    return (VggPooling) (pooling - 1);
+  return point->spatial && point->output < 0 ? VGG_POOLING_AVG
+                                             : VGG_POOLING_NONE;
 }

@@ -17,13 +17,15 @@ typedef enum
   GST_VGG_INFER_MODE_FEATURES
 } GstVggInferMode;
 
+/* feature-pooling: auto, then the engine's VggPooling, value for value
+ * one up */
 typedef enum
 {
-  GST_VGG_INFER_FEATURE_LAYER_FC7,
-  GST_VGG_INFER_FEATURE_LAYER_FC6,
-  GST_VGG_INFER_FEATURE_LAYER_POOL5,
-  GST_VGG_INFER_FEATURE_LAYER_LOGITS
-} GstVggInferFeatureLayer;
+  GST_VGG_INFER_POOLING_AUTO,
+  GST_VGG_INFER_POOLING_AVG = VGG_POOLING_AVG + 1,
+  GST_VGG_INFER_POOLING_MAX = VGG_POOLING_MAX + 1,
+  GST_VGG_INFER_POOLING_NONE = VGG_POOLING_NONE + 1
+} GstVggInferPooling;
 
 typedef enum
 {
@@ -52,22 +54,25 @@ typedef enum
 } GstVggInferPrecision;
 
 #define GST_TYPE_VGG_INFER_MODE (gst_vgg_infer_mode_get_type ())
-#define GST_TYPE_VGG_INFER_FEATURE_LAYER                                       \
-  (gst_vgg_infer_feature_layer_get_type ())
+#define GST_TYPE_VGG_INFER_POOLING (gst_vgg_infer_pooling_get_type ())
 #define GST_TYPE_VGG_INFER_REGION (gst_vgg_infer_region_get_type ())
 #define GST_TYPE_VGG_INFER_LEAKY (gst_vgg_infer_leaky_get_type ())
 #define GST_TYPE_VGG_INFER_RESIZE (gst_vgg_infer_resize_get_type ())
 #define GST_TYPE_VGG_INFER_PRECISION (gst_vgg_infer_precision_get_type ())
 
 GType gst_vgg_infer_mode_get_type (void);
-GType gst_vgg_infer_feature_layer_get_type (void);
+GType gst_vgg_infer_pooling_get_type (void);
 GType gst_vgg_infer_region_get_type (void);
 GType gst_vgg_infer_leaky_get_type (void);
 GType gst_vgg_infer_resize_get_type (void);
 GType gst_vgg_infer_precision_get_type (void);
 
-/* The engine output of a feature layer. */
-VggOutput gst_vgg_infer_feature_layer_to_output (GstVggInferFeatureLayer layer);
+/* The engine's pooling of `point` under feature-pooling: auto is the
+ * global average for the maps of the convolution stage, none for pool5
+ * (the classifier's input, flattened as before there were other layers)
+ * and the vectors. */
+VggPooling gst_vgg_infer_pooling_resolve (
+    GstVggInferPooling pooling, const VggPoint *point);
 
 G_END_DECLS
 

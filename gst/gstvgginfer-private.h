@@ -21,7 +21,8 @@ G_BEGIN_DECLS
 typedef struct
 {
   GstVggInferMode mode;
-  GstVggInferFeatureLayer feature_layer;
+  const gchar *feature_layer; /* interned */
+  GstVggInferPooling feature_pooling;
   gboolean normalize_features;
   guint top_k;
   gdouble threshold;

@@ -152,7 +152,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_vgg_infer_debug);
 #define DEFAULT_MODEL NULL
 #define DEFAULT_LABELS NULL
 #define DEFAULT_MODE GST_VGG_INFER_MODE_CLASSIFY
-#define DEFAULT_FEATURE_LAYER GST_VGG_INFER_FEATURE_LAYER_FC7
+#define DEFAULT_FEATURE_LAYER "fc7"
+#define DEFAULT_FEATURE_POOLING GST_VGG_INFER_POOLING_AUTO
 #define DEFAULT_NORMALIZE_FEATURES FALSE
 #define DEFAULT_TOP_K 5
 #define DEFAULT_THRESHOLD 0.0
@@ -186,6 +187,7 @@ enum
   PROP_LABELS,
   PROP_MODE,
   PROP_FEATURE_LAYER,
+  PROP_FEATURE_POOLING,
   PROP_NORMALIZE_FEATURES,
   PROP_TOP_K,
   PROP_THRESHOLD,
@@ -288,9 +290,20 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           "vector",
           GST_TYPE_VGG_INFER_MODE, DEFAULT_MODE, playing));
   g_object_class_install_property (gobject_class, PROP_FEATURE_LAYER,
-      g_param_spec_enum ("feature-layer", "Feature layer",
-          "Layer whose output is the feature vector in mode=features",
-          GST_TYPE_VGG_INFER_FEATURE_LAYER, DEFAULT_FEATURE_LAYER, playing));
+      g_param_spec_string ("feature-layer", "Feature layer",
+          "Layer whose output is the feature vector in mode=features: fc7, "
+          "fc6 (after ReLU), logits, pool5 (the classifier's input, "
+          "C x 7 x 7), a module of torchvision's features (features.22) or "
+          "its usual name (relu1_1 ... relu5_3, conv1_1 ..., pool1 ... "
+          "pool4; relu3_4 in VGG19 only), as vgg-inspect lists them; a name "
+          "the model does not have is an error listing those it has.  The "
+          "network runs only up to that layer",
+          DEFAULT_FEATURE_LAYER, playing));
+  g_object_class_install_property (gobject_class, PROP_FEATURE_POOLING,
+      g_param_spec_enum ("feature-pooling", "Feature pooling",
+          "How the map of a convolution-stage feature-layer becomes a "
+          "vector (the classifier's layers are vectors already)",
+          GST_TYPE_VGG_INFER_POOLING, DEFAULT_FEATURE_POOLING, playing));
   g_object_class_install_property (gobject_class, PROP_NORMALIZE_FEATURES,
       g_param_spec_boolean ("normalize-features", "Normalize features",
           "Scale feature vectors to unit L2 norm", DEFAULT_NORMALIZE_FEATURES,
@@ -434,7 +447,7 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
 
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_MODE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_REGION, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_FEATURE_LAYER, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_POOLING, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_LEAKY, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_RESIZE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_VGG_INFER_PRECISION, 0);
@@ -476,7 +489,8 @@ gst_vgg_infer_init (GstVggInfer *self)
   self->labels_path = g_strdup (DEFAULT_LABELS);
   self->settings = (GstVggInferSettings){
     .mode = DEFAULT_MODE,
-    .feature_layer = DEFAULT_FEATURE_LAYER,
+    .feature_layer = g_intern_static_string (DEFAULT_FEATURE_LAYER),
+    .feature_pooling = DEFAULT_FEATURE_POOLING,
     .normalize_features = DEFAULT_NORMALIZE_FEATURES,
     .top_k = DEFAULT_TOP_K,
     .threshold = DEFAULT_THRESHOLD,
@@ -717,8 +731,15 @@ gst_vgg_infer_set_property (
       g_free (self->std_text);
       self->std_text = g_value_dup_string (value);
       break;
-    case PROP_FEATURE_LAYER:
-      s->feature_layer = g_value_get_enum (value);
+    case PROP_FEATURE_LAYER: {
+      const gchar *name = g_value_get_string (value);
+      /* interned: a batch may hold the old name */
+      s->feature_layer = g_intern_string (
+          name && name[0] ? name : DEFAULT_FEATURE_LAYER);
+      break;
+    }
+    case PROP_FEATURE_POOLING:
+      s->feature_pooling = g_value_get_enum (value);
       break;
     case PROP_NORMALIZE_FEATURES:
       s->normalize_features = g_value_get_boolean (value);
@@ -825,7 +846,10 @@ gst_vgg_infer_get_property (
       g_value_set_string (value, self->std_text);
       break;
     case PROP_FEATURE_LAYER:
-      g_value_set_enum (value, s->feature_layer);
+      g_value_set_string (value, s->feature_layer);
+      break;
+    case PROP_FEATURE_POOLING:
+      g_value_set_enum (value, s->feature_pooling);
       break;
     case PROP_NORMALIZE_FEATURES:
       g_value_set_boolean (value, s->normalize_features);
@@ -956,7 +980,10 @@ gst_vgg_infer_open (GstVggInfer *self)
 {
   GstVggModelInfo *info;
   GError *err = NULL;
-  gboolean ok;
+  char msg[VGG_ERROR_SIZE];
+  const gchar *layer;
+  VggPoint point;
+  gboolean ok, features;
 
   info = gst_vgg_infer_build_info (self, PROP_0, NULL, &err);
   if (info == NULL) {
@@ -969,7 +996,19 @@ gst_vgg_infer_open (GstVggInfer *self)
     self->settings.mode = info->known && info->known->features
         ? GST_VGG_INFER_MODE_FEATURES
         : DEFAULT_MODE;
+  features = self->settings.mode == GST_VGG_INFER_MODE_FEATURES;
+  layer = self->settings.feature_layer;
   GST_OBJECT_UNLOCK (self);
+  /* a feature-layer the model does not have: an error now, naming those
+   * it has, rather than logits later */
+  if (features && vgg_model_find_point (info->model, layer, &point, msg)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("feature-layer \"%s\" is not a layer of %s: %s", layer,
+            info->model_spec, msg),
+        (NULL));
+    gst_vgg_model_info_unref (info);
+    return FALSE;
+  }
   ok = gst_vgg_infer_activate (self, info);
   gst_vgg_model_info_unref (info);
   return ok;
@@ -1322,30 +1361,32 @@ gst_vgg_infer_switch_info (GstVggInfer *self)
   return ok;
 }
 
-/* The engine output that `s` asks for and its values per frame; a
- * feature layer the model does not have falls back to the logits, with
- * a warning once. */
-static VggOutput
-gst_vgg_infer_output (
-    GstVggInfer *self, const GstVggInferSettings *s, gint *dims)
+/* What the network is read at for `s`: the probabilities, or
+ * feature-layer with feature-pooling; *dims values per input, *layer the
+ * name to report (interned).  A feature layer the model does not have
+ * falls back to the logits, with a warning once. */
+static void
+gst_vgg_infer_point (GstVggInfer *self, const GstVggInferSettings *s,
+    VggPoint *point, VggPooling *pooling, gint *dims, const gchar **layer)
 {
-  VggModel *model = self->info->model;
-  VggOutput out = s->mode == GST_VGG_INFER_MODE_CLASSIFY
-      ? VGG_OUTPUT_PROBS
-      : gst_vgg_infer_feature_layer_to_output (s->feature_layer);
+  const GstVggModelInfo *info = self->info;
+  char msg[VGG_ERROR_SIZE];
+  const gchar *name = s->mode == GST_VGG_INFER_MODE_CLASSIFY
+      ? "probs"
+      : s->feature_layer;
 
-  *dims = vgg_model_get_output_dims (model, out);
-  if (*dims <= 0 && s->mode == GST_VGG_INFER_MODE_FEATURES) {
+  *layer = g_intern_string (name);
+  if (vgg_model_find_point (info->model, name, point, msg) != VGG_OK) {
     if (!self->warned_layer)
       GST_ELEMENT_WARNING (self, STREAM, FAILED,
-          ("The model has no layer %s; using its logits",
-              vgg_output_to_string (out)),
-          (NULL));
+          ("feature-layer %s: %s; using the logits", name, msg), (NULL));
     self->warned_layer = TRUE;
-    out = VGG_OUTPUT_LOGITS;
-    *dims = vgg_model_get_output_dims (model, out);
+    vgg_model_find_point (info->model, "logits", point, NULL);
+    *layer = g_intern_static_string ("logits");
   }
-  return out;
+  *pooling = gst_vgg_infer_pooling_resolve (s->feature_pooling, point);
+  *dims = vgg_model_get_point_dims (
+      info->model, point, *pooling, info->width, info->height);
 }
 
 /* The frame size of the caps, 0 x 0 before caps. */
@@ -1422,7 +1463,7 @@ gst_vgg_infer_collect_inputs (
  * passes of up to batch-size; *rows gets their output rows, (n, dims). */
 static GstFlowReturn
 gst_vgg_infer_run (GstVggInfer *self, const GstVggInferSettings *s,
-    VggOutput output, gint dims, const gfloat **rows)
+    const VggPoint *point, VggPooling pooling, gint dims, const gfloat **rows)
 {
   const GstVggModelInfo *info = self->info;
   gsize frame = (gsize) 3 * info->width * info->height;
@@ -1461,7 +1502,7 @@ gst_vgg_infer_run (GstVggInfer *self, const GstVggInferSettings *s,
       }
     }
     ret = gst_vgg_runner_forward (&self->runner, chunk, info->height,
-        info->width, output, dims, &out, &err);
+        info->width, point, pooling, dims, &out, &err);
     if (ret != GST_FLOW_OK)
       goto out;
     if (n <= s->batch_size)
@@ -1492,7 +1533,9 @@ gst_vgg_infer_process_batch (GstVggInfer *self, const GstVggInferSettings *s,
   GstVggResultsSettings rs;
   const gfloat *rows = NULL;
   GstFlowReturn ret = GST_FLOW_OK;
-  VggOutput output = VGG_OUTPUT_PROBS;
+  VggPoint point = { 0 };
+  VggPooling pooling = VGG_POOLING_NONE;
+  const gchar *layer = NULL;
   gboolean by_regions = gst_vgg_region_spec_by_regions (s->regions);
   gint dims = 0;
   guint done = 0, k = 0, n_infer = 0;
@@ -1507,8 +1550,8 @@ gst_vgg_infer_process_batch (GstVggInfer *self, const GstVggInferSettings *s,
   if (n_infer > 0) {
     gint64 t0 = g_get_monotonic_time ();
 
-    output = gst_vgg_infer_output (self, s, &dims);
-    ret = gst_vgg_infer_run (self, s, output, dims, &rows);
+    gst_vgg_infer_point (self, s, &point, &pooling, &dims, &layer);
+    ret = gst_vgg_infer_run (self, s, &point, pooling, dims, &rows);
     if (ret != GST_FLOW_OK)
       goto out;
     ms = (g_get_monotonic_time () - t0) / 1000.0;
@@ -1523,14 +1566,14 @@ gst_vgg_infer_process_batch (GstVggInfer *self, const GstVggInferSettings *s,
   }
 
   rs = (GstVggResultsSettings){ s->top_k, s->threshold, s->normalize_features,
-    vgg_output_to_string (output) };
+    layer };
   for (done = 0; done < n_items; done++) {
     GstVggInferItem *item = &self->batch[done];
     GstBuffer *buffer = GST_BUFFER_CAST (item->object);
 
     item->object = NULL;
     if (item->type == GST_VGG_INFER_ITEM_BUFFER) {
-      gboolean classify = output == VGG_OUTPUT_PROBS;
+      gboolean classify = point.output == VGG_OUTPUT_PROBS;
       GstVggMeta *meta;
 
       buffer = gst_buffer_make_writable (buffer);
@@ -1774,6 +1817,24 @@ gst_vgg_infer_join_group (GstVggInfer *self)
   s = self->settings;
   GST_OBJECT_UNLOCK (self);
 
+  if (group && group[0] && s.mode == GST_VGG_INFER_MODE_FEATURES) {
+    VggPoint point;
+
+    /* the group's worker reads the classifier's outputs only */
+    if (vgg_model_find_point (self->info->model, s.feature_layer, &point,
+            NULL) == VGG_OK
+        && (point.output < 0
+            || gst_vgg_infer_pooling_resolve (s.feature_pooling, &point)
+                != VGG_POOLING_NONE)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("batch-group \"%s\" reads fc7, fc6, logits and pool5 (without "
+           "pooling) only, not feature-layer %s",
+              group, s.feature_layer),
+          ("leave batch-group unset to read other layers"));
+      g_free (group);
+      return FALSE;
+    }
+  }
   if (group && group[0] && !gst_vgg_runner_is_grouped (&self->runner)) {
     ok = gst_vgg_runner_join_group (&self->runner, group, self->info->model,
         s.batch_size, s.batch_timeout, s.threads, s.precision, &err);

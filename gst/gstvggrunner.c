@@ -112,19 +112,30 @@ gst_vgg_runner_get_input (GstVggRunner *runner, guint n, gsize frame_floats)
 
 GstFlowReturn
 gst_vgg_runner_forward (GstVggRunner *runner, guint n, gint height, gint width,
-    VggOutput output, gint dims, const gfloat **rows, GError **error)
+    const VggPoint *point, VggPooling pooling, gint dims, const gfloat **rows,
+    GError **error)
 {
   char msg[VGG_ERROR_SIZE];
   VggStatus status;
   gint got = 0;
 
   if (runner->member) {
+    /* the group's worker runs whole passes for all its members and reads
+     * the classifier's outputs */
+    if (point->output < 0 || (point->spatial && pooling != VGG_POOLING_NONE)) {
+      g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+          "A batch group reads pool5 (without pooling), fc6, fc7, logits "
+          "and probs only, not feature-layer %s with feature-pooling %s; "
+          "leave batch-group unset for it",
+          point->name, vgg_pooling_to_string (pooling));
+      return GST_FLOW_ERROR;
+    }
     if (runner->rows_alloc < (gsize) n * dims) {
       runner->rows_alloc = (gsize) n * dims;
       runner->rows = g_renew (gfloat, runner->rows, runner->rows_alloc);
     }
-    switch (gst_vgg_batch_group_forward (
-        runner->member, runner->input, n, output, dims, runner->rows, msg)) {
+    switch (gst_vgg_batch_group_forward (runner->member, runner->input, n,
+        (VggOutput) point->output, dims, runner->rows, msg)) {
       case GST_VGG_BATCH_GROUP_OK:
         *rows = runner->rows;
         return GST_FLOW_OK;
@@ -139,19 +150,19 @@ gst_vgg_runner_forward (GstVggRunner *runner, guint n, gint height, gint width,
   }
 
   g_return_val_if_fail (runner->context != NULL, GST_FLOW_ERROR);
-  status = vgg_context_forward_nhwc (
-      runner->context, runner->input, (int) n, height, width);
+  /* (the pass stops at the point's layer) */
+  status = vgg_context_forward_point_nhwc (runner->context, runner->input,
+      (int) n, height, width, point, pooling, rows, &got);
   if (status != VGG_OK) {
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
         "Inference failed: %s (%s)", vgg_context_get_error (runner->context),
         vgg_status_to_string (status));
     return GST_FLOW_ERROR;
   }
-  *rows = vgg_context_get_output (runner->context, output, &got);
-  if (*rows == NULL || got != dims) {
+  if (got != dims) {
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
-        "Inference failed: output %s has %d values per frame, expected %d",
-        vgg_output_to_string (output), got, dims);
+        "Inference failed: %s has %d values per frame, expected %d",
+        point->name, got, dims);
     return GST_FLOW_ERROR;
   }
   return GST_FLOW_OK;

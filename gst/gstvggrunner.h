@@ -63,13 +63,14 @@ void gst_vgg_runner_resume (GstVggRunner *runner);
 gfloat *gst_vgg_runner_get_input (
     GstVggRunner *runner, guint n, gsize frame_floats);
 
-/* Runs the n frames of the input (height x width) through the model and
- * points *rows at their `output` rows, (n, dims), valid until the next
- * call.  GST_FLOW_FLUSHING when cancelled, GST_FLOW_ERROR with a
- * GST_STREAM_ERROR_FAILED. */
+/* Runs the n frames of the input (height x width) through the model up
+ * to `point` and points *rows at their rows of it under `pooling`, (n,
+ * dims), valid until the next call.  A batch group reads the classifier's
+ * outputs only (point->output, unpooled).  GST_FLOW_FLUSHING when
+ * cancelled, GST_FLOW_ERROR with a GST_STREAM_ERROR_FAILED. */
 GstFlowReturn gst_vgg_runner_forward (GstVggRunner *runner, guint n,
-    gint height, gint width, VggOutput output, gint dims, const gfloat **rows,
-    GError **error);
+    gint height, gint width, const VggPoint *point, VggPooling pooling,
+    gint dims, const gfloat **rows, GError **error);
 
 G_END_DECLS
 
