@@ -13,10 +13,9 @@ torchvision's `features`:
 
     the first convolution before ReLU (conv1_1 of a plain model, the
     batch-norm module features.1 of a _bn one: the convolution with
-    batch-norm folded in), block 3's first one by its features.N, a ReLU by
-    name (relu2_1) and one by features.N (block 4's last), every max pool
-    (pool1..pool4 by name, the fifth by features.N), the last ReLU by name
-    (relu5_3 / relu5_4), and pool5 (the classifier's input)
+    batch-norm folded in), a ReLU (relu2_1), every max pool (pool1..pool4
+    by name, the fifth by features.N), the last ReLU (relu5_3 / relu5_4),
+    and pool5 (the classifier's input)
 
 each read with --pooling none, avg and max, must match torch's module
 output flattened (none), its mean or its amax over H x W:
@@ -99,13 +98,8 @@ def chosen_points(arch):
     first = convs[0][0]
     pts.append(("features.%d" % (first + 1), first + 1) if bn
                else ("conv1_1", first))
-    block3 = [m for m in relus if m[2].startswith("relu3_")][0][0]
-    pre = block3 - 1  # the module before block 3's first ReLU
-    pts.append(("features.%d" % pre, pre))
     r21 = [m for m in relus if m[2] == "relu2_1"][0]
     pts.append(("relu2_1", r21[0]))
-    block4 = [m for m in relus if m[2].startswith("relu4_")][-1]
-    pts.append(("features.%d" % block4[0], block4[0]))
     for idx, _, alias in pools:
         pts.append((alias or "features.%d" % idx, idx))
     pts.append((relus[-1][2], relus[-1][0]))
