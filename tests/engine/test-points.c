@@ -587,8 +587,28 @@ test_bf16_point (const char *arch, int n, int h, int w, const char *name)
           && maxdiff <= BF16_BOUND * maxref,
       "%s %s bf16: max diff %.3g, max |fp32| %.3g, ratio %.3g > %g", arch, name,
       maxdiff, maxref, maxdiff / maxref, BF16_BOUND);
+  /* the rounding of a pass stopped at a point is a full pass's: pool5 and
+   * fc6 read from points equal the full bf16 pass's, bit for bit */
+  for (int o = VGG_OUTPUT_POOL5; o <= VGG_OUTPUT_FC6; o++) {
+    const float *full, *out = NULL;
+    int d_full, d = 0;
+    float *copy;
+    CHECK (vgg_context_forward (ctx, input, n, h, w) == VGG_OK, "%s",
+        vgg_context_get_error (ctx));
+    full = vgg_context_get_output (ctx, (VggOutput) o, &d_full);
+    copy = malloc ((size_t) n * d_full * sizeof (float));
+    memcpy (copy, full, (size_t) n * d_full * sizeof (float));
+    p = find (model, vgg_output_to_string ((VggOutput) o));
+    CHECK (vgg_context_forward_point (
+               ctx, input, n, h, w, &p, VGG_POOLING_NONE, &out, &d)
+                == VGG_OK
+            && d == d_full
+            && memcmp (out, copy, (size_t) n * d * sizeof (float)) == 0,
+        "%s bf16 %s: the point differs from the full pass", arch, p.name);
+    free (copy);
+  }
   printf ("ok   bf16 %s/8 %s at %dx%d: max diff %.3g of max %.3g (ratio "
-          "%.2e, bound %g)\n",
+          "%.2e, bound %g); pool5, fc6 = full pass\n",
       arch, name, h, w, maxdiff, maxref, maxdiff / maxref, BF16_BOUND);
 
 out:

@@ -13,10 +13,9 @@ torchvision's `features`:
 
     the first convolution before ReLU (conv1_1 of a plain model, the
     batch-norm module features.1 of a _bn one: the convolution with
-    batch-norm folded in), block 3's first one by its features.N, a ReLU by
-    name (relu2_1) and one by features.N (block 4's last), every max pool
-    (pool1..pool4 by name, the fifth by features.N), the last ReLU by name
-    (relu5_3 / relu5_4), and pool5 (the classifier's input)
+    batch-norm folded in), a ReLU (relu2_1), every max pool (pool1..pool4
+    by name, the fifth by features.N), the last ReLU (relu5_3 / relu5_4),
+    and pool5 (the classifier's input)
 
 each read with --pooling none, avg and max, must match torch's module
 output flattened (none), its mean or its amax over H x W:
@@ -32,7 +31,9 @@ convB_C for plain models, features.N of each module); relu3_4 is refused
 by vgg16 and accepted by vgg19; a _bn model refuses its convolution's own
 module (features.K, convB_C) naming features.K+1 and K+2 instead; an
 unknown name's message lists the model's valid names; a classifier of two
-linear layers refuses fc7.
+linear layers refuses fc7.  A custom configuration (16, M, 24, 24, M, 40,
+M), plain and _bn, at 40x48: every readable module by its block name or
+features.N, with none or max pooling.
 
 Prints one line per comparison and ends with `points: N passed, M
 failed`; exits 1 if anything failed.  Run with /usr/bin/python3.
@@ -97,13 +98,8 @@ def chosen_points(arch):
     first = convs[0][0]
     pts.append(("features.%d" % (first + 1), first + 1) if bn
                else ("conv1_1", first))
-    block3 = [m for m in relus if m[2].startswith("relu3_")][0][0]
-    pre = block3 - 1  # the module before block 3's first ReLU
-    pts.append(("features.%d" % pre, pre))
     r21 = [m for m in relus if m[2] == "relu2_1"][0]
     pts.append(("relu2_1", r21[0]))
-    block4 = [m for m in relus if m[2].startswith("relu4_")][-1]
-    pts.append(("features.%d" % block4[0], block4[0]))
     for idx, _, alias in pools:
         pts.append((alias or "features.%d" % idx, idx))
     pts.append((relus[-1][2], relus[-1][0]))
@@ -267,6 +263,53 @@ def check_no_fc7(res, vgg_run, workdir):
             os.unlink(p)
 
 
+CUSTOM_CFG = [16, "M", 24, 24, "M", 40, "M"]
+
+
+def check_custom(res, vgg_run, workdir, bn):
+    """A configuration torchvision does not have (test_parity.py's): every
+    module by its features.N, with its block name where it has one, at
+    40x48 against torchvision; pool3 is its last max pool."""
+    label = "custom%s" % ("-bn" if bn else "")
+    model = vggtorch.make_vgg_custom(CUSTOM_CFG, batch_norm=bn, seed=710 + bn)
+    path = os.path.join(workdir, label + ".safetensors")
+    vggtorch.save_safetensors(path, model.state_dict(), {"vgg.name": label})
+    x = make_input(720 + bn, 2, 40, 48)
+    npy = os.path.join(workdir, label + "-in.npy")
+    np.save(npy, x)
+    outp = os.path.join(workdir, label + "-out.npy")
+    maps, _ = torch_maps(model, torch.from_numpy(x))
+    aliases = {}
+    idx, block, conv = 0, 1, 0
+    for v in CUSTOM_CFG:
+        if v == "M":
+            aliases[idx] = "pool%d" % block
+            idx, block, conv = idx + 1, block + 1, 0
+            continue
+        conv += 1
+        aliases[idx + 1 + bn] = "relu%d_%d" % (block, conv)
+        idx += 2 + bn
+    ok = True
+    for i, m in enumerate(model.features):
+        if bn and isinstance(m, nn.Conv2d):
+            continue
+        name = aliases.get(i, "features.%d" % i)
+        pooling = "max" if i % 2 else "none"
+        a, err = run_point(vgg_run, path, npy, outp, name, pooling)
+        what = "%s %s features[:%d] %s %s" % (label, name, i + 1,
+                                              type(m).__name__, pooling)
+        if a is None:
+            ok = res.check(False, what, err) and ok
+            continue
+        good, maxdiff, maxb, note = compare(a, pooled(maps[i], pooling),
+                                            False)
+        ok = res.check(good, "%s maxdiff %.2e max|b| %.2e" %
+                       (what, maxdiff, maxb), note) and ok
+    for p in (path, npy, outp):
+        if ok and os.path.exists(p):
+            os.unlink(p)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vgg-run", required=True)
@@ -288,6 +331,9 @@ def main():
     res = Results()
     if not args.only or re.search(args.only, "two-linear"):
         check_no_fc7(res, vgg_run, args.workdir)
+    for bn in (0, 1):
+        if not args.only or re.search(args.only, "custom"):
+            check_custom(res, vgg_run, args.workdir, bn)
     for ai, arch in enumerate(vggtorch.ARCHS):
         if args.only and not re.search(args.only, arch):
             continue

@@ -242,7 +242,8 @@ find_name (const WalkEntry *e, void *user_data)
 }
 
 /* The list of valid names for an error message, built block by block:
- * "relu1_1..relu1_2, ..., pool1..pool4, pool5, fc6, ... features.0..features.30". */
+ * "relu1_1..relu1_2, ..., pool1..pool4, pool5, fc6, ...,
+ * features.0..features.30". */
 typedef struct
 {
   char text[VGG_ERROR_SIZE];

@@ -104,9 +104,17 @@ main (int argc, char **argv)
     usage (stderr);
     return 1;
   }
+  /* the model first: the layer's name means something only in it */
+  model = vgg_tool_load_model ("vgg-run", model_path, NULL);
+  if (model == NULL)
+    goto out;
+  if (vgg_model_find_point (model, layer_name, &point, error) != VGG_OK) {
+    fprintf (stderr, "vgg-run: --layer %s: %s\n", layer_name, error);
+    goto out;
+  }
   if (vgg_npy_read (in_path, &in, error, sizeof error) != 0) {
     fprintf (stderr, "vgg-run: %s\n", error);
-    return 1;
+    goto out;
   }
   if (in.ndim != 4 || in.shape[0] < 1 || in.shape[1] != 3 || in.shape[2] < 32
       || in.shape[3] < 32) {
@@ -114,13 +122,6 @@ main (int argc, char **argv)
         "vgg-run: %s: shape must be (N, 3, H, W) with N >= 1 "
         "and H, W >= 32\n",
         in_path);
-    goto out;
-  }
-  model = vgg_tool_load_model ("vgg-run", model_path, NULL);
-  if (model == NULL)
-    goto out;
-  if (vgg_model_find_point (model, layer_name, &point, error) != VGG_OK) {
-    fprintf (stderr, "vgg-run: --layer %s: %s\n", layer_name, error);
     goto out;
   }
   /* a map of the conv stage is most often wanted as one descriptor per
