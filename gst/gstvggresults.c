@@ -94,9 +94,11 @@ gst_vgg_results_attach (GstVggResults *r, GstBuffer *buffer,
 
   gst_vgg_meta_set_model_name (meta, vgg_model_get_name (info->model));
   meta->inference_ms = inference_ms;
-  if (probs)
-    gst_vgg_meta_set_results (
-        meta, r->top, results_top_k (r, info, settings, probs, probs_dims));
+  if (probs) {
+    /* (results_top_k may move r->top: called before it is read) */
+    guint n = results_top_k (r, info, settings, probs, probs_dims);
+    gst_vgg_meta_set_results (meta, r->top, n);
+  }
   if (feats)
     gst_vgg_meta_set_features (meta, settings->feature_layer,
         results_features (r, settings, feats, feat_dims), feat_dims);

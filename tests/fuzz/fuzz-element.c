@@ -3,8 +3,10 @@
  * format with fuzzed width, height, rate and interlacing (and a few sizes
  * far out of range), buffers of fuzzed size and content with and without
  * a GstVideoMeta (fuzzed offsets, strides, size and format), segments of
- * every format, gaps, flushes, EOS, property changes of both elements,
- * and non-blocking pulls of the output.
+ * every format, gaps, flushes, EOS, property changes of both elements
+ * (the region properties and any feature layer among them), regions of
+ * interest with fuzzed boxes on the buffers, and non-blocking pulls of the
+ * output.
  *
  * A GLib CRITICAL aborts (as G_DEBUG=fatal-criticals would), so libFuzzer
  * reports it as a crash with the input; so do ASan and UBSan findings,
@@ -205,14 +207,50 @@ take_segment (Input *in)
   return gst_event_new_segment (&seg);
 }
 
+/* Up to 3 regions of interest with fuzzed boxes, types and ids, some
+ * with a detector's param, as facedetect, onnxobjectdetector and DL
+ * Streamer attach them. */
+static void
+add_rois (Input *in, GstBuffer *buf)
+{
+  static const gchar *types[] = { "face", "onnx-object_detector", "person",
+    "vgg-region" };
+  guint n = take_u8 (in) % 4;
+
+  for (guint i = 0; i < n; i++) {
+    guint kind = take_u8 (in);
+    guint x = take_u16 (in), y = take_u16 (in), w = take_u16 (in),
+          h = take_u16 (in);
+    GstVideoRegionOfInterestMeta *roi;
+
+    /* now and then near the ends of guint */
+    if (kind & 0x80)
+      x = G_MAXUINT - x;
+    roi = gst_buffer_add_video_region_of_interest_meta (
+        buf, types[kind % G_N_ELEMENTS (types)], x, y, w, h);
+    roi->id = (gint) take_u8 (in) - 128;
+    if (kind & 0x10)
+      gst_video_region_of_interest_meta_add_param (roi,
+          gst_structure_new (kind & 0x20 ? "detection" : "extra-data",
+              "label", G_TYPE_STRING, kind & 0x40 ? "dog" : "person", NULL));
+  }
+}
+
 static void
 change_property (Input *in, GstElement *infer, GstElement *overlay)
 {
   static const gchar *fonts[] = { "Sans 12", "Mono Bold 3", "Serif 200", "",
     "&%$" };
+  static const gchar *layers[] = { "fc7", "fc6", "pool5", "logits",
+    "features.0", "features.1", "relu2_1", "pool1", "conv1_1", "relu9_9",
+    "features.99999999999", "", "probs" };
+  static const gchar *zones[] = { NULL, "0,0,8,8", "0,0,1.0,1.0;0.5,0.5,0.5,0.5",
+    "4294967295,0,5,5", "0,0,1e308,1e308", "1,1,1,1;2,2,2,2;3,3,3,3",
+    "0.999,0.999,0.001,0.001", "x;;", "0,0,0.0001,0.0001" };
+  static const gchar *classes[] = { NULL, "face", "dog,person", ",,,", "" };
   guint which = take_u8 (in), v = take_u8 (in);
 
-  switch (which % 16) {
+  switch (which % 21) {
     case 0:
       g_object_set (infer, "top-k", 1 + v % 12, NULL);
       break;
@@ -235,7 +273,8 @@ change_property (Input *in, GstElement *infer, GstElement *overlay)
       g_object_set (infer, "mode", v % 2, NULL);
       break;
     case 7:
-      g_object_set (infer, "feature-layer", v % 4, "normalize-features",
+      g_object_set (infer, "feature-layer", layers[v % G_N_ELEMENTS (layers)],
+          "feature-pooling", (v >> 4) % 4, "normalize-features",
           (gboolean) (v >> 7), NULL);
       break;
     case 8:
@@ -265,6 +304,23 @@ change_property (Input *in, GstElement *infer, GstElement *overlay)
     case 15:
       /* the same model under another spelling, loaded while playing */
       g_object_set (infer, "model", model_path, NULL);
+      break;
+    case 16:
+      g_object_set (infer, "inference-region", v % 2, NULL);
+      break;
+    case 17:
+      g_object_set (infer, "regions", zones[v % G_N_ELEMENTS (zones)], NULL);
+      break;
+    case 18:
+      g_object_set (infer, "object-class",
+          classes[v % G_N_ELEMENTS (classes)], NULL);
+      break;
+    case 19:
+      g_object_set (infer, "min-roi-size", v % 40, "max-rois", (v >> 3) % 8,
+          NULL);
+      break;
+    case 20:
+      g_object_set (infer, "roi-padding", (v % 101) * 1.0, NULL);
       break;
   }
 }
@@ -398,9 +454,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       }
       case 1:
       case 2:
-      case 3:
-        gst_harness_push (h, take_buffer (&in, &info, have_info));
+      case 3: {
+        GstBuffer *buf = take_buffer (&in, &info, have_info);
+        add_rois (&in, buf);
+        gst_harness_push (h, buf);
         break;
+      }
       case 4:
         gst_harness_push_event (h, take_segment (&in));
         break;
