@@ -361,6 +361,36 @@ check_blended (const gchar *props, GstVideoFormat format, gint w, gint h,
   gst_harness_teardown (h_);
 }
 
+/* --- regions --- */
+
+/* One region of a test meta; class_id < 0: no results (outline only). */
+typedef struct
+{
+  guint x, y, w, h;
+  gint class_id;
+  gfloat score;
+  const gchar *label;
+} RegionSpec;
+
+static void
+add_regions (GstBuffer *buf, const RegionSpec *r, guint n)
+{
+  GstVggMeta *meta = gst_buffer_get_vgg_meta (buf);
+
+  if (meta == NULL)
+    meta = gst_buffer_add_vgg_meta (buf);
+  for (guint i = 0; i < n; i++) {
+    guint idx = gst_vgg_meta_add_region (
+        meta, i, "face", r[i].x, r[i].y, r[i].w, r[i].h);
+
+    if (r[i].class_id >= 0) {
+      GstVggClassification c = { r[i].class_id, r[i].score,
+        r[i].label ? g_quark_from_string (r[i].label) : 0 };
+      gst_vgg_meta_set_region_results (meta, idx, &c, 1);
+    }
+  }
+}
+
 /* --- tests --- */
 
 GST_START_TEST (test_blend_changes_only_the_box_in_every_format)
@@ -760,7 +790,7 @@ GST_START_TEST (test_properties_change_while_streaming)
 {
   GstHarness *h_ = new_harness (NULL, GST_VIDEO_FORMAT_I420, 160, 120, FALSE);
   GValue v = G_VALUE_INIT;
-  GstHarnessThread *t[8];
+  GstHarnessThread *t[10];
   gint nt = 0;
   const gint n = 200;
 
@@ -777,11 +807,17 @@ GST_START_TEST (test_properties_change_while_streaming)
   STRESS ("font-desc", G_TYPE_STRING, g_value_set_string, "Sans 9");
   STRESS ("show-bars", G_TYPE_BOOLEAN, g_value_set_boolean, FALSE);
   STRESS ("color", G_TYPE_UINT, g_value_set_uint, 0xff20c020);
+  STRESS ("show-regions", G_TYPE_BOOLEAN, g_value_set_boolean, FALSE);
+  STRESS ("show-scores", G_TYPE_BOOLEAN, g_value_set_boolean, FALSE);
 #undef STRESS
   for (gint i = 0; i < n; i++) {
     GstBuffer *buf = make_noise (GST_VIDEO_FORMAT_I420, 160, 120, i);
+    RegionSpec r[2] = { { i % 150, 20, 30, 40, 1, 0.5f, "trouser" },
+      { 60, i % 110, 50, 20, -1, 0.0f, NULL } };
     if (i % 3)
       add_results (buf, cats, 1 + i % 4);
+    if (i % 2)
+      add_regions (buf, r, 1 + i % 4 / 2);
     GST_BUFFER_OFFSET (buf) = i;
     fail_unless_equals_int (gst_harness_push (h_, buf), GST_FLOW_OK);
     if (i == n / 2)
@@ -873,36 +909,6 @@ GST_START_TEST (test_properties_are_documented)
 }
 
 GST_END_TEST;
-
-/* --- regions --- */
-
-/* One region of a test meta; class_id < 0: no results (outline only). */
-typedef struct
-{
-  guint x, y, w, h;
-  gint class_id;
-  gfloat score;
-  const gchar *label;
-} RegionSpec;
-
-static void
-add_regions (GstBuffer *buf, const RegionSpec *r, guint n)
-{
-  GstVggMeta *meta = gst_buffer_get_vgg_meta (buf);
-
-  if (meta == NULL)
-    meta = gst_buffer_add_vgg_meta (buf);
-  for (guint i = 0; i < n; i++) {
-    guint idx = gst_vgg_meta_add_region (
-        meta, i, "face", r[i].x, r[i].y, r[i].w, r[i].h);
-
-    if (r[i].class_id >= 0) {
-      GstVggClassification c = { r[i].class_id, r[i].score,
-        r[i].label ? g_quark_from_string (r[i].label) : 0 };
-      gst_vgg_meta_set_region_results (meta, idx, &c, 1);
-    }
-  }
-}
 
 /* A pixel of a colour in a format: its components (R, G, B or Y, U, V,
  * or gray), as a videoconverter writes them. */
