@@ -39,6 +39,7 @@ typedef struct
   guint top_k;
   gboolean show_scores;
   gboolean show_bars;
+  gboolean show_regions;
   guint32 color;            /* ARGB */
   guint32 background_color; /* ARGB */
 } GstVggOverlaySettings;
@@ -53,6 +54,17 @@ typedef struct
   GQuark label[GST_VGG_OVERLAY_MAX_TOP_K];
   gint permille[GST_VGG_OVERLAY_MAX_TOP_K];
 } GstVggOverlayKey;
+
+/* What a rendered picture of the regions shows, per region drawn: its
+ * box cut to the frame and its top-1 class, rounded as in
+ * #GstVggOverlayKey.  All 32-bit fields, so arrays compare with memcmp. */
+typedef struct
+{
+  gint x, y, w, h;
+  gint class_id;
+  GQuark label;
+  gint permille; /* -1: the region has no results, outline only */
+} GstVggOverlayRegionKey;
 
 struct _GstVggOverlay
 {
@@ -75,11 +87,18 @@ struct _GstVggOverlay
   PangoContext *pango_context;  /* from NULL to READY up */
   PangoLayout *layout;          /* of pango_context */
   PangoFontDescription *font;   /* parsed font_desc */
-  GstVggOverlayKey key;         /* what `composition` shows */
-  GstVideoOverlayComposition *composition; /* NULL: not rendered yet */
-  gboolean have_composition; /* `key` is rendered (maybe as nothing) */
-  guint64 frames;            /* frames received since the last flush */
-  GstCaps *caps_error;       /* last caps refused with an error (object lock) */
+  GstVggOverlayKey key;         /* what `results_rect` shows */
+  GstVideoOverlayRectangle *results_rect; /* NULL: nothing to draw */
+  gboolean have_results;  /* `key` is rendered (maybe as nothing) */
+  GArray *region_key;     /* of GstVggOverlayRegionKey: `regions_rect` */
+  GArray *region_scratch; /* the next frame's, swapped with region_key */
+  GArray *label_boxes;    /* of cairo_rectangle_int_t, one per region */
+  GstVideoOverlayRectangle *regions_rect; /* NULL: nothing to draw */
+  gboolean have_regions;                  /* `region_key` is rendered */
+  /* results_rect and regions_rect, NULL when both are */
+  GstVideoOverlayComposition *composition;
+  guint64 frames;      /* frames received since the last flush */
+  GstCaps *caps_error; /* last caps refused with an error (object lock) */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (vggoverlay);

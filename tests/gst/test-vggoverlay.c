@@ -361,6 +361,36 @@ check_blended (const gchar *props, GstVideoFormat format, gint w, gint h,
   gst_harness_teardown (h_);
 }
 
+/* --- regions --- */
+
+/* One region of a test meta; class_id < 0: no results (outline only). */
+typedef struct
+{
+  guint x, y, w, h;
+  gint class_id;
+  gfloat score;
+  const gchar *label;
+} RegionSpec;
+
+static void
+add_regions (GstBuffer *buf, const RegionSpec *r, guint n)
+{
+  GstVggMeta *meta = gst_buffer_get_vgg_meta (buf);
+
+  if (meta == NULL)
+    meta = gst_buffer_add_vgg_meta (buf);
+  for (guint i = 0; i < n; i++) {
+    guint idx = gst_vgg_meta_add_region (
+        meta, i, "face", r[i].x, r[i].y, r[i].w, r[i].h);
+
+    if (r[i].class_id >= 0) {
+      GstVggClassification c = { r[i].class_id, r[i].score,
+        r[i].label ? g_quark_from_string (r[i].label) : 0 };
+      gst_vgg_meta_set_region_results (meta, idx, &c, 1);
+    }
+  }
+}
+
 /* --- tests --- */
 
 GST_START_TEST (test_blend_changes_only_the_box_in_every_format)
@@ -760,7 +790,7 @@ GST_START_TEST (test_properties_change_while_streaming)
 {
   GstHarness *h_ = new_harness (NULL, GST_VIDEO_FORMAT_I420, 160, 120, FALSE);
   GValue v = G_VALUE_INIT;
-  GstHarnessThread *t[8];
+  GstHarnessThread *t[10];
   gint nt = 0;
   const gint n = 200;
 
@@ -777,11 +807,17 @@ GST_START_TEST (test_properties_change_while_streaming)
   STRESS ("font-desc", G_TYPE_STRING, g_value_set_string, "Sans 9");
   STRESS ("show-bars", G_TYPE_BOOLEAN, g_value_set_boolean, FALSE);
   STRESS ("color", G_TYPE_UINT, g_value_set_uint, 0xff20c020);
+  STRESS ("show-regions", G_TYPE_BOOLEAN, g_value_set_boolean, FALSE);
+  STRESS ("show-scores", G_TYPE_BOOLEAN, g_value_set_boolean, FALSE);
 #undef STRESS
   for (gint i = 0; i < n; i++) {
     GstBuffer *buf = make_noise (GST_VIDEO_FORMAT_I420, 160, 120, i);
+    RegionSpec r[2] = { { i % 150, 20, 30, 40, 1, 0.5f, "trouser" },
+      { 60, i % 110, 50, 20, -1, 0.0f, NULL } };
     if (i % 3)
       add_results (buf, cats, 1 + i % 4);
+    if (i % 2)
+      add_regions (buf, r, 1 + i % 4 / 2);
     GST_BUFFER_OFFSET (buf) = i;
     fail_unless_equals_int (gst_harness_push (h_, buf), GST_FLOW_OK);
     if (i == n / 2)
@@ -857,7 +893,7 @@ GST_START_TEST (test_properties_are_documented)
 {
   GstElement *e = gst_element_factory_make ("vggoverlay", NULL);
   static const gchar *names[] = { "position", "font-desc", "top-k",
-    "show-scores", "show-bars", "color", "background-color" };
+    "show-scores", "show-bars", "show-regions", "color", "background-color" };
 
   fail_unless (e != NULL);
   for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
@@ -870,6 +906,531 @@ GST_START_TEST (test_properties_are_documented)
   }
   ASSERT_WARNING (g_object_set (e, "top-k", 0, NULL));
   gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+/* A pixel of a colour in a format: its components (R, G, B or Y, U, V,
+ * or gray), as a videoconverter writes them. */
+typedef struct
+{
+  guint8 c[3];
+} Pixel;
+
+static gboolean
+is_rgb (GstVideoFormat format)
+{
+  return GST_VIDEO_FORMAT_INFO_IS_RGB (gst_video_format_get_info (format));
+}
+
+static Pixel
+pixel_of (GstVideoFormat format, guint32 argb)
+{
+  GstVideoInfo rgb_info, info;
+  GstVideoFrame in, out;
+  GstVideoConverter *conv;
+  GstBuffer *rgb, *buf;
+  Pixel p = { { 0 } };
+
+  gst_video_info_set_format (&rgb_info, GST_VIDEO_FORMAT_RGB, 2, 2);
+  gst_video_info_set_format (&info, format, 2, 2);
+  /* gst_video_overlay_composition_blend() of GStreamer 1.22 turns the
+   * ARGB overlay into YUV with BT.709's matrix, also on SD frames
+   * (measured: opaque green blends to Y 172, U 41, V 26 on a 400x482
+   * I420 frame, BT.601 would give 144, 54, 34) */
+  if (!is_rgb (format))
+    fail_unless (
+        gst_video_colorimetry_from_string (&info.colorimetry, "bt709"));
+  rgb = gst_buffer_new_allocate (NULL, rgb_info.size, NULL);
+  buf = gst_buffer_new_allocate (NULL, info.size, NULL);
+  fail_unless (gst_video_frame_map (&in, &rgb_info, rgb, GST_MAP_WRITE));
+  for (gint y = 0; y < 2; y++) {
+    guint8 *row = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&in, 0)
+        + y * GST_VIDEO_FRAME_PLANE_STRIDE (&in, 0);
+    for (gint x = 0; x < 2; x++) {
+      row[3 * x] = (argb >> 16) & 0xff;
+      row[3 * x + 1] = (argb >> 8) & 0xff;
+      row[3 * x + 2] = argb & 0xff;
+    }
+  }
+  gst_video_frame_unmap (&in);
+  conv = gst_video_converter_new (&rgb_info, &info, NULL);
+  fail_unless (gst_video_frame_map (&in, &rgb_info, rgb, GST_MAP_READ));
+  fail_unless (gst_video_frame_map (&out, &info, buf, GST_MAP_WRITE));
+  gst_video_converter_frame (conv, &in, &out);
+  gst_video_frame_unmap (&in);
+  for (guint c = 0; c < MIN (3, GST_VIDEO_FRAME_N_COMPONENTS (&out)); c++)
+    p.c[c] = *(const guint8 *) GST_VIDEO_FRAME_COMP_DATA (&out, c);
+  gst_video_frame_unmap (&out);
+  gst_video_converter_free (conv);
+  gst_buffer_unref (buf);
+  gst_buffer_unref (rgb);
+  return p;
+}
+
+/* The components of pixel x,y of a mapped frame (chroma: its sample). */
+static Pixel
+frame_pixel (GstVideoFrame *f, gint x, gint y)
+{
+  const GstVideoFormatInfo *fi = f->info.finfo;
+  Pixel p = { { 0 } };
+
+  for (guint c = 0; c < MIN (3, GST_VIDEO_FRAME_N_COMPONENTS (f)); c++) {
+    const guint8 *d = GST_VIDEO_FRAME_COMP_DATA (f, c);
+    p.c[c] = d[(y >> GST_VIDEO_FORMAT_INFO_H_SUB (fi, c))
+            * GST_VIDEO_FRAME_COMP_STRIDE (f, c)
+        + (x >> GST_VIDEO_FORMAT_INFO_W_SUB (fi, c))
+            * GST_VIDEO_FRAME_COMP_PSTRIDE (f, c)];
+  }
+  return p;
+}
+
+static gboolean
+pixel_near (Pixel a, Pixel b, gint tol)
+{
+  for (guint c = 0; c < 3; c++)
+    if (abs (a.c[c] - b.c[c]) > tol)
+      return FALSE;
+  return TRUE;
+}
+
+/* How far a blended colour may be from the converter's: nothing on RGB;
+ * on YUV the blend's matrix and rounding differ a little. */
+static gint
+tolerance (GstVideoFormat format)
+{
+  return is_rgb (format) ? 0 : 8;
+}
+
+/* Pushes a copy of `in` through a blending vggoverlay with `props`. */
+static GstBuffer *
+blend_once (
+    const gchar *props, GstVideoFormat format, gint w, gint h, GstBuffer *in)
+{
+  GstHarness *h_ = new_harness (props, format, w, h, FALSE);
+  GstBuffer *out;
+
+  fail_unless_equals_int (
+      gst_harness_push (h_, gst_buffer_copy (in)), GST_FLOW_OK);
+  out = gst_harness_pull (h_);
+  fail_unless (out != NULL);
+  gst_harness_teardown (h_);
+  return out;
+}
+
+#define GREEN 0xff00ff00u
+#define BLUE 0xff0000ffu
+#define REGION_COLORS "color=0xff00ff00 background-color=0xff0000ff"
+
+/* Length of the run of pixels `want` in row `y` from `x` rightwards. */
+static gint
+run_length (GstVideoFrame *f, gint x, gint y, Pixel want, gint tol)
+{
+  gint n = 0;
+
+  while (x + n < GST_VIDEO_FRAME_WIDTH (f)
+      && pixel_near (frame_pixel (f, x + n, y), want, tol))
+    n++;
+  return n;
+}
+
+/* On frames of several formats with three regions (one labelled with
+ * room above it, one without results, one labelled at the top edge,
+ * which gets its label inside): the outlines take `color` all round,
+ * max (2, h / 240) pixels thick; the inside of the boxes is untouched;
+ * the label boxes sit at the corners, in background-color. */
+GST_START_TEST (test_regions_are_outlined_and_labelled)
+{
+  static const GstVideoFormat formats[] = { GST_VIDEO_FORMAT_RGB,
+    GST_VIDEO_FORMAT_BGRx, GST_VIDEO_FORMAT_ABGR, GST_VIDEO_FORMAT_I420,
+    GST_VIDEO_FORMAT_NV12, GST_VIDEO_FORMAT_YUY2 };
+  /* even corners and sides: the 2x2 chroma of I420 stays in the line */
+  static const RegionSpec regions[] = {
+    { 60, 100, 120, 90, 281, 0.612f, "tabby, tabby cat" },
+    { 220, 140, 80, 60, -1, 0.0f, NULL },
+    { 200, 0, 100, 80, 12, 0.5f, NULL },
+  };
+  const gint w = 400, h = 482;
+  const gint line = MAX (2, h / 240);
+
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++) {
+    GstVideoFormat format = formats[f];
+    const gchar *fmt = gst_video_format_to_string (format);
+    gint tol = tolerance (format);
+    Pixel green = pixel_of (format, GREEN), blue = pixel_of (format, BLUE);
+    GstBuffer *in = make_noise (format, w, h, 211 + f), *out;
+    GstVideoInfo info;
+    GstVideoFrame fr;
+
+    gst_video_info_set_format (&info, format, w, h);
+    add_regions (in, regions, G_N_ELEMENTS (regions));
+    out = blend_once (REGION_COLORS, format, w, h, in);
+    fail_unless (gst_video_frame_map (&fr, &info, out, GST_MAP_READ));
+
+    for (guint r = 0; r < G_N_ELEMENTS (regions); r++) {
+      const RegionSpec *b = &regions[r];
+      gboolean label_inside = b->class_id >= 0 && b->y == 0;
+      Box inner = { b->x + line + 2, b->y + b->h / 2, b->w - 2 * line - 4,
+        b->h / 2 - line - 2 };
+      Diff d;
+
+      /* the outline: every pixel of the bottom rows, of the left and
+       * right columns (below a label inside), of the top right corner */
+      for (gint t = 0; t < line; t++) {
+        for (guint x = b->x; x < b->x + b->w; x++) {
+          Pixel px = frame_pixel (&fr, x, b->y + b->h - 1 - t);
+          fail_unless (pixel_near (px, green, tol),
+              "%s region %u: bottom outline pixel %u,%u is %d,%d,%d, not "
+              "%d,%d,%d",
+              fmt, r, x, b->y + b->h - 1 - t, px.c[0], px.c[1], px.c[2],
+              green.c[0], green.c[1], green.c[2]);
+        }
+        for (guint y = b->y + (label_inside ? b->h / 2 : 0); y < b->y + b->h;
+             y++) {
+          Pixel l = frame_pixel (&fr, b->x + t, y);
+          Pixel rt = frame_pixel (&fr, b->x + b->w - 1 - t, y);
+          fail_unless (
+              pixel_near (l, green, tol) && pixel_near (rt, green, tol),
+              "%s region %u: side outline at row %u is %d,%d,%d / %d,%d,%d",
+              fmt, r, y, l.c[0], l.c[1], l.c[2], rt.c[0], rt.c[1], rt.c[2]);
+        }
+        if (!label_inside) {
+          Pixel px = frame_pixel (&fr, b->x + b->w - 1, b->y + t);
+          fail_unless (pixel_near (px, green, tol),
+              "%s region %u: top right outline pixel is %d,%d,%d", fmt, r,
+              px.c[0], px.c[1], px.c[2]);
+        }
+      }
+      /* no thicker than the line */
+      fail_if (pixel_near (frame_pixel (&fr, b->x + line + 2,
+                               b->y + b->h - 1 - line - 2),
+                   green, 0),
+          "%s region %u: the outline is thicker than %d", fmt, r, line);
+      /* the picture inside, away from the label */
+      d = diff_frames (&info, in, out, inner);
+      fail_unless (d.inside_groups > 0 && d.inside_changed == 0,
+          "%s region %u: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+          " pixels inside the box changed",
+          fmt, r, d.inside_changed, d.inside_groups);
+      /* the label box: at the corner, above the box (its bottom rows are
+       * padding) or inside it at the frame's top */
+      {
+        gint ly = label_inside ? 0 : (gint) b->y - 1;
+        Pixel corner = frame_pixel (&fr, b->x, ly);
+        gboolean labelled = pixel_near (corner, blue, tol);
+
+        fail_unless (labelled == (b->class_id >= 0),
+            "%s region %u: pixel %u,%d at the corner is %d,%d,%d (label "
+            "expected: %d)",
+            fmt, r, b->x, ly, corner.c[0], corner.c[1], corner.c[2],
+            b->class_id >= 0);
+      }
+    }
+
+    /* a label box is as wide as its text (with its score, here) */
+    {
+      gint lw = run_length (&fr, regions[0].x, regions[0].y - 1, blue, tol);
+      fail_unless (lw > 40 && lw < w / 2, "%s: label box %d wide", fmt, lw);
+    }
+    gst_video_frame_unmap (&fr);
+    gst_buffer_unref (out);
+    gst_buffer_unref (in);
+  }
+}
+
+GST_END_TEST;
+
+/* The width of the label box above region `r` in the frame blended from
+ * `in` with `props`. */
+static gint
+label_width (const gchar *props, GstVideoFormat format, gint w, gint h,
+    GstBuffer *in, const RegionSpec *r)
+{
+  GstBuffer *out = blend_once (props, format, w, h, in);
+  GstVideoInfo info;
+  GstVideoFrame fr;
+  gint lw;
+
+  gst_video_info_set_format (&info, format, w, h);
+  fail_unless (gst_video_frame_map (&fr, &info, out, GST_MAP_READ));
+  lw = run_length (
+      &fr, r->x, r->y - 1, pixel_of (format, BLUE), tolerance (format));
+  gst_video_frame_unmap (&fr);
+  gst_buffer_unref (out);
+  return lw;
+}
+
+/* show-scores takes the score out of the labels (a narrower box),
+ * show-regions=false draws no region at all: with frame results too,
+ * only the results box changes, which then is the only rectangle of the
+ * composition. */
+GST_START_TEST (test_show_regions_and_show_scores)
+{
+  static const RegionSpec regions[] = {
+    { 100, 150, 120, 100, 282, 0.231f, "tiger cat" },
+    { 10, 280, 30, 30, 287, 0.999f, "lynx, catamount" },
+  };
+  static const GstVideoFormat formats[] = { GST_VIDEO_FORMAT_RGBA,
+    GST_VIDEO_FORMAT_I420 };
+  const gint w = 320, h = 320;
+
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++) {
+    GstVideoFormat format = formats[f];
+    const gchar *fmt = gst_video_format_to_string (format);
+    GstBuffer *in = make_noise (format, w, h, 301 + f), *out;
+    GstVideoInfo info;
+    gint with, without;
+    Box b;
+    Diff d;
+
+    add_results (in, cats, 3);
+    add_regions (in, regions, G_N_ELEMENTS (regions));
+    gst_video_info_set_format (&info, format, w, h);
+
+    with = label_width (REGION_COLORS, format, w, h, in, &regions[0]);
+    without = label_width (
+        REGION_COLORS " show-scores=false", format, w, h, in, &regions[0]);
+    fail_unless (without > 10 && with > without + 10,
+        "%s: label box %d wide with the score, %d without", fmt, with, without);
+
+    b = reported_box (REGION_COLORS " show-regions=false", format, w, h, in);
+    out = blend_once (REGION_COLORS " show-regions=false", format, w, h, in);
+    d = diff_frames (&info, in, out, b);
+    fail_unless (d.outside_changed == 0 && d.inside_changed > 0,
+        "%s show-regions=false: %" G_GUINT64_FORMAT " bytes changed outside "
+        "the results box %d,%d %dx%d",
+        fmt, d.outside_changed, b.x, b.y, b.w, b.h);
+    gst_buffer_unref (out);
+
+    /* and with the regions, the results box is still drawn over them:
+     * two rectangles, the regions' first */
+    {
+      GstHarness *h_ = new_harness (REGION_COLORS, format, w, h, TRUE);
+      GstVideoOverlayCompositionMeta *cmeta;
+      gint x, y;
+      guint rw, rh;
+
+      fail_unless_equals_int (
+          gst_harness_push (h_, gst_buffer_copy (in)), GST_FLOW_OK);
+      out = gst_harness_pull (h_);
+      cmeta = gst_buffer_get_video_overlay_composition_meta (out);
+      fail_unless (cmeta != NULL);
+      fail_unless_equals_int (
+          gst_video_overlay_composition_n_rectangles (cmeta->overlay), 2);
+      fail_unless (gst_video_overlay_rectangle_get_render_rectangle (
+          gst_video_overlay_composition_get_rectangle (cmeta->overlay, 1), &x,
+          &y, &rw, &rh));
+      fail_unless (x == b.x && y == b.y && (gint) rw == b.w && (gint) rh == b.h,
+          "%s: results box %d,%d %ux%u, without regions %d,%d %dx%d", fmt, x, y,
+          rw, rh, b.x, b.y, b.w, b.h);
+      gst_buffer_unref (out);
+      gst_harness_teardown (h_);
+    }
+    gst_buffer_unref (in);
+  }
+}
+
+GST_END_TEST;
+
+/* A meta with regions and no frame results (vgginfer's roi-list mode)
+ * is drawn; with show-regions=false it passes untouched, the very
+ * buffer. */
+GST_START_TEST (test_regions_without_frame_results)
+{
+  static const RegionSpec region = { 40, 40, 50, 50, 1, 0.5f, "trouser" };
+  const gint w = 160, h = 120;
+  GstBuffer *in = make_noise (GST_VIDEO_FORMAT_NV12, w, h, 7), *ref, *out;
+  GstHarness *h_;
+
+  add_regions (in, &region, 1);
+  ref = gst_buffer_copy (in);
+  out = blend_once (NULL, GST_VIDEO_FORMAT_NV12, w, h, in);
+  fail_if (buffers_equal (out, ref), "the region was not drawn");
+  gst_buffer_unref (out);
+
+  h_ = new_harness ("show-regions=false", GST_VIDEO_FORMAT_NV12, w, h, TRUE);
+  fail_unless_equals_int (gst_harness_push (h_, in), GST_FLOW_OK);
+  out = gst_harness_pull (h_);
+  fail_unless (out == in);
+  fail_unless (buffers_equal (out, ref));
+  fail_unless (gst_buffer_get_video_overlay_composition_meta (out) == NULL);
+  gst_buffer_unref (out);
+  gst_buffer_unref (ref);
+  gst_harness_teardown (h_);
+}
+
+GST_END_TEST;
+
+/* Odd boxes, in RGB and YUV formats, blending and attaching: boxes
+ * reaching past the right and bottom edges (outlined up to the edge),
+ * wholly outside, 1x1, 0x0, and 300 random boxes on one frame (seed 42),
+ * which must take well under a frame's time at 30 fps to render. */
+GST_START_TEST (test_odd_and_many_regions)
+{
+  static const GstVideoFormat formats[] = { GST_VIDEO_FORMAT_RGB,
+    GST_VIDEO_FORMAT_BGRA, GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_YUY2,
+    GST_VIDEO_FORMAT_GRAY8 };
+  static const RegionSpec odd[] = {
+    { 250, 180, 200, 200, 3, 0.7f, "dress" }, /* past the corner */
+    { 0, 0, 1, 1, 4, 0.2f, "coat" },          /* 1x1 at the origin */
+    { 319, 239, 1, 1, 5, 0.3f, "sandal" },    /* 1x1 at the far corner */
+    { 100, 100, 1, 1, -1, 0.0f, NULL },       /* 1x1, no label */
+    { 10, 10, 0, 0, 6, 0.1f, "shirt" },       /* empty */
+    { 400, 300, 10, 10, 7, 0.1f, "sneaker" }, /* outside */
+    { G_MAXUINT - 5, 5, 100, 100, 8, 0.9f, "bag" },
+    { 5, 5, G_MAXUINT, G_MAXUINT, 9, 0.9f, "ankle boot" },
+  };
+  const gint w = 320, h = 240;
+  GRand *rand = g_rand_new_with_seed (42);
+  RegionSpec many[300];
+
+  for (guint i = 0; i < G_N_ELEMENTS (many); i++) {
+    many[i].x = g_rand_int_range (rand, 0, w + 20);
+    many[i].y = g_rand_int_range (rand, 0, h + 20);
+    many[i].w = g_rand_int_range (rand, 1, 80);
+    many[i].h = g_rand_int_range (rand, 1, 80);
+    many[i].class_id = g_rand_int_range (rand, -1, 10);
+    many[i].score = g_rand_double (rand);
+    many[i].label = i % 2 ? "pullover" : NULL;
+  }
+  g_rand_free (rand);
+
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++) {
+    for (gint attach = 0; attach < 2; attach++) {
+      GstVideoFormat format = formats[f];
+      const gchar *fmt = gst_video_format_to_string (format);
+      GstHarness *h_ = new_harness (REGION_COLORS, format, w, h, attach);
+      GstBuffer *a = make_noise (format, w, h, 5), *b, *out;
+      gint64 t0, t1;
+
+      add_regions (a, odd, G_N_ELEMENTS (odd));
+      fail_unless_equals_int (gst_harness_push (h_, a), GST_FLOW_OK);
+      out = gst_harness_pull (h_);
+      if (!attach && is_rgb (format)) {
+        GstVideoInfo info;
+        GstVideoFrame fr;
+        Pixel green = pixel_of (format, GREEN), l, r;
+
+        /* the box past the corner: its left edge below its label; the
+         * 1x1 box without a label is one green pixel */
+        gst_video_info_set_format (&info, format, w, h);
+        fail_unless (gst_video_frame_map (&fr, &info, out, GST_MAP_READ));
+        l = frame_pixel (&fr, 250, 200);
+        r = frame_pixel (&fr, 100, 100);
+        fail_unless (pixel_near (l, green, 0) && pixel_near (r, green, 0),
+            "%s: clipped box edge %d,%d,%d, 1x1 box %d,%d,%d", fmt, l.c[0],
+            l.c[1], l.c[2], r.c[0], r.c[1], r.c[2]);
+        gst_video_frame_unmap (&fr);
+      }
+      if (attach)
+        fail_unless (gst_buffer_get_video_overlay_composition_meta (out),
+            "%s: no composition", fmt);
+      gst_buffer_unref (out);
+
+      b = make_noise (format, w, h, 6);
+      add_regions (b, many, G_N_ELEMENTS (many));
+      t0 = g_get_monotonic_time ();
+      fail_unless_equals_int (gst_harness_push (h_, b), GST_FLOW_OK);
+      t1 = g_get_monotonic_time ();
+      out = gst_harness_pull (h_);
+      GST_INFO ("%s attach=%d: 300 regions in %" G_GINT64_FORMAT " us", fmt,
+          attach, t1 - t0);
+      /* generous for a shared machine, a sanitizer or valgrind: this
+       * catches work quadratic in the regions, not a slow machine */
+      fail_unless (t1 - t0 < 5 * G_USEC_PER_SEC,
+          "%s attach=%d: 300 regions took %" G_GINT64_FORMAT " us", fmt, attach,
+          t1 - t0);
+      gst_buffer_unref (out);
+      gst_harness_teardown (h_);
+    }
+  }
+}
+
+GST_END_TEST;
+
+/* videotestsrc ! vgginfer regions=... ! vggoverlay: the fixed zones are
+ * classified, and outlined where regions= put them, on the frames of the
+ * same source without the overlay. */
+GST_START_TEST (test_draws_the_regions_of_vgginfer)
+{
+  static const GstVideoFormat formats[] = { GST_VIDEO_FORMAT_RGBx,
+    GST_VIDEO_FORMAT_I420 };
+  static const Box zones[] = { { 40, 60, 100, 80 }, { 200, 20, 64, 64 } };
+  const gint w = 320, h = 240, line = MAX (2, h / 240);
+
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++) {
+    const gchar *fmt = gst_video_format_to_string (formats[f]);
+    gchar *caps = caps_string (formats[f], w, h, FALSE);
+    gchar *src = g_strdup_printf (
+        "videotestsrc num-buffers=1 pattern=smpte ! capsfilter caps=\"%s\"",
+        caps);
+    gchar *with = g_strdup_printf (
+        "vgginfer model=%s regions=\"40,60,100,80;200,20,64,64\" ! "
+        "vggoverlay color=0xff00ff00",
+        spot_model);
+    GstHarness *h_ = gst_harness_new_parse (with);
+    GstHarness *ref_h = gst_harness_new ("identity");
+    GstBuffer *out, *ref;
+    GstVggMeta *meta;
+    GstVideoInfo info;
+    GstVideoFrame fr;
+    gint tol = tolerance (formats[f]);
+    Pixel green = pixel_of (formats[f], GREEN);
+
+    gst_harness_add_src_parse (h_, src, FALSE);
+    gst_harness_set_sink_caps_str (h_, caps);
+    gst_harness_add_src_parse (ref_h, src, FALSE);
+    fail_unless_equals_int (gst_harness_push_from_src (h_), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_push_from_src (ref_h), GST_FLOW_OK);
+    out = gst_harness_pull (h_);
+    ref = gst_harness_pull (ref_h);
+
+    meta = gst_buffer_get_vgg_meta (out);
+    fail_unless (meta != NULL);
+    fail_unless_equals_int (gst_vgg_meta_get_n_regions (meta), 2);
+    gst_video_info_set_format (&info, formats[f], w, h);
+    fail_unless (gst_video_frame_map (&fr, &info, out, GST_MAP_READ));
+    for (guint z = 0; z < G_N_ELEMENTS (zones); z++) {
+      const Box *b = &zones[z];
+      Box inner = { b->x + 4, b->y + b->h / 2, b->w - 8, b->h / 2 - 4 };
+      guint x, y, rw, rh;
+      Diff d;
+
+      fail_unless (
+          gst_vgg_meta_get_region (meta, z, NULL, NULL, &x, &y, &rw, &rh));
+      fail_unless (x == (guint) b->x && y == (guint) b->y && rw == (guint) b->w
+              && rh == (guint) b->h,
+          "%s: region %u at %u,%u %ux%u", fmt, z, x, y, rw, rh);
+      fail_unless (gst_vgg_meta_get_region_n_results (meta, z) > 0);
+      for (gint t = 0; t < line; t++) {
+        for (gint i = 0; i < b->w; i++) {
+          Pixel px = frame_pixel (&fr, b->x + i, b->y + b->h - 1 - t);
+          fail_unless (pixel_near (px, green, tol),
+              "%s zone %u: bottom outline pixel %d,%d is %d,%d,%d", fmt, z,
+              b->x + i, b->y + b->h - 1 - t, px.c[0], px.c[1], px.c[2]);
+        }
+        for (gint i = b->h / 2; i < b->h; i++) {
+          Pixel l = frame_pixel (&fr, b->x + t, b->y + i);
+          Pixel r = frame_pixel (&fr, b->x + b->w - 1 - t, b->y + i);
+          fail_unless (pixel_near (l, green, tol) && pixel_near (r, green, tol),
+              "%s zone %u: side outline at row %d", fmt, z, b->y + i);
+        }
+      }
+      /* inside the zone, below its label: the source's own pixels */
+      d = diff_frames (&info, ref, out, inner);
+      fail_unless (d.inside_groups > 0 && d.inside_changed == 0,
+          "%s zone %u: %" G_GUINT64_FORMAT " pixels changed inside", fmt, z,
+          d.inside_changed);
+    }
+    gst_video_frame_unmap (&fr);
+    gst_buffer_unref (ref);
+    gst_buffer_unref (out);
+    gst_harness_teardown (ref_h);
+    gst_harness_teardown (h_);
+    g_free (with);
+    g_free (src);
+    g_free (caps);
+  }
 }
 
 GST_END_TEST;
@@ -902,6 +1463,11 @@ vggoverlay_suite (void)
   tcase_add_test (tc, test_properties_change_while_streaming);
   tcase_add_test (tc, test_draws_the_results_of_vgginfer);
   tcase_add_test (tc, test_properties_are_documented);
+  tcase_add_test (tc, test_regions_are_outlined_and_labelled);
+  tcase_add_test (tc, test_show_regions_and_show_scores);
+  tcase_add_test (tc, test_regions_without_frame_results);
+  tcase_add_test (tc, test_odd_and_many_regions);
+  tcase_add_test (tc, test_draws_the_regions_of_vgginfer);
   return s;
 }
 
