@@ -444,22 +444,51 @@ prepare_layout (GstVggOverlay *self)
       MAX (GST_VIDEO_INFO_WIDTH (&self->info) / 2, 1) * PANGO_SCALE);
 }
 
-/* A buffer for a `w` x `h` rectangle of a composition, with the stride of
- * cairo's ARGB32 in `stride`.  cairo's ARGB32 is premultiplied,
- * native-endian 32-bit ARGB: the byte order of
+/* A `w` x `h` picture for a rectangle of a composition, drawn with cairo
+ * straight into the buffer that becomes the rectangle.  cairo's ARGB32 is
+ * premultiplied, native-endian 32-bit ARGB: the byte order of
  * GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB. */
-static GstBuffer *
-new_argb_pixels (gint w, gint h, gint *stride)
+typedef struct
+{
+  GstBuffer *pixels;
+  GstMapInfo map;
+  cairo_surface_t *surface;
+  cairo_t *cr;
+} GstVggCanvas;
+
+static gboolean
+canvas_begin (GstVggCanvas *c, gint w, gint h)
 {
   gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
   gint strides[GST_VIDEO_MAX_PLANES] = { 0 };
-  GstBuffer *pixels;
 
-  *stride = strides[0] = cairo_format_stride_for_width (CAIRO_FORMAT_ARGB32, w);
-  pixels = gst_buffer_new_allocate (NULL, (gsize) *stride * h, NULL);
-  gst_buffer_add_video_meta_full (pixels, GST_VIDEO_FRAME_FLAG_NONE,
+  strides[0] = cairo_format_stride_for_width (CAIRO_FORMAT_ARGB32, w);
+  c->pixels = gst_buffer_new_allocate (NULL, (gsize) strides[0] * h, NULL);
+  gst_buffer_add_video_meta_full (c->pixels, GST_VIDEO_FRAME_FLAG_NONE,
       GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, w, h, 1, offset, strides);
-  return pixels;
+  if (!gst_buffer_map (c->pixels, &c->map, GST_MAP_WRITE)) {
+    gst_buffer_unref (c->pixels);
+    return FALSE;
+  }
+  c->surface = cairo_image_surface_create_for_data (
+      c->map.data, CAIRO_FORMAT_ARGB32, w, h, strides[0]);
+  c->cr = cairo_create (c->surface);
+  return TRUE;
+}
+
+/* The drawn picture as a rectangle at x, y of the frame (transfer full). */
+static GstVideoOverlayRectangle *
+canvas_end (GstVggCanvas *c, gint x, gint y, gint w, gint h)
+{
+  GstVideoOverlayRectangle *rect;
+
+  cairo_destroy (c->cr);
+  cairo_surface_destroy (c->surface);
+  gst_buffer_unmap (c->pixels, &c->map);
+  rect = gst_video_overlay_rectangle_new_raw (c->pixels, x, y, w, h,
+      GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+  gst_buffer_unref (c->pixels);
+  return rect;
 }
 
 /* The label of region key `k`: its top-1 class, and its score as the
@@ -497,12 +526,9 @@ gst_vgg_overlay_render_results (GstVggOverlay *self)
   gchar score[16];
   PangoRectangle ink, logical;
   gint row_h = 1, label_w = 0, score_w = 0, bar_w, pad, gap, pitch;
-  gint x, y, w, h, stride;
-  GstBuffer *pixels = NULL;
-  GstMapInfo map;
-  cairo_surface_t *surface;
+  gint x, y, w, h;
+  GstVggCanvas canvas;
   cairo_t *cr;
-  GstVideoOverlayRectangle *rect = NULL;
 
   if (key->n == 0)
     return NULL;
@@ -533,17 +559,11 @@ gst_vgg_overlay_render_results (GstVggOverlay *self)
     return NULL;
   }
 
-  /* cairo's ARGB32 is premultiplied, native-endian 32-bit ARGB: the byte
-   * order of GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB */
-  stride = cairo_format_stride_for_width (CAIRO_FORMAT_ARGB32, w);
-  pixels = new_argb_pixels (w, h, &stride);
-  if (!gst_buffer_map (pixels, &map, GST_MAP_WRITE)) {
+  if (!canvas_begin (&canvas, w, h)) {
     GST_ERROR_OBJECT (self, "could not map a new buffer");
-    goto out;
+    return NULL;
   }
-  surface = cairo_image_surface_create_for_data (
-      map.data, CAIRO_FORMAT_ARGB32, w, h, stride);
-  cr = cairo_create (surface);
+  cr = canvas.cr;
 
   cairo_set_operator (cr, CAIRO_OPERATOR_SOURCE);
   set_source_argb (cr, s->background_color, 1.0);
@@ -582,18 +602,9 @@ gst_vgg_overlay_render_results (GstVggOverlay *self)
     }
   }
 
-  cairo_destroy (cr);
-  cairo_surface_destroy (surface);
-  gst_buffer_unmap (pixels, &map);
-
-  rect = gst_video_overlay_rectangle_new_raw (
-      pixels, x, y, w, h, GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
   GST_DEBUG_OBJECT (
       self, "rendered %u classes in %dx%d at %d,%d", key->n, w, h, x, y);
-
-out:
-  gst_buffer_unref (pixels);
-  return rect;
+  return canvas_end (&canvas, x, y, w, h);
 }
 
 /* Renders self->region_key with the active settings: one rectangle, NULL
@@ -621,14 +632,11 @@ gst_vgg_overlay_render_regions (GstVggOverlay *self)
   gint fw = GST_VIDEO_INFO_WIDTH (&self->info);
   gint fh = GST_VIDEO_INFO_HEIGHT (&self->info);
   gint line = MAX (2, fh / 240);
-  gint x0 = fw, y0 = fh, x1 = 0, y1 = 0, w, h, stride;
+  gint x0 = fw, y0 = fh, x1 = 0, y1 = 0, w, h;
   gchar fallback[32], text[256];
   PangoRectangle ink, logical;
-  GstBuffer *pixels = NULL;
-  GstMapInfo map;
-  cairo_surface_t *surface;
+  GstVggCanvas canvas;
   cairo_t *cr;
-  GstVideoOverlayRectangle *rect = NULL;
 
   if (keys->len == 0)
     return NULL;
@@ -674,14 +682,11 @@ gst_vgg_overlay_render_regions (GstVggOverlay *self)
   if (w < 1 || h < 1)
     return NULL;
 
-  pixels = new_argb_pixels (w, h, &stride);
-  if (!gst_buffer_map (pixels, &map, GST_MAP_WRITE)) {
+  if (!canvas_begin (&canvas, w, h)) {
     GST_ERROR_OBJECT (self, "could not map a new buffer");
-    goto out;
+    return NULL;
   }
-  surface = cairo_image_surface_create_for_data (
-      map.data, CAIRO_FORMAT_ARGB32, w, h, stride);
-  cr = cairo_create (surface);
+  cr = canvas.cr;
   cairo_set_operator (cr, CAIRO_OPERATOR_CLEAR);
   cairo_paint (cr);
   cairo_set_operator (cr, CAIRO_OPERATOR_OVER);
@@ -734,18 +739,9 @@ gst_vgg_overlay_render_regions (GstVggOverlay *self)
     cairo_restore (cr);
   }
 
-  cairo_destroy (cr);
-  cairo_surface_destroy (surface);
-  gst_buffer_unmap (pixels, &map);
-
-  rect = gst_video_overlay_rectangle_new_raw (
-      pixels, x0, y0, w, h, GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
   GST_DEBUG_OBJECT (
       self, "rendered %u regions in %dx%d at %d,%d", keys->len, w, h, x0, y0);
-
-out:
-  gst_buffer_unref (pixels);
-  return rect;
+  return canvas_end (&canvas, x0, y0, w, h);
 }
 
 static gboolean

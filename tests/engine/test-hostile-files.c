@@ -8,6 +8,8 @@
  * A SIGALRM guard ends the program if any load blocks. */
 #include "vggcore/vggcore.h"
 
+#include "test-check.h"
+
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -17,19 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures, checks;
 static char tmp_dir[] = "/tmp/test-hostile-files-XXXXXX";
 
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    checks++;                                                                  \
-    if (!(cond)) {                                                             \
-      failures++;                                                              \
-      printf ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                  \
-      printf (__VA_ARGS__);                                                    \
-      printf ("\n");                                                           \
-    }                                                                          \
-  } while (0)
 
 static const char *current_step = "start";
 

@@ -6,6 +6,9 @@
  * searches. */
 #include "vggcore/vggcore.h"
 
+#define TEST_CHECK_COUNT_ALLOCATIONS
+#include "test-check.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,47 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures, checks;
-static atomic_int allocations;
-
-void *__real_malloc (size_t size);
-void *__real_calloc (size_t n, size_t size);
-void *__real_realloc (void *p, size_t size);
-void *__wrap_malloc (size_t size);
-void *__wrap_calloc (size_t n, size_t size);
-void *__wrap_realloc (void *p, size_t size);
-
-void *
-__wrap_malloc (size_t size)
-{
-  atomic_fetch_add (&allocations, 1);
-  return __real_malloc (size);
-}
-
-void *
-__wrap_calloc (size_t n, size_t size)
-{
-  atomic_fetch_add (&allocations, 1);
-  return __real_calloc (n, size);
-}
-
-void *
-__wrap_realloc (void *p, size_t size)
-{
-  atomic_fetch_add (&allocations, 1);
-  return __real_realloc (p, size);
-}
-
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    checks++;                                                                  \
-    if (!(cond)) {                                                             \
-      failures++;                                                              \
-      printf ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                  \
-      printf (__VA_ARGS__);                                                    \
-      printf ("\n");                                                           \
-    }                                                                          \
-  } while (0)
 
 /* torchvision's published figures: num_params from the weights' meta,
  * GFLOPS (multiply-accumulates) from its model table at 224x224. */

@@ -8,6 +8,9 @@
  * torchvision's own values are checked by tests/python/test_points.py.
  * malloc, calloc and realloc are wrapped by the linker to count. */
 #include "vggcore/vggcore.h"
+
+#define TEST_CHECK_COUNT_ALLOCATIONS
+#include "test-check.h"
 #include "vgg-context-private.h"
 
 #include <math.h>
@@ -16,47 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-static atomic_int allocations;
-
-void *__real_malloc (size_t size);
-void *__real_calloc (size_t n, size_t size);
-void *__real_realloc (void *p, size_t size);
-void *__wrap_malloc (size_t size);
-void *__wrap_calloc (size_t n, size_t size);
-void *__wrap_realloc (void *p, size_t size);
-
-void *
-__wrap_malloc (size_t size)
-{
-  atomic_fetch_add (&allocations, 1);
-  return __real_malloc (size);
-}
-
-void *
-__wrap_calloc (size_t n, size_t size)
-{
-  atomic_fetch_add (&allocations, 1);
-  return __real_calloc (n, size);
-}
-
-void *
-__wrap_realloc (void *p, size_t size)
-{
-  atomic_fetch_add (&allocations, 1);
-  return __real_realloc (p, size);
-}
-
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    checks++;                                                                  \
-    if (!(cond)) {                                                             \
-      failures++;                                                              \
-      printf ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                  \
-      printf (__VA_ARGS__);                                                    \
-      printf ("\n");                                                           \
-    }                                                                          \
-  } while (0)
 
 static VggModel *
 random_model (const char *arch, uint64_t seed)
