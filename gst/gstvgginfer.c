@@ -372,7 +372,7 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           DEFAULT_BATCH_GROUP, ready));
   g_object_class_install_property (gobject_class, PROP_FRAMES_INFERRED,
       g_param_spec_uint64 ("frames-inferred", "Frames inferred",
-          "Number of frames the network ran on", 0, G_MAXUINT64, 0, ro));
+          "Number of frames the network ran on (by regions: those with a region)", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_FRAMES_SKIPPED,
       g_param_spec_uint64 ("frames-skipped", "Frames skipped",
           "Number of frames passed without inference by leaky=skip", 0,
@@ -1558,9 +1558,15 @@ gst_vgg_infer_process_batch (GstVggInfer *self, const GstVggInferSettings *s,
     GST_LOG_OBJECT (self, "batch of %u inputs (%u frames, %u items) in %.2f ms",
         n_infer, n_frames, n_items, ms);
   }
-  if (n_frames > 0) {
+  if (n_infer > 0) {
+    /* the frames the network ran on: by regions, those with any */
+    guint n_run = n_frames;
+    for (guint i = 0; by_regions && i < n_items; i++)
+      if (self->batch[i].type == GST_VGG_INFER_ITEM_BUFFER
+          && self->batch[i].n_rois == 0)
+        n_run--;
     GST_OBJECT_LOCK (self);
-    self->frames_inferred += n_frames;
+    self->frames_inferred += n_run;
     self->inference_ms_total += ms;
     GST_OBJECT_UNLOCK (self);
   }

@@ -580,7 +580,7 @@ GST_START_TEST (test_batches_across_frames_keep_order)
                                     "batch-timeout=60000",
         spot_model, batch_sizes[b]);
     GstHarness *h = new_harness (props, FRAME_W, FRAME_H);
-    guint64 total = 0;
+    guint64 total = 0, with_boxes = 0;
 
     for (guint f = 0; f < n_frames; f++) {
       gint spots[12];
@@ -597,6 +597,7 @@ GST_START_TEST (test_batches_across_frames_keep_order)
       GST_BUFFER_PTS (buf) = f * GST_SECOND / 30;
       fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
       total += counts[f];
+      with_boxes += counts[f] > 0;
     }
     /* the last frames wait for a full batch: EOS runs them */
     fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
@@ -620,7 +621,8 @@ GST_START_TEST (test_batches_across_frames_keep_order)
       gst_buffer_unref (out);
     }
     fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
-    fail_unless_equals_int (get_u64 (h, "frames-inferred"), n_frames);
+    /* the frames the network ran on: those with boxes */
+    fail_unless_equals_int (get_u64 (h, "frames-inferred"), with_boxes);
     fail_unless_equals_int (get_u64 (h, "rois-inferred"), total);
     gst_harness_teardown (h);
     g_free (props);
