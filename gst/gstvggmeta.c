@@ -10,7 +10,9 @@
  * vgginfer attaches one #GstVggMeta to every frame it runs the network on:
  * the top-k classes with their labels and scores (mode=classify) or the
  * feature vector of one layer (mode=features), the model's name and the
- * inference time.  The meta owns its data and is copied with the buffer
+ * inference time; when it classifies regions of the frame
+ * (inference-region=roi-list, regions), the same for each region, with
+ * the region's ROI id, type and box (#GstVggRegion).  The meta owns its data and is copied with the buffer
  * (by gst_buffer_copy(), gst_buffer_make_writable() and the video
  * converters, which keep metas that carry no tags).
  *
