@@ -295,9 +295,10 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
           "fc6 (after ReLU), logits, pool5 (the classifier's input, "
           "C x 7 x 7), a module of torchvision's features (features.22) or "
           "its usual name (relu1_1 ... relu5_3, conv1_1 ..., pool1 ... "
-          "pool4; relu3_4 in VGG19 only), as vgg-inspect lists them; a name "
-          "the model does not have is an error listing those it has.  The "
-          "network runs only up to that layer",
+          "pool4; relu3_4 in VGG19 only), as vgg-inspect lists them.  A name "
+          "the model does not have fails the start with an error listing "
+          "those it has; set while running, it gives a warning and the "
+          "logits.  The network runs only up to that layer",
           DEFAULT_FEATURE_LAYER, playing));
   g_object_class_install_property (gobject_class, PROP_FEATURE_POOLING,
       g_param_spec_enum ("feature-pooling", "Feature pooling",
@@ -1452,7 +1453,6 @@ gst_vgg_infer_collect_inputs (
   }
   if (by_regions) {
     GST_OBJECT_LOCK (self);
-    self->rois_inferred += self->inputs->len;
     self->rois_skipped += skipped;
     GST_OBJECT_UNLOCK (self);
   }
@@ -1567,6 +1567,8 @@ gst_vgg_infer_process_batch (GstVggInfer *self, const GstVggInferSettings *s,
         n_run--;
     GST_OBJECT_LOCK (self);
     self->frames_inferred += n_run;
+    if (by_regions)
+      self->rois_inferred += n_infer;
     self->inference_ms_total += ms;
     GST_OBJECT_UNLOCK (self);
   }
@@ -1579,7 +1581,7 @@ gst_vgg_infer_process_batch (GstVggInfer *self, const GstVggInferSettings *s,
 
     item->object = NULL;
     if (item->type == GST_VGG_INFER_ITEM_BUFFER) {
-      gboolean classify = point.output == VGG_OUTPUT_PROBS;
+      gboolean classify = s->mode == GST_VGG_INFER_MODE_CLASSIFY;
       GstVggMeta *meta;
 
       buffer = gst_buffer_make_writable (buffer);
@@ -1715,7 +1717,7 @@ gst_vgg_infer_loop (GstVggInfer *self)
    * event or query follows them, none needs inference, or a batch group
    * (whose worker waits for the frames of all streams) runs them. */
   for (;;) {
-    gboolean ended = FALSE;
+    gboolean ended = FALSE, full;
     guint len = gst_queue_array_get_length (self->queue);
     gint64 deadline;
 
@@ -1748,8 +1750,11 @@ gst_vgg_infer_loop (GstVggInfer *self)
                 width, height, NULL, NULL)
           : 1;
     }
+    /* a full queue takes no more frames until this batch runs (by
+     * regions it may hold fewer than batch-size inputs) */
+    full = self->n_pending >= MAX (s.max_queue, s.batch_size);
     deadline = gst_vgg_batch_wait_until (n_infer, s.batch_size,
-        !ended && n_infer > 0 && !grouped, first, s.batch_timeout,
+        !ended && !full && n_infer > 0 && !grouped, first, s.batch_timeout,
         g_get_monotonic_time ());
     if (deadline == 0)
       break;

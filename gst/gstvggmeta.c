@@ -81,8 +81,10 @@ gst_vgg_meta_free (GstMeta *meta, GstBuffer *buffer)
 }
 
 /* The results describe the picture, so every transform (copy, scale,
- * format conversion) keeps them; a scale moves the regions' boxes with
- * the picture, as it does the ROI metas they came from. */
+ * format conversion) keeps them.  The meta has no tags, which is what
+ * lets videoconvert and videoscale keep it: they copy it without calling
+ * a scale transform, so the regions' boxes stay in the pixels vgginfer
+ * saw; an element that does call one gets them moved with the picture. */
 static gboolean
 gst_vgg_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer,
     GQuark type, gpointer data)

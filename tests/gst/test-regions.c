@@ -640,6 +640,48 @@ keep_message (const gchar *domain, GLogLevelFlags level, const gchar *message,
   *(gchar **) data = g_strdup (message);
 }
 
+/* A full queue of frames with few regions runs at once: the chain
+ * function is blocked, so no more regions can come to fill the batch.
+ * Before, each batch waited out batch-timeout (here 60 s, past the test's
+ * timeout); 40 frames with a box on every tenth now come out at once,
+ * in order. */
+GST_START_TEST (test_full_queue_of_few_regions_runs)
+{
+  static const gint spots[] = { 24, 24 };
+  gchar *props = g_strdup_printf ("model=%s inference-region=roi-list "
+                                  "resize=stretch batch-size=8 max-queue=8 "
+                                  "batch-timeout=60000",
+      spot_model);
+  GstHarness *h = new_harness (props, 64, 64);
+  gint64 t0 = g_get_monotonic_time ();
+
+  for (guint f = 0; f < 40; f++) {
+    GstBuffer *buf = make_frame (64, 64, spots, 1, 6);
+    if (f % 10 == 0)
+      add_roi (buf, "box", 0, 0, 0, 48, 48);
+    GST_BUFFER_PTS (buf) = f * GST_SECOND / 30;
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (guint f = 0; f < 40; f++) {
+    GstBuffer *out = gst_harness_pull (h);
+    GstVggMeta *meta = gst_buffer_get_vgg_meta (out);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (out), f * GST_SECOND / 30);
+    fail_unless (meta && gst_vgg_meta_get_n_regions (meta) == (f % 10 == 0));
+    if (f % 10 == 0)
+      fail_unless_equals_string (spot_labels[region_top1 (meta, 0, NULL)],
+          "centre");
+    gst_buffer_unref (out);
+  }
+  GST_INFO ("40 frames in %.2f s", (g_get_monotonic_time () - t0) / 1e6);
+  fail_unless_equals_int (get_u64 (h, "rois-inferred"), 4);
+  fail_unless_equals_int (get_u64 (h, "frames-inferred"), 4);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+GST_END_TEST;
+
 /* Fixed zones, in pixels and in fractions: ROI metas of their own type
  * on the frame, classified after the detector's boxes, which
  * object-class does not filter them out with. */
@@ -981,6 +1023,7 @@ regions_suite (void)
   tcase_add_test (tc, test_clip_empty_tiny_and_too_many);
   tcase_add_test (tc, test_hundreds_of_boxes);
   tcase_add_test (tc, test_batches_across_frames_keep_order);
+  tcase_add_test (tc, test_full_queue_of_few_regions_runs);
   tcase_add_test (tc, test_zones);
   tcase_add_test (tc, test_region_json_and_scale);
   tcase_add_test (tc, test_pipeline_with_probe_boxes);
