@@ -500,10 +500,15 @@ region_text (const GstVggOverlayRegionKey *k, gboolean show_scores,
   const gchar *label =
       label_text (k->class_id, k->label, fallback, fallback_size);
 
+  const gchar *end;
+
   if (show_scores)
     g_snprintf (text, size, "%s %.1f%%", label, k->permille / 10.0);
   else
     g_snprintf (text, size, "%s", label);
+  /* a long label cut in the middle of a character: cut before it */
+  if (!g_utf8_validate (text, -1, &end))
+    *(gchar *) end = '\0';
 }
 
 /* Renders `key` with the active settings: the rectangle of the results
@@ -791,9 +796,11 @@ collect_regions (GstVggOverlay *self, const GstVggMeta *meta)
 static gboolean
 region_keys_equal (GArray *a, GArray *b)
 {
+  /* (an empty GArray's data may be NULL, which memcmp may not get) */
   return a->len == b->len
-      && memcmp (a->data, b->data, a->len * sizeof (GstVggOverlayRegionKey))
-      == 0;
+      && (a->len == 0
+          || memcmp (a->data, b->data, a->len * sizeof (GstVggOverlayRegionKey))
+              == 0);
 }
 
 /* Brings self->composition up to date with `meta` and the settings;
