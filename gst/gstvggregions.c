@@ -223,7 +223,6 @@ gst_vgg_regions_select (const GstVggRegionSpec *spec, GstBuffer *buffer,
     }
     roi.meta = meta;
     roi.id = meta->id;
-    roi.zone = -1;
     roi.roi_type = meta->roi_type;
     pad_box (spec, width, height, &roi);
     if (out)
@@ -245,7 +244,6 @@ gst_vgg_regions_select (const GstVggRegionSpec *spec, GstBuffer *buffer,
     }
     roi.meta = NULL;
     roi.id = -1;
-    roi.zone = (gint) z;
     roi.roi_type = g_quark_from_static_string (GST_VGG_ZONE_ROI_TYPE);
     pad_box (spec, width, height, &roi);
     if (out)

@@ -64,7 +64,6 @@ typedef struct
    * gst_vgg_regions_add_zone puts it on the frame */
   GstVideoRegionOfInterestMeta *meta;
   gint id;         /* the ROI meta's id */
-  gint zone;       /* index of the zone, -1 for a ROI meta */
   GQuark roi_type; /* the ROI meta's type, or the zones' */
   gint box[4];     /* x, y, w, h: the box clipped to the frame */
   gint crop[4];    /* the box grown by the padding, clipped: what is fed */
