@@ -2,8 +2,8 @@
  * parameter and multiply-accumulate counts for the eight architectures,
  * output sizes, argument errors, no allocation inside a forward pass
  * (malloc, calloc and realloc are wrapped by the linker for this test),
- * the NHWC entry against the NCHW one, and where vgg_model_find
- * searches. */
+ * the NHWC entry against the NCHW one, a batch against its images one
+ * by one, and where vgg_model_find searches. */
 #include "vggcore/vggcore.h"
 
 #define TEST_CHECK_COUNT_ALLOCATIONS
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
 
 /* torchvision's published figures: num_params from the weights' meta,
  * GFLOPS (multiply-accumulates) from its model table at 224x224. */
@@ -166,6 +165,81 @@ test_forward (const char *arch, int batch, int threads, int h, int w)
       batch, threads, h, w);
 
 out:
+  vgg_context_free (ctx);
+  free (input);
+}
+
+/* A batch gives each image bit for bit what the image gives alone: the
+ * first layers of a batch run image by image (the head, whose length
+ * depends on the threads and the map size), the rest on the whole batch;
+ * a pass of one image has no head.  Neither size allocates in a pass, in
+ * either order, on a context made for n images (sized for 224x224, the
+ * largest map here). */
+static void
+test_batch_matches_images_alone (
+    const char *arch, VggPrecision precision, int n, int threads, int h, int w)
+{
+  const char *prec = vgg_precision_to_string (precision);
+  const VggOutput outputs[] = { VGG_OUTPUT_POOL5, VGG_OUTPUT_FC7,
+    VGG_OUTPUT_LOGITS };
+  char error[VGG_ERROR_SIZE];
+  VggModel *model = NULL;
+  VggContext *ctx = NULL;
+  size_t image = (size_t) 3 * h * w;
+  float *input = malloc (n * image * sizeof (float));
+  float *batch[3] = { NULL, NULL, NULL };
+  int dims[3], before, during;
+
+  random_input (input, n * image, 1000 + n);
+  CHECK (vgg_model_new_random (arch, 8, 9, 77, &model, error) == VGG_OK, "%s",
+      error);
+  CHECK (model
+          && vgg_context_new_with_precision (
+                 model, n, threads, precision, &ctx, error)
+              == VGG_OK,
+      "%s", error);
+  vgg_model_unref (model);
+  if (ctx == NULL)
+    goto out;
+  before = atomic_load (&allocations);
+  CHECK (vgg_context_forward (ctx, input, 1, h, w) == VGG_OK, "%s",
+      vgg_context_get_error (ctx));
+  CHECK (vgg_context_forward (ctx, input, n, h, w) == VGG_OK, "%s",
+      vgg_context_get_error (ctx));
+  during = atomic_load (&allocations) - before;
+  CHECK (during == 0,
+      "%s %s %dx%d batch %d threads %d: %d allocations in passes of 1 and "
+      "%d images",
+      arch, prec, h, w, n, threads, during, n);
+  for (int o = 0; o < 3; o++) {
+    const float *out = vgg_context_get_output (ctx, outputs[o], &dims[o]);
+    batch[o] = malloc ((size_t) n * dims[o] * sizeof (float));
+    memcpy (batch[o], out, (size_t) n * dims[o] * sizeof (float));
+  }
+  for (int b = 0; b < n; b++) {
+    CHECK (vgg_context_forward (ctx, input + b * image, 1, h, w) == VGG_OK,
+        "%s", vgg_context_get_error (ctx));
+    for (int o = 0; o < 3; o++) {
+      const float *alone = vgg_context_get_output (ctx, outputs[o], NULL);
+      const float *in_batch = batch[o] + (size_t) b * dims[o];
+      int first = 0;
+      while (first < dims[o]
+          && memcmp (&alone[first], &in_batch[first], sizeof (float)) == 0)
+        first++;
+      CHECK (first == dims[o],
+          "%s %s %dx%d batch %d threads %d, image %d, %s[%d]: %.9g in the "
+          "batch, %.9g alone",
+          arch, prec, h, w, n, threads, b, vgg_output_to_string (outputs[o]),
+          first, first < dims[o] ? in_batch[first] : 0.0,
+          first < dims[o] ? alone[first] : 0.0);
+    }
+  }
+  printf ("ok   %s/8 %s batch %d threads %d at %dx%d: each image as alone\n",
+      arch, prec, n, threads, h, w);
+
+out:
+  for (int o = 0; o < 3; o++)
+    free (batch[o]);
   vgg_context_free (ctx);
   free (input);
 }
@@ -534,6 +608,10 @@ main (void)
           "vgg11_bn", 41, (VggPrecision) p, b, 37, 45);
       test_nhwc_input_matches_nchw ("vgg13", 42, (VggPrecision) p, b, 64, 32);
     }
+  test_batch_matches_images_alone ("vgg16", VGG_PRECISION_FP32, 3, 2, 224, 224);
+  test_batch_matches_images_alone (
+      "vgg13_bn", VGG_PRECISION_BF16, 4, 1, 97, 131);
+  test_batch_matches_images_alone ("vgg11", VGG_PRECISION_FP32, 2, 3, 130, 71);
   test_bad_arguments ();
   test_contexts_in_threads ();
   test_model_find_searches_the_callers_path ();
