@@ -115,20 +115,34 @@ prepare_conv (const VggKernels *k, VggLayer *layer, VggPrecision precision)
 
 static void release_range (const void *data, size_t nbytes);
 
+/* floats converted to bf16 between two releases of the fp32 pages */
+#define BF16_CHUNK (1 << 18)
+
 static int
 prepare_linear_bf16 (VggLayer *layer)
 {
   size_t count = (size_t) layer->info.in_channels * layer->info.out_channels;
+  const uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
+  size_t released = 0;
 
   if ((layer->weight_bf16 = malloc (count * sizeof (vgg_bf16))) == NULL)
     return 0;
-  for (size_t i = 0; i < count; i++)
-    layer->weight_bf16[i] = vgg_float_to_bf16 (layer->weight[i]);
-  /* float32 weights in the file's mapping come back from the file if an
-   * fp32 context reads them: a bf16-only process keeps only half the
-   * bytes resident */
-  if (layer->owned_weight == NULL)
-    release_range (layer->weight, count * sizeof (float));
+  for (size_t i0 = 0; i0 < count; i0 += BF16_CHUNK) {
+    size_t i1 = count - i0 < BF16_CHUNK ? count : i0 + BF16_CHUNK;
+    for (size_t i = i0; i < i1; i++)
+      layer->weight_bf16[i] = vgg_float_to_bf16 (layer->weight[i]);
+    /* float32 weights in the file's mapping come back from the file if an
+     * fp32 context reads them: a bf16-only process keeps only half the
+     * bytes resident, and never both copies of a whole layer */
+    if (layer->owned_weight == NULL) {
+      uintptr_t end = (uintptr_t) (layer->weight + i1);
+      if (i1 < count)
+        end &= ~(page - 1);
+      release_range (layer->weight + released,
+          end - (uintptr_t) (layer->weight + released));
+      released = (end - (uintptr_t) layer->weight) / sizeof (float);
+    }
+  }
   return 1;
 }
 
@@ -139,13 +153,18 @@ vgg_model_prepare (
   VggStatus status = VGG_OK;
 
   pthread_mutex_lock (&model->prepare_lock);
-  for (int i = 0; !model->prepared[precision] && i < model->n_layers; i++) {
-    VggLayer *layer = &model->layers[i];
+  /* the linear layers first (j < n_layers), then the convolutions: the
+   * fp32 pages of the former go before the packings of the latter come */
+  for (int j = 0; !model->prepared[precision] && j < 2 * model->n_layers; j++) {
+    VggLayer *layer = &model->layers[j % model->n_layers];
     int ok = 1;
-    if (layer->info.kind == VGG_LAYER_CONV3X3)
+    if ((layer->info.kind == VGG_LAYER_LINEAR) != (j < model->n_layers))
+      continue;
+    if (layer->info.kind == VGG_LAYER_CONV3X3 && !layer->winograd[precision]
+        && !layer->panels[precision])
       ok = prepare_conv (model->kernels, layer, precision);
     else if (layer->info.kind == VGG_LAYER_LINEAR
-        && precision == VGG_PRECISION_BF16)
+        && precision == VGG_PRECISION_BF16 && !layer->weight_bf16)
       ok = prepare_linear_bf16 (layer);
     if (!ok) {
       /* the layers before keep their packing: freed with the model, and
