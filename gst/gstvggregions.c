@@ -135,8 +135,10 @@ gst_vgg_region_spec_set_zones (
   return TRUE;
 }
 
-const gchar *
-gst_vgg_roi_get_detected_label (GstVideoRegionOfInterestMeta *roi)
+/* The detected label of a ROI meta: its `detection` (DL Streamer) or
+ * `extra-data` (onnxobjectdetector) param's "label", else NULL. */
+static const gchar *
+detected_label (GstVideoRegionOfInterestMeta *roi)
 {
   static const gchar *params[] = { "detection", "extra-data" };
 
@@ -159,7 +161,7 @@ class_listed (const GstVggRegionSpec *spec, GstVideoRegionOfInterestMeta *roi)
     return TRUE;
   if (type && g_strv_contains ((const gchar *const *) spec->classes, type))
     return TRUE;
-  label = gst_vgg_roi_get_detected_label (roi);
+  label = detected_label (roi);
   return label && g_strv_contains ((const gchar *const *) spec->classes, label);
 }
 

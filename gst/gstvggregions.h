@@ -84,11 +84,6 @@ guint gst_vgg_regions_select (const GstVggRegionSpec *spec, GstBuffer *buffer,
  * frame's other ROI metas. */
 void gst_vgg_regions_add_zone (GstBuffer *buffer, GstVggRoi *roi);
 
-/* The detected label of a ROI meta: its `detection` (DL Streamer) or
- * `extra-data` (onnxobjectdetector) param's "label", else NULL. */
-const gchar *gst_vgg_roi_get_detected_label (
-    GstVideoRegionOfInterestMeta *roi);
-
 G_END_DECLS
 
 #endif /* __GST_VGG_REGIONS_H__ */
