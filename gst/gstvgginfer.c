@@ -664,6 +664,7 @@ gst_vgg_infer_set_property (
 {
   GstVggInfer *self = GST_VGG_INFER (object);
   GstVggInferSettings *s = &self->settings;
+  gchar *bad_zone = NULL;
 
   switch (prop_id) {
     case PROP_MEAN:
@@ -691,21 +692,6 @@ gst_vgg_infer_set_property (
       if (!gst_vgg_infer_check_mutable_ready (self, pspec))
         return;
       break;
-    case PROP_REGIONS: {
-      GstVggRegionSpec *check = gst_vgg_region_spec_new ();
-      gchar *reason = NULL;
-      gboolean ok = gst_vgg_region_spec_set_zones (
-          check, g_value_get_string (value), &reason);
-      gst_vgg_region_spec_unref (check);
-      if (!ok) {
-        g_warning ("vgginfer: property \"regions\": %s; keeping the old "
-                   "value",
-            reason);
-        g_free (reason);
-        return;
-      }
-      break;
-    }
     default:
       break;
   }
@@ -788,7 +774,8 @@ gst_vgg_infer_set_property (
     case PROP_MIN_ROI_SIZE:
     case PROP_MAX_ROIS:
     case PROP_ROI_PADDING: {
-      /* a new spec: a batch may be running with the old one */
+      /* a new spec: a batch may be running with the old one; a bad zone
+       * keeps the old one */
       GstVggRegionSpec *spec = gst_vgg_region_spec_copy (s->regions);
       if (prop_id == PROP_INFERENCE_REGION)
         spec->roi_list =
@@ -796,13 +783,18 @@ gst_vgg_infer_set_property (
       else if (prop_id == PROP_OBJECT_CLASS)
         gst_vgg_region_spec_set_classes (spec, g_value_get_string (value));
       else if (prop_id == PROP_REGIONS)
-        gst_vgg_region_spec_set_zones (spec, g_value_get_string (value), NULL);
+        gst_vgg_region_spec_set_zones (
+            spec, g_value_get_string (value), &bad_zone);
       else if (prop_id == PROP_MIN_ROI_SIZE)
         spec->min_size = g_value_get_uint (value);
       else if (prop_id == PROP_MAX_ROIS)
         spec->max_rois = g_value_get_uint (value);
       else
         spec->padding = g_value_get_double (value);
+      if (bad_zone) {
+        gst_vgg_region_spec_unref (spec);
+        break;
+      }
       gst_vgg_region_spec_unref (s->regions);
       s->regions = spec;
       break;
@@ -812,6 +804,12 @@ gst_vgg_infer_set_property (
       break;
   }
   GST_OBJECT_UNLOCK (self);
+
+  if (bad_zone) {
+    g_warning (
+        "vgginfer: property \"regions\": %s; keeping the old value", bad_zone);
+    g_free (bad_zone);
+  }
 
   /* a chain function waiting for room may now have it */
   if (prop_id == PROP_MAX_QUEUE || prop_id == PROP_BATCH_SIZE
