@@ -39,6 +39,7 @@ typedef struct
    * roi-padding: replaced, never changed, by the setters; a batch holds a
    * reference to the one it runs with */
   GstVggRegionSpec *regions;
+  guint64 regions_serial; /* from 1, one more for each new `regions` */
 } GstVggInferSettings;
 
 /* What the queue between the sink pad and the streaming task holds, in
@@ -60,6 +61,11 @@ typedef struct
   /* in a batch by regions: its regions in `rois`, and how many of the
    * frame's ROIs were not classified */
   guint first_roi, n_rois, rois_skipped;
+  /* queued, by regions: how many regions the frame has under the region
+   * spec of settings.regions_serial `counted_serial` (0: not counted
+   * yet), for the batching to count each frame once */
+  guint64 counted_serial;
+  guint n_counted;
 } GstVggInferItem;
 
 /* One input of a forward pass: a frame of the batch (its index in

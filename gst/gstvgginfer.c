@@ -505,6 +505,7 @@ gst_vgg_infer_init (GstVggInfer *self)
     .post_messages = DEFAULT_POST_MESSAGES,
     .resize = DEFAULT_RESIZE,
     .regions = gst_vgg_region_spec_new (),
+    .regions_serial = 1,
   };
   self->rois = g_array_new (FALSE, FALSE, sizeof (GstVggRoi));
   self->inputs = g_array_new (FALSE, FALSE, sizeof (GstVggInferInput));
@@ -797,6 +798,7 @@ gst_vgg_infer_set_property (
       }
       gst_vgg_region_spec_unref (s->regions);
       s->regions = spec;
+      s->regions_serial++;
       break;
     }
     default:
@@ -1743,10 +1745,19 @@ gst_vgg_infer_loop (GstVggInfer *self)
       if (item->type != GST_VGG_INFER_ITEM_BUFFER)
         continue;
       n_frames++;
-      n_infer += gst_vgg_region_spec_by_regions (s.regions)
-          ? gst_vgg_regions_select (s.regions, GST_BUFFER_CAST (item->object),
-                width, height, NULL, NULL)
-          : 1;
+      if (!gst_vgg_region_spec_by_regions (s.regions)) {
+        n_infer++;
+        continue;
+      }
+      /* counted once per frame and spec, not at every wake-up (the frame
+       * size cannot change before the frame leaves: a caps event behind
+       * it waits); collect_inputs selects them on the writable frame */
+      if (item->counted_serial != s.regions_serial) {
+        item->n_counted = gst_vgg_regions_select (s.regions,
+            GST_BUFFER_CAST (item->object), width, height, NULL, NULL);
+        item->counted_serial = s.regions_serial;
+      }
+      n_infer += item->n_counted;
     }
     /* a full queue takes no more frames until this batch runs (by
      * regions it may hold fewer than batch-size inputs) */
