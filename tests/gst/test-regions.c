@@ -15,25 +15,19 @@
 #include <string.h>
 
 #include "gstvggmeta.h"
+#include "vgg-test-harness.h"
 #include "vgg-test-models.h"
 
 static gchar *model_dir;
 static gchar *spot_model; /* 9 classes: where the bright spot is */
 static gchar *rand_model; /* random weights, 48x40 input, 10 classes */
 
-/* the classes of the spot model, (row, column) of the 3x3 regions */
-static const gchar *spot_labels[9] = { "top-left", "top", "top-right", "left",
-  "centre", "right", "bottom-left", "bottom", "bottom-right" };
-
 static void
 write_models (void)
 {
   static const gint small_cfg[] = { 8, 0, 16, 0, 16, 0, -1 };
-  const gchar *dir = g_getenv ("VGG_TEST_DIR");
 
-  model_dir = dir ? g_strdup (dir) : g_dir_make_tmp ("regions-XXXXXX", NULL);
-  g_assert_nonnull (model_dir);
-  g_mkdir_with_parents (model_dir, 0755);
+  model_dir = vgg_test_models_dir ("regions-XXXXXX");
   spot_model = g_build_filename (model_dir, "regions-spot.safetensors", NULL);
   rand_model = g_build_filename (model_dir, "regions-rand.safetensors", NULL);
   g_assert_true (vgg_test_write_spot_model (spot_model));
@@ -116,22 +110,8 @@ add_roi (GstBuffer *buf, const gchar *type, gint id, guint x, guint y, guint w,
 static GstHarness *
 new_harness (const gchar *props, gint w, gint h)
 {
-  GstElement *e = gst_element_factory_make ("vgginfer", NULL);
-  gchar **kv = g_strsplit (props, " ", -1);
-  gchar *caps;
-  GstHarness *h_;
-
-  fail_unless (e != NULL);
-  for (gint i = 0; kv[i]; i++) {
-    gchar **pair = g_strsplit (kv[i], "=", 2);
-    if (pair[0] && pair[1])
-      gst_util_set_object_arg (G_OBJECT (e), pair[0], pair[1]);
-    g_strfreev (pair);
-  }
-  g_strfreev (kv);
-  h_ = gst_harness_new_with_element (e, "sink", "src");
-  gst_object_unref (e);
-  caps = g_strdup_printf (
+  GstHarness *h_ = vgg_test_harness_new ("vgginfer", NULL, props);
+  gchar *caps = g_strdup_printf (
       "video/x-raw,format=RGB,width=%d,height=%d,framerate=30/1", w, h);
   gst_harness_set_src_caps_str (h_, caps);
   g_free (caps);
@@ -459,12 +439,12 @@ GST_START_TEST (test_clip_empty_tiny_and_too_many)
   fail_unless (x == 260 && y == 160 && w == 60 && hh == 80, "%u,%u %ux%u", x,
       y, w, hh);
   /* the spot (310, 225) is at 50/60, 65/80 of the clipped box */
-  fail_unless_equals_string (spot_labels[region_top1 (meta, 0, NULL)],
-      "bottom-right");
+  fail_unless_equals_string (
+      vgg_test_spot_labels[region_top1 (meta, 0, NULL)], "bottom-right");
   fail_unless (gst_vgg_meta_get_region (meta, 1, NULL, NULL, &x, &y, &w, &hh));
   fail_unless (x == 0 && y == 0 && w == FRAME_W && hh == FRAME_H);
-  fail_unless_equals_string (spot_labels[region_top1 (meta, 1, NULL)],
-      "bottom-right");
+  fail_unless_equals_string (
+      vgg_test_spot_labels[region_top1 (meta, 1, NULL)], "bottom-right");
   fail_unless (gst_vgg_meta_get_region (meta, 2, NULL, NULL, &x, &y, &w, &hh));
   fail_unless (x == 312 && y == 232 && w == 8 && hh == 8);
   fail_unless_equals_int (get_u64 (h, "rois-skipped"), 5);
@@ -541,9 +521,9 @@ GST_START_TEST (test_hundreds_of_boxes)
       fail_unless (region_top1 (meta, i, NULL) == cls[i],
           "batch-size %u box %u: %s, expected %s", batch_sizes[b], i,
           region_top1 (meta, i, NULL) >= 0
-              ? spot_labels[region_top1 (meta, i, NULL)]
+              ? vgg_test_spot_labels[region_top1 (meta, i, NULL)]
               : "none",
-          spot_labels[cls[i]]);
+          vgg_test_spot_labels[cls[i]]);
     }
     fail_unless_equals_int (get_u64 (h, "rois-inferred"), n);
     gst_buffer_unref (out);
@@ -669,8 +649,8 @@ GST_START_TEST (test_full_queue_of_few_regions_runs)
     fail_unless_equals_uint64 (GST_BUFFER_PTS (out), f * GST_SECOND / 30);
     fail_unless (meta && gst_vgg_meta_get_n_regions (meta) == (f % 10 == 0));
     if (f % 10 == 0)
-      fail_unless_equals_string (spot_labels[region_top1 (meta, 0, NULL)],
-          "centre");
+      fail_unless_equals_string (
+          vgg_test_spot_labels[region_top1 (meta, 0, NULL)], "centre");
     gst_buffer_unref (out);
   }
   GST_INFO ("40 frames in %.2f s", (g_get_monotonic_time () - t0) / 1e6);
@@ -720,14 +700,14 @@ GST_START_TEST (test_zones)
   fail_unless_equals_string (type, "vgg-region");
   fail_unless_equals_int (id, 7); /* above the frame's ids */
   fail_unless (x == 0 && y == 0 && w == 160 && hh == 120);
-  fail_unless_equals_string (spot_labels[region_top1 (meta, 1, NULL)],
-      "top-left");
+  fail_unless_equals_string (
+      vgg_test_spot_labels[region_top1 (meta, 1, NULL)], "top-left");
   fail_unless (gst_vgg_meta_get_region (meta, 2, &id, NULL, &x, &y, &w, &hh));
   fail_unless_equals_int (id, 8);
   fail_unless (x == 160 && y == 120 && w == 160 && hh == 120, "%u,%u %ux%u", x,
       y, w, hh);
-  fail_unless_equals_string (spot_labels[region_top1 (meta, 2, NULL)],
-      "centre");
+  fail_unless_equals_string (
+      vgg_test_spot_labels[region_top1 (meta, 2, NULL)], "centre");
   /* the zones are ROI metas on the frame, with their results */
   while ((roi = (GstVideoRegionOfInterestMeta *) gst_buffer_iterate_meta_filtered (
               out, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {

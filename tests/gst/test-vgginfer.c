@@ -13,6 +13,7 @@
 #include <vggcore/vggcore.h>
 
 #include "gstvggmeta.h"
+#include "vgg-test-harness.h"
 #include "vgg-test-models.h"
 
 static gchar *model_dir;
@@ -20,10 +21,6 @@ static gchar *spot_model;   /* 9 classes: where the bright spot is */
 static gchar *rand_model;   /* random weights, 48x40 input, 10 classes */
 static gchar *slow_model;   /* random weights, 224x224, slow on purpose */
 static gchar *in1000_model; /* 1000 classes, no labels */
-
-/* the classes of the spot model, (row, column) of the 3x3 regions */
-static const gchar *spot_labels[9] = { "top-left", "top", "top-right", "left",
-  "centre", "right", "bottom-left", "bottom", "bottom-right" };
 
 static void
 write_models (void)
@@ -35,11 +32,8 @@ write_models (void)
    * about 65 ms a frame on one core of AMD Zen 5 with AVX-512) */
   static const gint slow_cfg[] = { 64, 64, 64, 64, 64, 64, 64, 64, 0, 64, 0, 64,
     0, -1 };
-  const gchar *dir = g_getenv ("VGG_TEST_DIR");
 
-  model_dir = dir ? g_strdup (dir) : g_dir_make_tmp ("vgginfer-XXXXXX", NULL);
-  g_assert_nonnull (model_dir);
-  g_mkdir_with_parents (model_dir, 0755);
+  model_dir = vgg_test_models_dir ("vgginfer-XXXXXX");
   spot_model = g_build_filename (model_dir, "spot.safetensors", NULL);
   rand_model = g_build_filename (model_dir, "rand.safetensors", NULL);
   slow_model = g_build_filename (model_dir, "slow.safetensors", NULL);
@@ -128,21 +122,7 @@ caps_string (GstVideoFormat format, gint w, gint h)
 static GstHarness *
 new_harness (const gchar *props)
 {
-  GstElement *e = gst_element_factory_make ("vgginfer", NULL);
-  gchar **kv = g_strsplit (props, " ", -1);
-  GstHarness *h;
-
-  fail_unless (e != NULL);
-  for (gint i = 0; kv[i]; i++) {
-    gchar **pair = g_strsplit (kv[i], "=", 2);
-    if (pair[0] && pair[1])
-      gst_util_set_object_arg (G_OBJECT (e), pair[0], pair[1]);
-    g_strfreev (pair);
-  }
-  g_strfreev (kv);
-  h = gst_harness_new_with_element (e, "sink", "src");
-  gst_object_unref (e);
-  return h;
+  return vgg_test_harness_new ("vgginfer", NULL, props);
 }
 
 /* Top-1 class and margin (p1 - p2) of a buffer's meta; -1 without one. */
@@ -211,17 +191,17 @@ GST_START_TEST (test_every_format_gives_the_top1_of_rgb)
 
       /* the picture really shows its class, with a clear margin */
       fail_unless (ref == cls && ref_margin > 0.3,
-          "RGB %dx%d spot %s: top-1 %d margin %.3f", w, hh, spot_labels[cls],
-          ref, ref_margin);
+          "RGB %dx%d spot %s: top-1 %d margin %.3f", w, hh,
+          vgg_test_spot_labels[cls], ref, ref_margin);
       for (guint f = 0; f < G_N_ELEMENTS (all_formats); f++) {
         gint id = infer_one (props, all_formats[f], w, hh, cls, &margin);
         GST_INFO ("%s %dx%d spot %s: top-1 %d margin %.3f (RGB %.3f)",
             gst_video_format_to_string (all_formats[f]), w, hh,
-            spot_labels[cls], id, margin, ref_margin);
+            vgg_test_spot_labels[cls], id, margin, ref_margin);
         fail_unless (id == ref,
             "%s %dx%d spot %s: top-1 %d, RGB gives %d (margins %.3f, %.3f)",
             gst_video_format_to_string (all_formats[f]), w, hh,
-            spot_labels[cls], id, ref, margin, ref_margin);
+            vgg_test_spot_labels[cls], id, ref, margin, ref_margin);
       }
     }
   }
@@ -1511,7 +1491,7 @@ GST_START_TEST (test_bad_labels_and_model_while_playing_keep_old_model)
     fail_unless (l == NULL, "labels became %s", l);
     GST_INFO ("batch size %u", batch_sizes[b]);
     for (gint i = 0; i < n; i++)
-      pull_classified (h, i, "spot", i % 9, spot_labels[i % 9]);
+      pull_classified (h, i, "spot", i % 9, vgg_test_spot_labels[i % 9]);
     fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
     fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
     gst_element_set_bus (h->element, NULL);
@@ -1544,7 +1524,7 @@ GST_START_TEST (test_labels_and_mean_change_while_playing_between_frames)
   gst_harness_set_src_caps_str (h, caps);
   push_frames (h, 0, 4, 5);
   for (gint i = 0; i < 4; i++)
-    pull_classified (h, i, "spot", 5, spot_labels[5]);
+    pull_classified (h, i, "spot", 5, vgg_test_spot_labels[5]);
   g_object_set (h->element, "labels", labels, NULL);
   push_frames (h, 4, 4, 5);
   g_object_set (h->element, "mean", "0,0,0", "std", "1,1,1", NULL);

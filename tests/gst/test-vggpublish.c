@@ -21,15 +21,13 @@
 #include <unistd.h>
 
 #include "gstvggmeta.h"
+#include "vgg-test-harness.h"
 #include "vgg-test-models.h"
 
 #define MOSQUITTO "/usr/sbin/mosquitto"
 
 static gchar *work_dir;
 static gchar *spot_model; /* 9 classes: where the bright spot is */
-
-static const gchar *spot_labels[9] = { "top-left", "top", "top-right", "left",
-  "centre", "right", "bottom-left", "bottom", "bottom-right" };
 
 static void
 setup_work_dir (void)
@@ -85,7 +83,7 @@ meta_buffer (guint64 index, gint cls, const gfloat *features, guint n)
   GstBuffer *buf = gst_buffer_new_allocate (NULL, 16, NULL);
   GstVggMeta *meta = gst_buffer_add_vgg_meta (buf);
   GstVggClassification r[2] = {
-    { cls, 0.75f, g_quark_from_static_string (spot_labels[cls]) },
+    { cls, 0.75f, g_quark_from_static_string (vgg_test_spot_labels[cls]) },
     { (cls + 1) % 9, 0.125f, 0 },
   };
 
@@ -175,21 +173,7 @@ check_record (JsonObject *o, const gchar *stream, guint64 frame,
 static GstHarness *
 publish_harness (const gchar *props)
 {
-  GstElement *e = gst_element_factory_make ("vggpublish", "pub");
-  gchar **kv = g_strsplit (props, " ", -1);
-  GstHarness *h;
-
-  fail_unless (e != NULL);
-  for (gint i = 0; kv[i]; i++) {
-    gchar **pair = g_strsplit (kv[i], "=", 2);
-    if (pair[0] && pair[1])
-      gst_util_set_object_arg (G_OBJECT (e), pair[0], pair[1]);
-    g_strfreev (pair);
-  }
-  g_strfreev (kv);
-  h = gst_harness_new_with_element (e, "sink", "src");
-  gst_object_unref (e);
-  return h;
+  return vgg_test_harness_new ("vggpublish", "pub", props);
 }
 
 /* --- method=file --- */

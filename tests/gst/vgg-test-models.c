@@ -36,6 +36,17 @@ vgg_test_remove_tmp_dir (const gchar *dir)
   g_rmdir (dir);
 }
 
+gchar *
+vgg_test_models_dir (const gchar *tmpl)
+{
+  const gchar *env = g_getenv ("VGG_TEST_DIR");
+  gchar *dir = env ? g_strdup (env) : g_dir_make_tmp (tmpl, NULL);
+
+  g_assert_nonnull (dir);
+  g_mkdir_with_parents (dir, 0755);
+  return dir;
+}
+
 static void
 append_json_string (GString *out, const gchar *s)
 {
@@ -215,6 +226,9 @@ vgg_test_write_random_model (const gchar *path, const gint *cfg, gint hidden,
 /* rows / columns of the 7x7 pool grid in each of the 3 bands */
 static const gint band_start[3] = { 0, 2, 5 };
 static const gint band_len[3] = { 2, 3, 2 };
+
+const gchar *const vgg_test_spot_labels[9] = { "top-left", "top", "top-right",
+  "left", "centre", "right", "bottom-left", "bottom", "bottom-right" };
 
 gboolean
 vgg_test_write_spot_model (const gchar *path)

@@ -14,6 +14,10 @@ G_BEGIN_DECLS
 gchar *vgg_test_make_tmp_dir (const gchar *tmpl);
 void vgg_test_remove_tmp_dir (const gchar *dir);
 
+/* The folder a test program writes its models to: $VGG_TEST_DIR (made
+ * when missing), else a new one from g_dir_make_tmp's template tmpl. */
+gchar *vgg_test_models_dir (const gchar *tmpl);
+
 /* One float32 tensor of a safetensors file. */
 typedef struct
 {
@@ -46,6 +50,8 @@ gboolean vgg_test_write_random_model (const gchar *path, const gint *cfg,
  * with one bright spot has a clear top-1 in every colour format, GRAY8
  * included. */
 gboolean vgg_test_write_spot_model (const gchar *path);
+/* Its classes, in order: (row, column) of the 3x3 regions. */
+extern const gchar *const vgg_test_spot_labels[9];
 
 G_END_DECLS
 
