@@ -342,6 +342,12 @@ out:
   return ret;
 }
 
+gboolean
+gst_vgg_batch_group_reads (const VggPoint *point, VggPooling pooling)
+{
+  return point->output >= 0 && (!point->spatial || pooling == VGG_POOLING_NONE);
+}
+
 void
 gst_vgg_batch_group_cancel (GstVggBatchGroupMember *m)
 {

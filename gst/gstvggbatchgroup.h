@@ -62,6 +62,12 @@ GstVggBatchGroupResult gst_vgg_batch_group_forward (
     GstVggBatchGroupMember *member, const gfloat *input, guint n,
     VggOutput output, gint dims, gfloat *out, char error[VGG_ERROR_SIZE]);
 
+/* Whether a group's worker gives the outputs of `point` under `pooling`
+ * (resolved): it runs whole passes and reads VggOutputs only (fc7, fc6,
+ * logits, probs, and pool5 without pooling; pooling does not apply to
+ * the vectors). */
+gboolean gst_vgg_batch_group_reads (const VggPoint *point, VggPooling pooling);
+
 /* Makes the running and every later forward of the member return
  * CANCELLED until gst_vgg_batch_group_resume(). */
 void gst_vgg_batch_group_cancel (GstVggBatchGroupMember *member);

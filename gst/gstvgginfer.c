@@ -1840,12 +1840,10 @@ gst_vgg_infer_join_group (GstVggInfer *self)
   if (group && group[0] && s.mode == GST_VGG_INFER_MODE_FEATURES) {
     VggPoint point;
 
-    /* the group's worker reads the classifier's outputs only */
-    if (vgg_model_find_point (self->info->model, s.feature_layer, &point,
-            NULL) == VGG_OK
-        && (point.output < 0
-            || gst_vgg_infer_pooling_resolve (s.feature_pooling, &point)
-                != VGG_POOLING_NONE)) {
+    if (vgg_model_find_point (self->info->model, s.feature_layer, &point, NULL)
+            == VGG_OK
+        && !gst_vgg_batch_group_reads (&point,
+            gst_vgg_infer_pooling_resolve (s.feature_pooling, &point))) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
           ("batch-group \"%s\" reads fc7, fc6, logits and pool5 (without "
            "pooling) only, not feature-layer %s",

@@ -120,9 +120,7 @@ gst_vgg_runner_forward (GstVggRunner *runner, guint n, gint height, gint width,
   gint got = 0;
 
   if (runner->member) {
-    /* the group's worker runs whole passes for all its members and reads
-     * the classifier's outputs */
-    if (point->output < 0 || (point->spatial && pooling != VGG_POOLING_NONE)) {
+    if (!gst_vgg_batch_group_reads (point, pooling)) {
       g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
           "A batch group reads pool5 (without pooling), fc6, fc7, logits "
           "and probs only, not feature-layer %s with feature-pooling %s; "
