@@ -391,7 +391,7 @@ run_map_layer (VggContext *ctx, int i, int relu, const float *src, float *dst,
   if (layer->info.kind == VGG_LAYER_CONV3X3) {
     if (layer->winograd[p])
       vgg_conv3x3_winograd (k, ctx->pool, ctx->scratch, ctx->zeros, src,
-          layer->winograd[p], layer->bias, dst, n, *h, *w, *c,
+          layer->winograd[p], layer->wino_r, layer->bias, dst, n, *h, *w, *c,
           layer->info.out_channels, flags);
     else
       vgg_conv3x3_direct (k, ctx->pool, ctx->pad, src, layer->panels[p],

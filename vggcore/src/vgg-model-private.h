@@ -22,6 +22,7 @@ typedef struct
   float *winograd[VGG_N_PRECISIONS]; /* transformed filters, or NULL
                                            (kernels/vgg-layers-private.h
                                            has both layouts) */
+  int wino_r; /* their tile: vgg_winograd_tile at the model's input size */
   /* linear: torch layout, borrowed from the file's mapping when it holds
    * aligned F32, else owned copies */
   const float *weight;   /* (out, in) */

@@ -82,9 +82,11 @@ vgg_model_alloc (int n_layers)
 }
 
 /* One conv layer's kernels for a precision: Winograd's transformed filters
- * when the channels allow, else the direct kernel's panels. */
+ * when the channels allow (the tile chosen for its h x w maps at the
+ * model's input size), else the direct kernel's panels. */
 static int
-prepare_conv (const VggKernels *k, VggLayer *layer, VggPrecision precision)
+prepare_conv (
+    const VggKernels *k, VggLayer *layer, VggPrecision precision, int h, int w)
 {
   int c = layer->info.in_channels, o = layer->info.out_channels;
   size_t count = (size_t) 9 * c * o;
@@ -99,10 +101,11 @@ prepare_conv (const VggKernels *k, VggLayer *layer, VggPrecision precision)
     src = rounded;
   }
   if (vgg_winograd_supported (c, o)) {
+    int r = layer->wino_r = vgg_winograd_tile (h, w);
     layer->winograd[precision] =
-        malloc (vgg_winograd_packed_floats (k, c, o) * sizeof (float));
+        malloc (vgg_winograd_packed_floats (k, c, o, r) * sizeof (float));
     if (layer->winograd[precision] != NULL)
-      vgg_winograd_pack (k, src, c, o, layer->winograd[precision]);
+      vgg_winograd_pack (k, src, c, o, r, layer->winograd[precision]);
   } else {
     layer->panels[precision] =
         malloc (vgg_conv3x3_panels_floats (k, c, o) * sizeof (float));
@@ -151,6 +154,7 @@ vgg_model_prepare (
     VggModel *model, VggPrecision precision, char error[VGG_ERROR_SIZE])
 {
   VggStatus status = VGG_OK;
+  int h = model->input_height, w = model->input_width;
 
   pthread_mutex_lock (&model->prepare_lock);
   /* the linear layers first (j < n_layers), then the convolutions: the
@@ -160,9 +164,13 @@ vgg_model_prepare (
     int ok = 1;
     if ((layer->info.kind == VGG_LAYER_LINEAR) != (j < model->n_layers))
       continue;
+    if (layer->info.kind == VGG_LAYER_MAXPOOL) {
+      h /= 2;
+      w /= 2;
+    }
     if (layer->info.kind == VGG_LAYER_CONV3X3 && !layer->winograd[precision]
         && !layer->panels[precision])
-      ok = prepare_conv (model->kernels, layer, precision);
+      ok = prepare_conv (model->kernels, layer, precision, h, w);
     else if (layer->info.kind == VGG_LAYER_LINEAR
         && precision == VGG_PRECISION_BF16 && !layer->weight_bf16)
       ok = prepare_linear_bf16 (layer);

@@ -153,11 +153,14 @@ conv_row (const float *in, size_t in_row, int c, const float *wp,
   }
 }
 
-/* --- Winograd F(4x4, 3x3) transforms (matrices in vgg-winograd.c) --- */
+/* --- Winograd F(4x4, 3x3) and F(6x6, 3x3) transforms (matrices in
+ *     vgg-winograd.c): an input tile of T = r + 2 on a side, r outputs --- */
 
-/* r = B^VGG_WINO_T d for six vectors */
+#define WINO_TMAX 8
+
+/* r = B^T d, F(4x4): six vectors */
 ALWAYS_INLINE void
-input_1d (const VEC *d, VEC *r)
+input_1d_f4 (const VEC *d, VEC *r)
 {
   const VEC k4 = V_SET1 (4.0f), k5 = V_SET1 (5.0f), k2 = V_SET1 (2.0f);
   r[0] = V_ADD (V_SUB (V_MUL (k4, d[0]), V_MUL (k5, d[2])), d[4]);
@@ -168,9 +171,9 @@ input_1d (const VEC *d, VEC *r)
   r[5] = V_ADD (V_SUB (V_MUL (k4, d[1]), V_MUL (k5, d[3])), d[5]);
 }
 
-/* r = A^VGG_WINO_T m, six vectors into four */
+/* r = A^T m, F(4x4): six vectors into four */
 ALWAYS_INLINE void
-output_1d (const VEC *m, VEC *r)
+output_1d_f4 (const VEC *m, VEC *r)
 {
   VEC a = V_ADD (m[1], m[2]), b = V_SUB (m[1], m[2]);
   VEC c = V_ADD (m[3], m[4]), d = V_SUB (m[3], m[4]);
@@ -180,79 +183,137 @@ output_1d (const VEC *m, VEC *r)
   r[3] = V_ADD (V_FMA (V_SET1 (8.0f), d, b), m[5]);
 }
 
-static void
-wino_input (const VggWinoGeom *g, float *v, size_t xi_stride, int t0, int count)
+/* r = B^T d, F(6x6): eight vectors, rows paired as t1 + t2 and t1 - t2 */
+ALWAYS_INLINE void
+input_1d_f6 (const VEC *d, VEC *r)
 {
-  const int c = g->c, h = g->h, w = g->w;
+  const VEC k525 = V_SET1 (5.25f), k425 = V_SET1 (4.25f);
+  const VEC k125 = V_SET1 (1.25f), k25 = V_SET1 (2.5f);
+  const VEC k2 = V_SET1 (2.0f), k4 = V_SET1 (4.0f), k5 = V_SET1 (5.0f);
+  const VEC half = V_SET1 (0.5f), quarter = V_SET1 (0.25f);
+  VEC t1, t2;
+
+  r[0] = V_FMA (k525, V_SUB (d[4], d[2]), V_SUB (d[0], d[6]));
+  r[7] = V_FMA (k525, V_SUB (d[3], d[5]), V_SUB (d[7], d[1]));
+  t1 = V_SUB (V_ADD (d[2], d[6]), V_MUL (k425, d[4]));
+  t2 = V_SUB (V_ADD (d[1], d[5]), V_MUL (k425, d[3]));
+  r[1] = V_ADD (t1, t2);
+  r[2] = V_SUB (t1, t2);
+  t1 = V_SUB (V_FMA (quarter, d[2], d[6]), V_MUL (k125, d[4]));
+  t2 = V_FMA (k2, d[5], V_SUB (V_MUL (half, d[1]), V_MUL (k25, d[3])));
+  r[3] = V_ADD (t1, t2);
+  r[4] = V_SUB (t1, t2);
+  t1 = V_SUB (V_FMA (k4, d[2], d[6]), V_MUL (k5, d[4]));
+  t2 = V_FMA (half, d[5], V_SUB (V_MUL (k2, d[1]), V_MUL (k25, d[3])));
+  r[5] = V_ADD (t1, t2);
+  r[6] = V_SUB (t1, t2);
+}
+
+/* r = A^T m, F(6x6): eight vectors into six */
+ALWAYS_INLINE void
+output_1d_f6 (const VEC *m, VEC *r)
+{
+  VEC a = V_ADD (m[1], m[2]), b = V_SUB (m[1], m[2]);
+  VEC c = V_ADD (m[3], m[4]), d = V_SUB (m[3], m[4]);
+  VEC e = V_ADD (m[5], m[6]), f = V_SUB (m[5], m[6]);
+  r[0] = V_ADD (V_ADD (m[0], a), V_ADD (c, e));
+  r[1] = V_FMA (V_SET1 (0.5f), f, V_FMA (V_SET1 (2.0f), d, b));
+  r[2] = V_FMA (V_SET1 (0.25f), e, V_FMA (V_SET1 (4.0f), c, a));
+  r[3] = V_FMA (V_SET1 (0.125f), f, V_FMA (V_SET1 (8.0f), d, b));
+  r[4] = V_FMA (V_SET1 (0.0625f), e, V_FMA (V_SET1 (16.0f), c, a));
+  r[5] =
+      V_ADD (V_FMA (V_SET1 (0.03125f), f, V_FMA (V_SET1 (32.0f), d, b)), m[7]);
+}
+
+ALWAYS_INLINE void
+input_1d (const int T, const VEC *d, VEC *r)
+{
+  if (T == 8)
+    input_1d_f6 (d, r);
+  else
+    input_1d_f4 (d, r);
+}
+
+ALWAYS_INLINE void
+output_1d (const int T, const VEC *m, VEC *r)
+{
+  if (T == 8)
+    output_1d_f6 (m, r);
+  else
+    output_1d_f4 (m, r);
+}
+
+/* V = B^T d B of tiles [t0, t0 + count), T a constant once inlined */
+ALWAYS_INLINE void
+wino_input_t (const int T, const VggWinoGeom *g, float *v, size_t xi_stride,
+    int t0, int count)
+{
+  const int R = T - 2, c = g->c, h = g->h, w = g->w;
 
   for (int t = 0; t < count; t++) {
     int tile = t0 + t;
     int b = tile / (g->tiles_y * g->tiles_x);
     int ty = tile / g->tiles_x % g->tiles_y, tx = tile % g->tiles_x;
-    const float *src[VGG_WINO_T][VGG_WINO_T];
-    for (int i = 0; i < VGG_WINO_T; i++)
-      for (int j = 0; j < VGG_WINO_T; j++) {
-        int y = ty * VGG_WINO_R - 1 + i, x = tx * VGG_WINO_R - 1 + j;
+    const float *src[WINO_TMAX][WINO_TMAX];
+    for (int i = 0; i < T; i++)
+      for (int j = 0; j < T; j++) {
+        int y = ty * R - 1 + i, x = tx * R - 1 + j;
         src[i][j] = y < 0 || y >= h || x < 0 || x >= w
             ? g->zeros
             : g->in + (((size_t) b * h + y) * w + x) * c;
       }
     for (int ch = 0; ch < c; ch += VW) {
       int n = c - ch;
-      VEC d[VGG_WINO_T][VGG_WINO_T], tmp[VGG_WINO_T][VGG_WINO_T],
-          col[VGG_WINO_T], res[VGG_WINO_T];
-      UNROLL for (int i = 0; i < VGG_WINO_T; i++)
-          UNROLL for (int j = 0; j < VGG_WINO_T; j++) d[i][j] =
-              load_part (src[i][j] + ch, n);
-      UNROLL for (int j = 0; j < VGG_WINO_T; j++)
+      VEC d[WINO_TMAX][WINO_TMAX], tmp[WINO_TMAX][WINO_TMAX], col[WINO_TMAX],
+          res[WINO_TMAX];
+      UNROLL for (int i = 0; i < T; i++) UNROLL for (int j = 0; j < T; j++)
+          d[i][j] = load_part (src[i][j] + ch, n);
+      UNROLL for (int j = 0; j < T; j++)
       {
-        UNROLL for (int i = 0; i < VGG_WINO_T; i++) col[i] = d[i][j];
-        input_1d (col, res);
-        UNROLL for (int i = 0; i < VGG_WINO_T; i++) tmp[i][j] = res[i];
+        UNROLL for (int i = 0; i < T; i++) col[i] = d[i][j];
+        input_1d (T, col, res);
+        UNROLL for (int i = 0; i < T; i++) tmp[i][j] = res[i];
       }
-      UNROLL for (int i = 0; i < VGG_WINO_T; i++)
+      UNROLL for (int i = 0; i < T; i++)
       {
-        input_1d (tmp[i], res);
-        UNROLL for (int j = 0; j < VGG_WINO_T; j++) store_part (
-            v + (i * VGG_WINO_T + j) * xi_stride + (size_t) t * c + ch, res[j],
-            n);
+        input_1d (T, tmp[i], res);
+        UNROLL for (int j = 0; j < T; j++) store_part (
+            v + (i * T + j) * xi_stride + (size_t) t * c + ch, res[j], n);
       }
     }
   }
 }
 
-static void
-wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride, size_t ldm,
-    int t0, int count)
+/* out tiles [t0, t0 + count) = A^T M A + bias, then the flags */
+ALWAYS_INLINE void
+wino_output_t (const int T, const VggWinoGeom *g, const float *m,
+    size_t xi_stride, size_t ldm, int t0, int count)
 {
-  const int o = g->o, h = g->h, w = g->w;
+  const int R = T - 2, o = g->o, h = g->h, w = g->w;
 
   for (int t = 0; t < count; t++) {
     int tile = t0 + t;
     int b = tile / (g->tiles_y * g->tiles_x);
     int ty = tile / g->tiles_x % g->tiles_y, tx = tile % g->tiles_x;
-    int rows =
-        h - ty * VGG_WINO_R < VGG_WINO_R ? h - ty * VGG_WINO_R : VGG_WINO_R;
-    int cols =
-        w - tx * VGG_WINO_R < VGG_WINO_R ? w - tx * VGG_WINO_R : VGG_WINO_R;
-    float *dst =
-        g->out + (((size_t) b * h + ty * VGG_WINO_R) * w + tx * VGG_WINO_R) * o;
+    int rows = h - ty * R < R ? h - ty * R : R;
+    int cols = w - tx * R < R ? w - tx * R : R;
+    float *dst = g->out + (((size_t) b * h + ty * R) * w + tx * R) * o;
     for (int oc = 0; oc < o; oc += VW) {
       int n = o - oc;
-      VEC mm[VGG_WINO_T][VGG_WINO_T], tmp[VGG_WINO_R][VGG_WINO_T],
-          col[VGG_WINO_T], res[VGG_WINO_R];
+      VEC mm[WINO_TMAX][WINO_TMAX], tmp[WINO_TMAX][WINO_TMAX], col[WINO_TMAX],
+          res[WINO_TMAX];
       VEC bias = load_part (g->bias + oc, n);
-      UNROLL for (int i = 0; i < VGG_WINO_T;
-                  i++) UNROLL for (int j = 0; j < VGG_WINO_T; j++) mm[i][j] =
-          V_LOAD (m + (i * VGG_WINO_T + j) * xi_stride + (size_t) t * ldm + oc);
-      UNROLL for (int j = 0; j < VGG_WINO_T; j++)
+      UNROLL for (int i = 0; i < T; i++) UNROLL for (int j = 0; j < T; j++)
+          mm[i][j] =
+              V_LOAD (m + (i * T + j) * xi_stride + (size_t) t * ldm + oc);
+      UNROLL for (int j = 0; j < T; j++)
       {
-        UNROLL for (int i = 0; i < VGG_WINO_T; i++) col[i] = mm[i][j];
-        output_1d (col, res);
-        UNROLL for (int i = 0; i < VGG_WINO_R; i++) tmp[i][j] = res[i];
+        UNROLL for (int i = 0; i < T; i++) col[i] = mm[i][j];
+        output_1d (T, col, res);
+        UNROLL for (int i = 0; i < R; i++) tmp[i][j] = res[i];
       }
       for (int i = 0; i < rows; i++) {
-        output_1d (tmp[i], res);
+        output_1d (T, tmp[i], res);
         for (int j = 0; j < cols; j++) {
           store_part (dst + ((size_t) i * w + j) * o + oc,
               epilogue (res[j], bias, g->flags), n);
@@ -260,6 +321,25 @@ wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride, size_t ldm,
       }
     }
   }
+}
+
+static void
+wino_input (const VggWinoGeom *g, float *v, size_t xi_stride, int t0, int count)
+{
+  if (g->r == 6)
+    wino_input_t (8, g, v, xi_stride, t0, count);
+  else
+    wino_input_t (6, g, v, xi_stride, t0, count);
+}
+
+static void
+wino_output (const VggWinoGeom *g, const float *m, size_t xi_stride, size_t ldm,
+    int t0, int count)
+{
+  if (g->r == 6)
+    wino_output_t (8, g, m, xi_stride, ldm, t0, count);
+  else
+    wino_output_t (6, g, m, xi_stride, ldm, t0, count);
 }
 
 /* --- fully connected: dot products of LIN_NB inputs with LIN_R weight

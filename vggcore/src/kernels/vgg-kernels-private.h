@@ -11,7 +11,8 @@
  *                n padded with zero columns to a multiple of nr
  *   conv weights the B of out (pixels, o) = patches (pixels, 9c) . W,
  *                W (9c, o) row k = (ky * 3 + kx) * c + ic, as GEMM B
- *   Winograd U   (36, o_pad / nr, c, nr): one GEMM B per tile position */
+ *   Winograd U   ((r + 2)^2, o_pad / nr, c, nr): one GEMM B per position
+ *                of the r + 2 input tile */
 #ifndef VGG_KERNELS_PRIVATE_H
 #define VGG_KERNELS_PRIVATE_H
 
@@ -20,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VGG_WINO_T 6 /* F(4x4, 3x3): input tile side */
-#define VGG_WINO_R 4 /* output tile side */
-#define VGG_WINO_XI 36
+/* Winograd tiles: F(r x r, 3x3) with r = 4 or 6 outputs on a side, from
+ * an input tile of r + 2 on a side, (r + 2)^2 positions */
+#define VGG_WINO_XI(r) (((r) + 2) * ((r) + 2))
 
 /* One layer's geometry for the Winograd transforms.  Tiles are numbered
  * over the batch: tile t is image t / (tiles_y tiles_x), row
@@ -35,6 +36,7 @@ typedef struct
   const float *bias;  /* (o) */
   int h, w, c, o;
   int flags; /* VGG_OUT_* */
+  int r;     /* the tile: 4 or 6 outputs on a side */
   int tiles_y, tiles_x;
 } VggWinoGeom;
 

@@ -68,22 +68,28 @@ void vgg_conv3x3_direct (const VggKernels *k, VggPool *pool, float *pad,
     const float *in, const float *panels, const float *bias, float *out, int n,
     int h, int w, int c, int o, int flags);
 
-/* Winograd F(4x4, 3x3) (vgg-winograd.c) for layers with c and o
- * multiples of 8. */
+/* Winograd F(r x r, 3x3), r = 4 or 6 (vgg-winograd.c), for layers with c
+ * and o multiples of 8. */
 #define VGG_WINOGRAD_SCRATCH_FLOATS (6u << 20) /* per thread */
 #define VGG_WINOGRAD_MAX_BLOCK 128             /* tiles per block */
 int vgg_winograd_supported (int c, int o);
+/* The tile r for a layer on h x w maps (chosen by the measurements in
+ * vgg-winograd.c). */
+int vgg_winograd_tile (int h, int w);
 /* The scratch of a pool of threads, in floats, one piece. */
 size_t vgg_winograd_scratch_floats (int threads);
-/* u (36, o_pad / nr, c, nr): the transformed filters G g G^T of packed
- * (3, 3, c, o) in the level's panels, vgg_winograd_packed_floats floats. */
-size_t vgg_winograd_packed_floats (const VggKernels *k, int c, int o);
+/* u ((r + 2)^2, o_pad / nr, c, nr): the transformed filters G g G^T of
+ * packed (3, 3, c, o) in the level's panels, vgg_winograd_packed_floats
+ * floats. */
+size_t vgg_winograd_packed_floats (const VggKernels *k, int c, int o, int r);
 void vgg_winograd_pack (
-    const VggKernels *k, const float *packed, int c, int o, float *u);
-/* Same result as vgg_conv3x3_direct; zeros holds c zero floats. */
+    const VggKernels *k, const float *packed, int c, int o, int r, float *u);
+/* Same result as vgg_conv3x3_direct, u packed for the tile r; zeros holds c
+ * zero floats. */
 void vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
-    const float *zeros, const float *in, const float *u, const float *bias,
-    float *out, int n, int h, int w, int c, int o, int flags);
+    const float *zeros, const float *in, const float *u, int r,
+    const float *bias, float *out, int n, int h, int w, int c, int o,
+    int flags);
 
 /* out (n, h/2, w/2, c) */
 void vgg_maxpool2x2_nhwc (

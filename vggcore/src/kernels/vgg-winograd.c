@@ -1,9 +1,10 @@
-/* 3x3 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and
- * Gray, 2015), on NHWC activations.
+/* 3x3 convolution by Winograd's minimal filtering F(r x r, 3x3) (Lavin and
+ * Gray, 2015), r = 4 or 6, on NHWC activations.
  *
- * Each 4x4 output tile is computed from a 6x6 input tile d:
+ * Each r x r output tile is computed from a T x T input tile d, T = r + 2:
  *   Y = A^T [ (G g G^T) (.) (B^T d B) ] A
- * with interpolation points 0, 1, -1, 2, -2 and infinity:
+ *
+ * F(4x4), interpolation points 0, 1, -1, 2, -2 and infinity:
  *
  *   B^T = | 4  0 -5  0  1  0 |   G = |  1/4     0     0  |
  *         | 0 -4 -4  1  1  0 |       | -1/6  -1/6  -1/6  |
@@ -17,16 +18,37 @@
  *         | 0  1  1  4  4  0 |
  *         | 0  1 -1  8 -8  1 |
  *
- * Summed over input channels, the elementwise product becomes 36
- * independent GEMMs, one per position xi of the 6x6 tile:
+ * F(6x6), points 0, 1, -1, 1/2, -1/2, 2, -2 and infinity:
+ *
+ *   B^T = | 1   0   -21/4   0     21/4   0     -1  0 |
+ *         | 0   1    1    -17/4 -17/4   1      1  0 |
+ *         | 0  -1    1     17/4 -17/4  -1      1  0 |
+ *         | 0  1/2  1/4   -5/2   -5/4   2      1  0 |
+ *         | 0 -1/2  1/4    5/2   -5/4  -2      1  0 |
+ *         | 0   2    4    -5/2   -5    1/2     1  0 |
+ *         | 0  -2    4     5/2   -5   -1/2     1  0 |
+ *         | 0  -1    0     21/4   0   -21/4    0  1 |
+ *
+ *   G = |  1      0      0    |   A^T = | 1  1  1  1   1   1     1    0 |
+ *       | -2/9   -2/9   -2/9  |         | 0  1 -1  2  -2  1/2  -1/2   0 |
+ *       | -2/9    2/9   -2/9  |         | 0  1  1  4   4  1/4   1/4   0 |
+ *       |  1/90   1/45   2/45 |         | 0  1 -1  8  -8  1/8  -1/8   0 |
+ *       |  1/90  -1/45   2/45 |         | 0  1  1 16  16  1/16  1/16  0 |
+ *       | 32/45  16/45   8/45 |         | 0  1 -1 32 -32  1/32 -1/32  1 |
+ *       | 32/45 -16/45   8/45 |
+ *       |  0      0      1    |
+ *
+ * Summed over input channels, the elementwise product becomes T^2
+ * independent GEMMs, one per position xi of the T x T tile:
  *   M[xi] (tiles, o) = V[xi] (tiles, c) . U[xi] (c, o)
  * run by the level's register-blocked GEMM (vgg-kernels-body.h) on U packed
- * once at load in its panels (vgg-kernels-private.h).  16 output pixels
- * take 36 c o multiply-adds instead of 144 c o.
+ * once at load in its panels (vgg-kernels-private.h).  r^2 output pixels
+ * take T^2 c o multiply-adds instead of 9 r^2 c o: 2.25 per pixel for
+ * F(4x4), 1.78 for F(6x6), before the tiles that poke out of the map.
  *
  * Two ways to spread a layer over the threads:
  * - many tiles: each thread takes blocks of tiles and runs the input
- *   transform, the 36 GEMMs and the output transform of its block in its
+ *   transform, the GEMMs and the output transform of its block in its
  *   own slice of the scratch, where V and M stay in cache;
  * - few tiles (the 28x28 and 14x14 layers at small batches): one block of
  *   every tile, each stage split over all threads (the GEMMs by position
@@ -36,8 +58,6 @@
 
 #include <string.h>
 
-#define T VGG_WINO_T
-#define XI VGG_WINO_XI
 /* tiles per thread under which a layer runs as one shared block */
 #define SHARED_TILES_PER_THREAD 64
 
@@ -47,6 +67,32 @@ vgg_winograd_supported (int c, int o)
   return c % 8 == 0 && o % 8 == 0;
 }
 
+/* The tile by measurement (bench/winograd-tiles, 40 rounds interleaved,
+ * 2 threads, AMD Zen 4 at the avx512bf16 level; best-of ratio F(6x6) /
+ * F(4x4) per VGG16 shape, one image for the head's maps, 8 below):
+ *   224x224 64->64 0.91; 112x112 64->128 0.93, 128->128 0.92;
+ *   56x56 128->256 0.96, 256->256 0.98;
+ *   28x28 256->512 0.93 (batch 8) 0.98 (batch 1), 512->512 0.97 / 1.03;
+ *   14x14 512->512 1.07 / 1.44.
+ * F(6x6) does 18% fewer multiplies on the large maps (9% on 56x56 and
+ * 28x28, whose 6x6 tiles poke out, none on 14x14) and its transforms cost
+ * more per pixel, so it wins by less than that.  On 28x28 it gains a few
+ * percent at batch 8, none at batch 1, and its filters take 1.78 times
+ * F(4x4)'s memory: 74 MB more for VGG16's 28x28 layers.  So F(6x6) for
+ * maps of at least 56x56 (21 MB more for VGG16), F(4x4) below.  VGG16
+ * whole (vgg-bench, 6 rounds interleaved, best ms per batch): batch 1
+ * 74.9 all F(4x4), 70.6 this choice, 73.0 F(6x6) from 28x28; batch 8
+ * 433.4, 418.7 and 447.7.  Accuracy:
+ * test-layers bounds F(6x6) at 3e-5 of the largest output (measured up to
+ * 1.2e-5 at 128 channels, F(4x4) 5e-6); in the parity tests the worst
+ * error, VGG19_bn's fc7, goes from 1.7e-5 to 3.0e-5 of the largest value
+ * (the bound is 1e-4). */
+int
+vgg_winograd_tile (int h, int w)
+{
+  return h >= 56 && w >= 56 ? 6 : 4;
+}
+
 static int
 padded (const VggKernels *k, int o)
 {
@@ -54,16 +100,16 @@ padded (const VggKernels *k, int o)
 }
 
 size_t
-vgg_winograd_packed_floats (const VggKernels *k, int c, int o)
+vgg_winograd_packed_floats (const VggKernels *k, int c, int o, int r)
 {
-  return (size_t) XI * c * padded (k, o);
+  return (size_t) VGG_WINO_XI (r) * c * padded (k, o);
 }
 
 void
 vgg_winograd_pack (
-    const VggKernels *k, const float *packed, int c, int o, float *u)
+    const VggKernels *k, const float *packed, int c, int o, int r, float *u)
 {
-  static const double G[T][3] = {
+  static const double G4[6][3] = {
     { 1.0 / 4, 0, 0 },
     { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
     { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
@@ -71,14 +117,25 @@ vgg_winograd_pack (
     { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
     { 0, 0, 1 },
   };
-  const int nr = k->nr, o_pad = padded (k, o);
+  static const double G6[8][3] = {
+    { 1, 0, 0 },
+    { -2.0 / 9, -2.0 / 9, -2.0 / 9 },
+    { -2.0 / 9, 2.0 / 9, -2.0 / 9 },
+    { 1.0 / 90, 1.0 / 45, 2.0 / 45 },
+    { 1.0 / 90, -1.0 / 45, 2.0 / 45 },
+    { 32.0 / 45, 16.0 / 45, 8.0 / 45 },
+    { 32.0 / 45, -16.0 / 45, 8.0 / 45 },
+    { 0, 0, 1 },
+  };
+  const double (*G)[3] = r == 6 ? G6 : G4;
+  const int T = r + 2, nr = k->nr, o_pad = padded (k, o);
 
-  /* packed: (3, 3, c, o); u: (36, o_pad / nr, c, nr), U = G g G^T, the
+  /* packed: (3, 3, c, o); u: (T^2, o_pad / nr, c, nr), U = G g G^T, the
    * padding columns zero */
-  memset (u, 0, vgg_winograd_packed_floats (k, c, o) * sizeof (float));
+  memset (u, 0, vgg_winograd_packed_floats (k, c, o, r) * sizeof (float));
   for (int ic = 0; ic < c; ic++)
     for (int oc = 0; oc < o; oc++) {
-      double g[3][3], gg[T][3];
+      double g[3][3], gg[8][3];
       for (int ky = 0; ky < 3; ky++)
         for (int kx = 0; kx < 3; kx++)
           g[ky][kx] = packed[((size_t) (ky * 3 + kx) * c + ic) * o + oc];
@@ -107,6 +164,7 @@ typedef struct
   VggWinoGeom g;
   float *scratch;
   const float *u;
+  int xi; /* positions of the input tile */
   int o_pad, n_tiles;
   int block; /* tiles per task */
   /* the shared block: V, M and the stage's split */
@@ -124,12 +182,12 @@ block_task (void *user_data, int task, int thread)
   int t0 = task * job->block;
   int count = job->n_tiles - t0 < job->block ? job->n_tiles - t0 : job->block;
   float *v = job->scratch + (size_t) thread * VGG_WINOGRAD_SCRATCH_FLOATS;
-  float *m = v + (size_t) XI * job->block * c;
+  float *m = v + (size_t) job->xi * job->block * c;
 
   if (count <= 0)
     return;
   k->wino_input (&job->g, v, (size_t) count * c, t0, count);
-  for (int xi = 0; xi < XI; xi++)
+  for (int xi = 0; xi < job->xi; xi++)
     k->gemm (count, o_pad, c, v + (size_t) xi * count * c, c,
         job->u + (size_t) xi * c * o_pad, m + (size_t) xi * count * o_pad,
         o_pad);
@@ -176,12 +234,12 @@ shared_output_task (void *user_data, int task, int thread)
 
 void
 vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
-    const float *zeros, const float *in, const float *u, const float *bias,
-    float *out, int n, int h, int w, int c, int o, int flags)
+    const float *zeros, const float *in, const float *u, int r,
+    const float *bias, float *out, int n, int h, int w, int c, int o, int flags)
 {
   int threads = vgg_pool_get_threads (pool);
-  int o_pad = padded (k, o);
-  size_t per_tile = (size_t) XI * (c + o_pad);
+  int o_pad = padded (k, o), xi = VGG_WINO_XI (r);
+  size_t per_tile = (size_t) xi * (c + o_pad);
   WinoJob job = {
     .k = k,
     .g = {
@@ -194,9 +252,11 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
       .c = c,
       .o = o,
       .flags = flags,
-      .tiles_y = (h + VGG_WINO_R - 1) / VGG_WINO_R,
-      .tiles_x = (w + VGG_WINO_R - 1) / VGG_WINO_R,
+      .r = r,
+      .tiles_y = (h + r - 1) / r,
+      .tiles_x = (w + r - 1) / r,
     },
+    .xi = xi,
     .scratch = scratch,
     .u = u,
     .o_pad = o_pad,
@@ -211,10 +271,10 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
       job.count =
           job.n_tiles - job.t0 < max_shared ? job.n_tiles - job.t0 : max_shared;
       job.v = scratch;
-      job.m = scratch + (size_t) XI * job.count * c;
+      job.m = scratch + (size_t) xi * job.count * c;
       vgg_pool_run (pool, (job.count + STAGE_TILES - 1) / STAGE_TILES,
           shared_input_task, &job);
-      vgg_pool_run (pool, XI * job.panels, shared_gemm_task, &job);
+      vgg_pool_run (pool, xi * job.panels, shared_gemm_task, &job);
       vgg_pool_run (pool, (job.count + STAGE_TILES - 1) / STAGE_TILES,
           shared_output_task, &job);
     }
