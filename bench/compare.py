@@ -8,8 +8,9 @@ usage: bench/compare.py [--build build] [--arch vgg16[,vgg11,...]]
 
 Each measurement is a fresh process (so each peak RSS is its own) that
 warms up once and times --iters forward passes of a random batch:
-  vggcore-fp32  BUILD/vggcore/tools/vgg-bench (torchvision's architecture,
-                random weights), the kernel level of this CPU
+  vggcore-fp32  BUILD/vggcore/tools/vgg-bench on a .pth file of the same
+                torchvision model (torch.save of its state_dict, as a user
+                would load it), the kernel level of this CPU
   vggcore-bf16  the same with --precision bf16 (when vgg-bench has it)
   pytorch-fp32  torchvision model, eval, channels_last, torch.jit.trace +
                 torch.jit.optimize_for_inference, under no_grad
@@ -63,9 +64,12 @@ def worker(args):
     torch.set_num_threads(args.threads)
     h, w = args.size
     model = torch_model(args.arch)
+    if args.worker == "save":
+        torch.save(model.state_dict(), args.file_out)
+        return 0
     if args.worker == "export":
         x = torch.randn(1, 3, h, w)
-        torch.onnx.export(model, x, args.onnx_out, opset_version=17,
+        torch.onnx.export(model, x, args.file_out, opset_version=17,
                           input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}})
         return 0
@@ -110,12 +114,12 @@ def run(cmd, what, env=None, cwd=None):
     return last_json(p.stdout, what)
 
 
-def measure(engine, arch, batch, args, onnx_path):
+def measure(engine, arch, batch, args, onnx_path, pth_path):
     h, w = args.size
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     if engine.startswith("vggcore"):
         cmd = [os.path.join(args.build, "vggcore", "tools", "vgg-bench"),
-               "--arch", arch, "--batch", str(batch),
+               "--model", pth_path, "--batch", str(batch),
                "--threads", str(args.threads), "--iters", str(args.iters),
                "--size", "%dx%d" % (h, w)]
         if engine == "vggcore-bf16":
@@ -156,7 +160,7 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--out")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--onnx-out", help=argparse.SUPPRESS)
+    ap.add_argument("--file-out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         args.batch = int(args.batch.split(",")[0])
@@ -187,6 +191,16 @@ def main():
         except (OSError, subprocess.CalledProcessError) as e:
             print("onnxruntime: npm install failed (%s), not run" % e)
             engines.remove("onnxruntime")
+    pth = {}
+    for arch in archs:
+        # the weights every engine runs (torch_model's seed), as a file
+        pth[arch] = os.path.join(HERE, "out", "%s.pth" % arch)
+        if any(e.startswith("vggcore") for e in engines) and not \
+                os.path.exists(pth[arch]):
+            os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
+            subprocess.run([sys.executable, os.path.abspath(__file__),
+                            "--worker", "save", "--arch", arch,
+                            "--file-out", pth[arch]], check=True)
     onnx = {}
     if "onnxruntime" in engines:
         os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
@@ -197,7 +211,7 @@ def main():
                 subprocess.run([sys.executable, os.path.abspath(__file__),
                                 "--worker", "export", "--arch", arch,
                                 "--size", "%dx%d" % args.size,
-                                "--onnx-out", onnx[arch]], check=True)
+                                "--file-out", onnx[arch]], check=True)
 
     results = {}
     for rnd in range(args.rounds):
@@ -206,7 +220,8 @@ def main():
                 # alternate the order each round
                 order = engines if rnd % 2 == 0 else engines[::-1]
                 for engine in order:
-                    r = measure(engine, arch, batch, args, onnx.get(arch))
+                    r = measure(engine, arch, batch, args, onnx.get(arch),
+                                pth[arch])
                     results.setdefault((arch, batch, engine), []).append(r)
                     print("round %d %s batch %d %-13s %8.1f ms/batch (min) "
                           "%8.1f (median)" % (rnd + 1, arch, batch, engine,
