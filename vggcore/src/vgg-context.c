@@ -51,6 +51,22 @@ struct VggContext
   char error[VGG_ERROR_SIZE];
 };
 
+/* h, w and c of the map out of layers from..to-1, given those of their
+ * input */
+static void
+map_dims (const VggModel *model, int from, int to, int *h, int *w, int *c)
+{
+  for (int i = from; i < to; i++) {
+    const VggLayerInfo *info = &model->layers[i].info;
+    if (info->kind == VGG_LAYER_CONV3X3) {
+      *c = info->out_channels;
+    } else if (info->kind == VGG_LAYER_MAXPOOL) {
+      *h /= 2;
+      *w /= 2;
+    }
+  }
+}
+
 /* The head of a pass: its first layers, whose maps are large enough that
  * one image keeps every thread busy, run image by image, so that only the
  * ping-pong buffers of one image hold their outputs; the rest of the pass
@@ -96,31 +112,28 @@ static int
 activation_floats (const VggModel *model, int n, int h, int w, int last,
     int n_head, size_t *act, size_t *head, size_t *pad)
 {
-  size_t size = (size_t) h * w * 3;
+  int c = 3;
 
-  *act = n * size;
+  *act = (size_t) n * h * w * c;
   *head = 0;
   *pad = 0;
   for (int i = 0; i <= last; i++) {
     const VggLayerInfo *info = &model->layers[i].info;
-    /* the images this layer runs on at once */
-    int m = i < n_head ? 1 : n;
-    if (info->kind == VGG_LAYER_CONV3X3) {
-      size = (size_t) h * w * info->out_channels;
-      if (!vgg_winograd_supported (info->in_channels, info->out_channels)) {
-        size_t p = vgg_conv3x3_padded_floats (m, h, w, info->in_channels);
-        if (p > *pad)
-          *pad = p;
-      }
-    } else if (info->kind == VGG_LAYER_MAXPOOL) {
-      h /= 2;
-      w /= 2;
-      if (h == 0 || w == 0)
-        return 0;
-      size = size / 4;
-    } else {
+    size_t size;
+    if (info->kind != VGG_LAYER_CONV3X3 && info->kind != VGG_LAYER_MAXPOOL)
       continue;
+    if (info->kind == VGG_LAYER_CONV3X3
+        && !vgg_winograd_supported (info->in_channels, info->out_channels)) {
+      /* the images this layer runs on at once */
+      size_t p = vgg_conv3x3_padded_floats (
+          i < n_head ? 1 : n, h, w, info->in_channels);
+      if (p > *pad)
+        *pad = p;
     }
+    map_dims (model, i, i + 1, &h, &w, &c);
+    if (h == 0 || w == 0)
+      return 0;
+    size = (size_t) h * w * c;
     /* the head's last layer writes its image into the batch buffer */
     if (i < n_head - 1 && size > *head)
       *head = size;
@@ -360,21 +373,6 @@ typedef enum
   INPUT_NHWC  /* (n, h, w, 3), the engine's own order: read in place */
 } InputLayout;
 
-/* h, w and c of the map out of layers 0..count-1 of the input h x w x 3 */
-static void
-map_dims (const VggModel *model, int count, int *h, int *w, int *c)
-{
-  for (int i = 0; i < count; i++) {
-    const VggLayerInfo *info = &model->layers[i].info;
-    if (info->kind == VGG_LAYER_CONV3X3) {
-      *c = info->out_channels;
-    } else if (info->kind == VGG_LAYER_MAXPOOL) {
-      *h /= 2;
-      *w /= 2;
-    }
-  }
-}
-
 /* Runs map layer i (a convolution or a max pool) on n images (n, h, w, c)
  * at src into dst, and updates h, w and c to its output's. */
 static void
@@ -467,7 +465,7 @@ context_forward (VggContext *ctx, const float *input, InputLayout layout, int n,
 
   /* the head, image by image: its last layer writes each image's map into
    * act[1], where the batch continues */
-  map_dims (model, n_head, &h, &w, &c);
+  map_dims (model, 0, n_head, &h, &w, &c);
   head_out = (size_t) h * w * c;
   for (int j = 0; j < n && n_head > 0; j++) {
     const float *in = src + (size_t) j * height * width * 3;
