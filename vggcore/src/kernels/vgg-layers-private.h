@@ -71,7 +71,9 @@ void vgg_conv3x3_direct (const VggKernels *k, VggPool *pool, float *pad,
 /* Winograd F(r x r, 3x3), r = 4 or 6 (vgg-winograd.c), for layers with c
  * and o multiples of 8. */
 #define VGG_WINOGRAD_SCRATCH_FLOATS (6u << 20) /* per thread */
-#define VGG_WINOGRAD_MAX_BLOCK 128             /* tiles per block */
+/* output pixels per block: 128 F(4x4) tiles, 56 F(6x6) ones, whose V and
+ * M take about the same scratch */
+#define VGG_WINOGRAD_MAX_BLOCK_PIXELS 2048
 int vgg_winograd_supported (int c, int o);
 /* The tile r for a layer on h x w maps (chosen by the measurements in
  * vgg-winograd.c). */

@@ -281,8 +281,8 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
   } else {
     int max_block = (int) (VGG_WINOGRAD_SCRATCH_FLOATS / per_tile);
     int n_tasks;
-    if (max_block > VGG_WINOGRAD_MAX_BLOCK)
-      max_block = VGG_WINOGRAD_MAX_BLOCK;
+    if (max_block > VGG_WINOGRAD_MAX_BLOCK_PIXELS / (r * r))
+      max_block = VGG_WINOGRAD_MAX_BLOCK_PIXELS / (r * r);
     /* as few blocks as the scratch allows, a multiple of the threads */
     n_tasks = (job.n_tiles + max_block - 1) / max_block;
     n_tasks = (n_tasks + threads - 1) / threads * threads;
