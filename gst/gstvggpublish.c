@@ -863,12 +863,13 @@ static void
 on_connect (struct mosquitto *mosq, void *data, int rc)
 {
   GstVggPublish *self = data;
-  gboolean caught_up = FALSE;
+  gboolean caught_up = FALSE, started;
   guint64 dropped = 0;
   gdouble seconds = 0;
 
   g_mutex_lock (&self->lock);
-  if (!self->started) {
+  started = self->started;
+  if (!started) {
     self->connack = rc;
     gst_vgg_publish_signal_locked (self);
   }
@@ -889,7 +890,7 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
 
   if (caught_up)
     gst_vgg_publish_post_reconnected (self, seconds, dropped);
-  else if (rc != 0 && self->started)
+  else if (rc != 0 && started)
     GST_WARNING_OBJECT (self, "broker %s refused a reconnection: %s",
         self->active_address, mosquitto_connack_string (rc));
 }
