@@ -658,11 +658,23 @@ run_live (const gchar *leaky, gint seconds_x10, gint *total, guint64 *inferred,
   GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
   GstElement *v = gst_bin_get_by_name (GST_BIN (p), "v");
   gint counts[2] = { 0, 0 }, out;
+  GstStateChangeReturn change;
+  GstState state;
   GstMessage *msg;
 
   g_signal_connect (sink, "handoff", G_CALLBACK (count_buffer), counts);
   fail_unless (
       gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  /* PLAYING first (the sink prerolls on the first inferred frame): EOS
+   * sent while the change is still under way would hold the pipeline's
+   * state lock, which the change needs, while the source's thread, which
+   * the EOS needs, waits on the full element whose frames wait on the
+   * sink's preroll (under ThreadSanitizer the first frame takes seconds) */
+  change = gst_element_get_state (p, &state, NULL, 120 * GST_SECOND);
+  fail_unless (change != GST_STATE_CHANGE_FAILURE
+          && change != GST_STATE_CHANGE_ASYNC && state == GST_STATE_PLAYING,
+      "leaky=%s: not PLAYING after 120 s (%s)", leaky,
+      gst_element_state_change_return_get_name (change));
   g_usleep (seconds_x10 * G_USEC_PER_SEC / 10);
   out = g_atomic_int_get (&counts[0]);
   /* the frames still in the element then drain before EOS */
