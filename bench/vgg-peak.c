@@ -3,7 +3,7 @@
  * AVX-512), bf16 vdpbf16ps (AVX512-BF16) and AMX-BF16 tiles, each where the
  * kernel level of this process (vggcore's detection, VGG_ISA) has it.
  * Prints one JSON line; a level the CPU lacks is null. */
-#include <vggcore/vggcore.h>
+#include "vgg-kernels-private.h"
 
 #include <immintrin.h>
 #include <stdint.h>
@@ -72,18 +72,11 @@ dpbf16_gflops (void)
 /* AMX: tdpbf16ps on 16x32 bf16 tiles into a 16x16 fp32 tile,
  * 16 * 16 * 32 * 2 flops each; four accumulators from two A and two B
  * tiles.  vgg_isa_get () has asked Linux for the tile permission. */
-struct tile_config
-{
-  uint8_t palette, start_row, reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
 __attribute__ ((target ("amx-tile,amx-bf16"))) static double
 amx_gflops (void)
 {
   static uint16_t buf[16 * 32] __attribute__ ((aligned (64)));
-  struct tile_config cfg;
+  AmxTileConfig cfg;
   long iters = ITERS / 8;
   double t;
 
@@ -95,7 +88,7 @@ amx_gflops (void)
   }
   for (int i = 0; i < 16 * 32; i++)
     buf[i] = 0x3c00;
-  _tile_loadconfig (&cfg);
+  vgg_amx_load_config (&cfg);
   _tile_zero (0);
   _tile_zero (1);
   _tile_zero (2);

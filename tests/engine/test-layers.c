@@ -1,10 +1,14 @@
 /* Every fast layer against its reference, at every kernel level this CPU
  * has, on odd shapes, fixed seeds, with 1, 2 and 3 threads.  Bound:
  * max|fast - ref| <= 1e-5 * max|ref| (float32 against double-accumulated
- * loops), 3e-5 for Winograd F(6x6), whose transforms round more.  A level the CPU lacks is named as not run, never counted.  The
- * levels' GEMM is also checked against OpenBLAS's cblas_sgemm, an
- * independent implementation. */
+ * loops), 3e-5 for Winograd F(6x6), whose transforms round more.  A level
+ * the CPU lacks is named as not run, never counted.  The levels' GEMM is
+ * also checked against OpenBLAS's cblas_sgemm, an independent
+ * implementation.  The AMX convolution runs on the CPU's tiles at the amx
+ * level and, on every CPU, on the model of the tiles in amx-model.h. */
 #include "vgg-layers-private.h"
+
+#include "amx-model.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -173,6 +177,83 @@ test_winograd (VggPool *pool, float *scratch, int r, int n, int c, int o, int h,
   free (in), free (weight), free (bias), free (gamma), free (beta);
   free (mean), free (var), free (ref), free (in_nhwc), free (out_nhwc);
   free (packed), free (packed_bias), free (got), free (u), free (zeros);
+}
+
+/* The bf16 convolution of the AMX kernel (k->conv_amx: the CPU's tiles or
+ * the model above) against the reference on bf16 inputs and weights, whose
+ * products are exact in fp32: bound 1e-5 * max|ref| as for fp32.  With
+ * VGG_OUT_BF16 every output must also be a bf16 value within half an ulp
+ * (2^-8 relative) of the fp32 output. */
+static void
+test_conv_amx (const VggKernels *k, const char *how, VggPool *pool, int n,
+    int c, int o, int h, int w, int relu)
+{
+  size_t in_count = (size_t) n * c * h * w, out_count = (size_t) n * o * h * w;
+  float *in = random_floats (in_count);
+  float *weight = random_floats ((size_t) o * c * 9);
+  float *bias = random_floats (o);
+  float *ref = malloc (out_count * sizeof (float));
+  float *in_nhwc = malloc (in_count * sizeof (float));
+  float *out_nhwc = malloc (out_count * sizeof (float));
+  float *out_bf16 = malloc (out_count * sizeof (float));
+  float *packed = malloc ((size_t) 9 * c * o * sizeof (float));
+  float *packed_bias = malloc (o * sizeof (float));
+  vgg_bf16 *wt =
+      malloc (vgg_conv3x3_amx_packed_count (c, o) * sizeof (vgg_bf16));
+  float *pad =
+      malloc (vgg_conv3x3_amx_padded_floats (n, h, w, c) * sizeof (float));
+  float *got;
+  int faults = emu_faults, bad = -1;
+  char what[192];
+
+  vgg_round_bf16 (in, in_count);
+  vgg_round_bf16 (weight, (size_t) o * c * 9);
+  vgg_conv3x3_ref (in, weight, bias, ref, n, c, o, h, w, relu);
+  vgg_nchw_to_nhwc (pool, in, in_nhwc, n, c, h, w);
+  vgg_conv3x3_pack (
+      weight, bias, NULL, NULL, NULL, NULL, c, o, packed, packed_bias);
+  vgg_conv3x3_amx_pack (packed, c, o, wt);
+  vgg_conv3x3_amx (k, pool, pad, in_nhwc, wt, packed_bias, out_nhwc, n, h, w, c,
+      o, relu ? VGG_OUT_RELU : 0);
+  vgg_conv3x3_amx (k, pool, pad, in_nhwc, wt, packed_bias, out_bf16, n, h, w, c,
+      o, (relu ? VGG_OUT_RELU : 0) | VGG_OUT_BF16);
+  got = nhwc_to_nchw (out_nhwc, n, h, w, o);
+  snprintf (what, sizeof what,
+      "amx conv3x3 (%s) n=%d c=%d o=%d h=%d w=%d relu=%d threads=%d", how, n, c,
+      o, h, w, relu, vgg_pool_get_threads (pool));
+  check_close (what, got, ref, out_count, 1e-5);
+
+  for (size_t e = 0; e < out_count && bad < 0; e++)
+    if (vgg_bf16_to_float (vgg_float_to_bf16 (out_bf16[e])) != out_bf16[e]
+        || fabsf (out_bf16[e] - out_nhwc[e])
+            > fabsf (out_nhwc[e]) * 0x1p-8f * 1.001f)
+      bad = (int) e;
+  checks++;
+  if (bad >= 0 || emu_faults != faults) {
+    failures++;
+    printf ("FAIL %s, bf16 output: %d tile faults; output %d is %a, fp32 "
+            "%a\n",
+        what, emu_faults - faults, bad, bad >= 0 ? out_bf16[bad] : 0.0f,
+        bad >= 0 ? out_nhwc[bad] : 0.0f);
+  } else {
+    printf ("ok   %s, bf16 output\n", what);
+  }
+  free (in), free (weight), free (bias), free (ref), free (in_nhwc);
+  free (out_nhwc), free (out_bf16), free (packed), free (packed_bias);
+  free (wt), free (pad), free (got);
+}
+
+/* The AMX kernel's cases: the channels it takes (multiples of 32), outputs
+ * that are not a multiple of its 32 (16, 48, 70), 9x7 and 1x1 maps whose
+ * rows end inside a block, batch 3, and maps of many blocks per task */
+static void
+test_conv_amx_cases (const VggKernels *k, const char *how, VggPool *pool)
+{
+  test_conv_amx (k, how, pool, 3, 32, 48, 9, 7, 1);
+  test_conv_amx (k, how, pool, 1, 64, 16, 1, 1, 0);
+  test_conv_amx (k, how, pool, 2, 96, 70, 13, 10, 1);
+  test_conv_amx (k, how, pool, 1, 64, 64, 33, 29, 1);
+  test_conv_amx (k, how, pool, 3, 32, 32, 2, 45, 0);
 }
 
 static void
@@ -523,6 +604,8 @@ test_level (VggPool *pool, float *scratch)
   test_gemm_against_openblas (13, 19, 9);
   test_gemm_against_openblas (128, 64, 64);
   test_gemm_against_openblas (7, 200, 131);
+  if (kernels->conv_amx)
+    test_conv_amx_cases (kernels, "the CPU's tiles", pool);
 }
 
 int
@@ -553,6 +636,16 @@ main (void)
       free (scratch);
       vgg_pool_free (pool);
     }
+  }
+
+  /* the AMX kernel's code on the C model of the tiles, on every CPU */
+  for (int threads = 1; threads <= 3; threads += 2) {
+    VggKernels modelled = *vgg_kernels_for (VGG_ISA_GENERIC);
+    VggPool *pool = vgg_pool_new (threads);
+    modelled.conv_amx = conv_amx_emulated;
+    rng_state = 77 + threads;
+    test_conv_amx_cases (&modelled, "tiles modelled in C", pool);
+    vgg_pool_free (pool);
   }
 
   {

@@ -102,15 +102,15 @@ head_layers (const VggModel *model, int n, int h, int w, int last, int threads)
   return i;
 }
 
-/* The activation memory of a pass over n images of h x w through layers
- * 0..last whose first n_head layers run image by image, in floats: each
- * batch buffer (*act: the input, the head's last output and every later
- * layer's, n images each), each head buffer (*head: one image) and the
- * padded input of a direct convolution (*pad).  Returns 0 when the pools
- * would shrink the image to nothing. */
+/* The activation memory of a pass in precision p over n images of h x w
+ * through layers 0..last whose first n_head layers run image by image, in
+ * floats: each batch buffer (*act: the input, the head's last output and
+ * every later layer's, n images each), each head buffer (*head: one image)
+ * and the padded input of a direct or AMX convolution (*pad).  Returns 0
+ * when the pools would shrink the image to nothing. */
 static int
-activation_floats (const VggModel *model, int n, int h, int w, int last,
-    int n_head, size_t *act, size_t *head, size_t *pad)
+activation_floats (const VggModel *model, VggPrecision p, int n, int h, int w,
+    int last, int n_head, size_t *act, size_t *head, size_t *pad)
 {
   int c = 3;
 
@@ -122,13 +122,16 @@ activation_floats (const VggModel *model, int n, int h, int w, int last,
     size_t size;
     if (info->kind != VGG_LAYER_CONV3X3 && info->kind != VGG_LAYER_MAXPOOL)
       continue;
-    if (info->kind == VGG_LAYER_CONV3X3
-        && !vgg_winograd_supported (info->in_channels, info->out_channels)) {
+    if (info->kind == VGG_LAYER_CONV3X3) {
       /* the images this layer runs on at once */
-      size_t p = vgg_conv3x3_padded_floats (
-          i < n_head ? 1 : n, h, w, info->in_channels);
-      if (p > *pad)
-        *pad = p;
+      int images = i < n_head ? 1 : n;
+      size_t floats = 0;
+      if (p == VGG_PRECISION_BF16 && model->layers[i].amx)
+        floats = vgg_conv3x3_amx_padded_floats (images, h, w, c);
+      else if (!vgg_winograd_supported (c, info->out_channels))
+        floats = vgg_conv3x3_padded_floats (images, h, w, c);
+      if (floats > *pad)
+        *pad = floats;
     }
     map_dims (model, i, i + 1, &h, &w, &c);
     if (h == 0 || w == 0)
@@ -167,6 +170,29 @@ grow_activations (VggContext *ctx, size_t act, size_t head, size_t pad)
       && grow (&ctx->pad, 1, &ctx->pad_floats, pad);
 }
 
+/* The buffers grown for a pass in the context's precision at the model's
+ * own input size (a pass on a larger one grows them), for a full batch and
+ * for one image, which has no head. */
+static int
+grow_for_model (VggContext *ctx)
+{
+  const VggModel *model = ctx->model;
+  size_t act = 0, head = 0, pad = 0;
+  const int n_max = ctx->max_batch;
+
+  for (int n = 1; n <= n_max; n += n_max > 1 ? n_max - 1 : 1) {
+    int h = model->input_height, w = model->input_width,
+        last = model->n_layers - 1;
+    size_t a, hd, pd;
+    activation_floats (model, ctx->precision, n, h, w, last,
+        head_layers (model, n, h, w, last, ctx->threads), &a, &hd, &pd);
+    act = a > act ? a : act;
+    head = hd > head ? hd : head;
+    pad = pd > pad ? pd : pad;
+  }
+  return grow_activations (ctx, act, head, pad);
+}
+
 VggStatus
 vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
     char error[VGG_ERROR_SIZE])
@@ -180,7 +206,6 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
     VggPrecision precision, VggContext **out, char error[VGG_ERROR_SIZE])
 {
   VggContext *ctx;
-  size_t act = 0, head = 0, pad = 0;
   int classes, max_channels = 3, winograd = 0, max_linear = 0;
 
   *out = NULL;
@@ -250,19 +275,7 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
            * sizeof (vgg_bf16)))
       == NULL)
     goto nomem;
-  /* sized for the model's own input size (a pass on a larger one grows
-   * them), for a full batch and for one image, which has no head */
-  for (int n = 1; n <= max_batch; n += max_batch > 1 ? max_batch - 1 : 1) {
-    int h = model->input_height, w = model->input_width,
-        last = model->n_layers - 1;
-    size_t a, hd, pd;
-    activation_floats (model, n, h, w, last,
-        head_layers (model, n, h, w, last, threads), &a, &hd, &pd);
-    act = a > act ? a : act;
-    head = hd > head ? hd : head;
-    pad = pd > pad ? pd : pad;
-  }
-  if (!grow_activations (ctx, act, head, pad))
+  if (!grow_for_model (ctx))
     goto nomem;
   *out = ctx;
   return VGG_OK;
@@ -327,9 +340,14 @@ vgg_context_set_precision (VggContext *ctx, VggPrecision precision)
     return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
         "unknown precision %d", (int) precision);
   status = vgg_model_prepare (ctx->model, precision, ctx->error);
-  if (status == VGG_OK)
-    ctx->precision = precision;
-  return status;
+  if (status != VGG_OK)
+    return status;
+  ctx->precision = precision;
+  if (!grow_for_model (ctx))
+    return vgg_set_error (ctx->error, VGG_ERROR_NOMEM, NULL,
+        "out of memory for the buffers of %s precision",
+        vgg_precision_to_string (precision));
+  return VGG_OK;
 }
 
 VggPrecision
@@ -387,7 +405,10 @@ run_map_layer (VggContext *ctx, int i, int relu, const float *src, float *dst,
       (relu ? VGG_OUT_RELU : 0) | (p == VGG_PRECISION_BF16 ? VGG_OUT_BF16 : 0);
 
   if (layer->info.kind == VGG_LAYER_CONV3X3) {
-    if (layer->winograd[p])
+    if (p == VGG_PRECISION_BF16 && layer->amx)
+      vgg_conv3x3_amx (k, ctx->pool, ctx->pad, src, layer->amx, layer->bias,
+          dst, n, *h, *w, *c, layer->info.out_channels, flags);
+    else if (layer->winograd[p])
       vgg_conv3x3_winograd (k, ctx->pool, ctx->scratch, ctx->zeros, src,
           layer->winograd[p], layer->wino_r, layer->bias, dst, n, *h, *w, *c,
           layer->info.out_channels, flags);
@@ -436,7 +457,7 @@ context_forward (VggContext *ctx, const float *input, InputLayout layout, int n,
         "height must be between 32 and 16384",
         width, height);
   if (!activation_floats (
-          model, n, height, width, last, n_head, &need, &head, &pad))
+          model, p, n, height, width, last, n_head, &need, &head, &pad))
     return vgg_set_error (ctx->error, VGG_ERROR_INVALID, NULL,
         "input %dx%d is too small "
         "for the pools of %s",

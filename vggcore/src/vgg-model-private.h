@@ -23,6 +23,8 @@ typedef struct
                                            (kernels/vgg-layers-private.h
                                            has both layouts) */
   int wino_r; /* their tile: vgg_winograd_tile at the model's input size */
+  vgg_bf16 *amx; /* VGG_PRECISION_BF16's weights at the amx level, in
+                    place of panels and winograd, or NULL */
   /* linear: torch layout, borrowed from the file's mapping when it holds
    * aligned F32, else owned copies */
   const float *weight;   /* (out, in) */

@@ -81,9 +81,10 @@ vgg_model_alloc (int n_layers)
   return model;
 }
 
-/* One conv layer's kernels for a precision: Winograd's transformed filters
- * when the channels allow (the tile chosen for its h x w maps at the
- * model's input size), else the direct kernel's panels. */
+/* One conv layer's kernels for a precision: in bf16 the AMX tiles' weights
+ * when the level and the channels allow; else Winograd's transformed
+ * filters when the channels allow (the tile chosen for its h x w maps at
+ * the model's input size), else the direct kernel's panels. */
 static int
 prepare_conv (
     const VggKernels *k, VggLayer *layer, VggPrecision precision, int h, int w)
@@ -93,6 +94,13 @@ prepare_conv (
   const float *src = layer->packed;
   float *rounded = NULL;
 
+  if (precision == VGG_PRECISION_BF16 && vgg_conv3x3_amx_supported (k, c, o)) {
+    layer->amx =
+        malloc (vgg_conv3x3_amx_packed_count (c, o) * sizeof (vgg_bf16));
+    if (layer->amx != NULL)
+      vgg_conv3x3_amx_pack (layer->packed, c, o, layer->amx);
+    return layer->amx != NULL;
+  }
   if (precision == VGG_PRECISION_BF16) {
     if ((rounded = malloc (count * sizeof (float))) == NULL)
       return 0;
@@ -169,7 +177,8 @@ vgg_model_prepare (
       w /= 2;
     }
     if (layer->info.kind == VGG_LAYER_CONV3X3 && !layer->winograd[precision]
-        && !layer->panels[precision])
+        && !layer->panels[precision]
+        && !(precision == VGG_PRECISION_BF16 && layer->amx))
       ok = prepare_conv (model->kernels, layer, precision, h, w);
     else if (layer->info.kind == VGG_LAYER_LINEAR
         && precision == VGG_PRECISION_BF16 && !layer->weight_bf16)
@@ -223,6 +232,7 @@ model_free (VggModel *model)
       free (layer->winograd[p]);
     }
     free (layer->weight_bf16);
+    free (layer->amx);
     free (layer->bias);
     free (layer->owned_weight);
     free (layer->owned_bias);

@@ -167,6 +167,7 @@ vgg_kernels_for (VggIsa isa)
 {
   switch (isa) {
     case VGG_ISA_AMX:
+      return &vgg_kernels_amx;
     case VGG_ISA_AVX512BF16:
       return &vgg_kernels_avx512bf16;
     case VGG_ISA_AVX512:

@@ -12,7 +12,10 @@
 #define KERNELS_EXTRA                                                          \
   DEFINE_DOT (dp, vgg_bf16, __m512bh, 32, DP_LOAD, DP_LOADN, DP_FMA)
 #define KERNELS_DOT_ROWS_BF16 dot_rows_dp
+/* vgg-kernels-amx.c includes this file under its own name */
+#ifndef KERNELS_NAME
 #define KERNELS_NAME vgg_kernels_avx512bf16
 #define KERNELS_ISA VGG_ISA_AVX512BF16
+#endif
 
 #include "vgg-kernels-body.h"

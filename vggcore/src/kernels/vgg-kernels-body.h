@@ -12,7 +12,9 @@
  *   V_LOAD_BF16, V_LOADN_BF16  VW (or n) bfloat16 widened to float
  *   MR, NRV             GEMM register block: MR rows x NRV vectors
  *   LIN_R, LIN_NB       dot_rows block: weight rows x inputs
- *   KERNELS_NAME, KERNELS_ISA */
+ *   KERNELS_NAME, KERNELS_ISA
+ * and may define KERNELS_EXTRA (more kernels), KERNELS_DOT_ROWS_BF16 and
+ * KERNELS_CONV_AMX (kernels of its own in the table). */
 #include <string.h>
 
 #define NR (NRV * VW)
@@ -425,6 +427,9 @@ KERNELS_EXTRA
 #ifndef KERNELS_DOT_ROWS_BF16
 #define KERNELS_DOT_ROWS_BF16 dot_rows_bf16
 #endif
+#ifndef KERNELS_CONV_AMX
+#define KERNELS_CONV_AMX NULL
+#endif
 
 const VggKernels KERNELS_NAME = {
   .isa = KERNELS_ISA,
@@ -437,4 +442,5 @@ const VggKernels KERNELS_NAME = {
   .conv_row = conv_row,
   .dot_rows = KERNELS_DOT_ROWS,
   .dot_rows_bf16 = KERNELS_DOT_ROWS_BF16,
+  .conv_amx = KERNELS_CONV_AMX,
 };

@@ -48,6 +48,44 @@ typedef struct
 
 typedef uint16_t vgg_bf16;
 
+/* One layer's bf16 convolution on AMX tiles (vgg-kernels-amx-body.h).
+ * The input is copied, rounded to bf16, into pad with a zero border, n
+ * padded images one after the other, (n (h + 2) (w + 2) + slack, c): the
+ * patch row (ky, kx) of an output at position q = (b (h + 2) + y) (w + 2)
+ * + x starts at pad position q + ky (w + 2) + kx, so for any q0 the rows
+ * q0..q0+15 of a GEMM A tile lie c apart and one tile load reads them.
+ * Positions whose x >= w or y >= h are computed and thrown away. */
+typedef struct
+{
+  const vgg_bf16 *pad;
+  const vgg_bf16 *wt; /* vgg_conv3x3_amx_pack's layout */
+  const float *bias;  /* (o) */
+  float *out;         /* (n, h, w, o) */
+  int n, h, w, c, o;
+  int flags; /* VGG_OUT_* */
+} VggAmxGeom;
+
+/* ldtilecfg's 64 bytes: palette 1 gives 8 tiles of up to 16 rows of 64
+ * bytes, each configured to rows x colsb */
+typedef struct
+{
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+} AmxTileConfig;
+
+/* ldtilecfg on all of cfg: GCC 12's _tile_loadconfig tells the compiler
+ * that it reads 8 bytes, which lets it drop the stores of the rest */
+static inline void
+vgg_amx_load_config (const AmxTileConfig *cfg)
+{
+  __asm__ volatile("ldtilecfg %0" ::"m"(*cfg));
+}
+
+/* positions of an AMX block: two A tiles of 16 rows; outputs of a block:
+ * two B tiles of 16 columns */
+#define VGG_AMX_BLOCK 32
+
 typedef struct
 {
   VggIsa isa;
@@ -80,24 +118,31 @@ typedef struct
   /* As dot_rows with bf16 x and w, products summed in fp32: vdpbf16ps
    * at the avx512bf16 level, each bf16 widened to fp32 (exactly) below it.
    *
-   * There is no bf16 convolution kernel: a direct one on vdpbf16ps does
-   * four times the multiplies of fp32 Winograd F(4x4) at about the same
-   * rate per instruction (one core of AMD Zen 5, bench/vgg-peak: 207
-   * GFLOP/s vdpbf16ps against 169 fp32 FMA), and Winograd in bf16 itself
-   * loses too much (its transformed inputs round badly).  VGG_PRECISION_BF16
-   * runs the fp32 kernels on bf16-rounded weights and inputs, which gives
-   * the products a bf16 kernel would give, summed in fp32. */
+   * Below amx there is no bf16 convolution kernel: a direct one on
+   * vdpbf16ps does four times the multiplies of fp32 Winograd F(4x4) at
+   * about the same rate per instruction (one core of AMD Zen 5,
+   * bench/vgg-peak: 207 GFLOP/s vdpbf16ps against 169 fp32 FMA), and
+   * Winograd in bf16 itself loses too much (its transformed inputs round
+   * badly).  There VGG_PRECISION_BF16 runs the fp32 kernels on
+   * bf16-rounded weights and inputs, which gives the products a bf16
+   * kernel would give, summed in fp32; conv_amx gives the same. */
   void (*dot_rows_bf16) (const vgg_bf16 *x, int n, size_t ldx,
       const vgg_bf16 *w, int rows, int len, float *out, size_t ldo);
+
+  /* The bf16 convolution of positions [q0, q0 + count) (multiples of
+   * VGG_AMX_BLOCK) on AMX tiles, bias and flags applied to the outputs
+   * kept; NULL below the amx level.  Each call configures the tiles of
+   * its thread and releases them. */
+  void (*conv_amx) (const VggAmxGeom *g, int q0, int count);
 } VggKernels;
 
 extern const VggKernels vgg_kernels_generic;
 extern const VggKernels vgg_kernels_avx2;
 extern const VggKernels vgg_kernels_avx512;
 extern const VggKernels vgg_kernels_avx512bf16;
+extern const VggKernels vgg_kernels_amx;
 
-/* The kernels of a level, or of the best level below it that has its own
- * (amx runs the avx512bf16 kernels: see the note in vgg-cpu.c). */
+/* The kernels of a level (amx: avx512bf16's and conv_amx). */
 const VggKernels *vgg_kernels_for (VggIsa isa);
 /* vgg_kernels_for (vgg_isa_get ()) */
 const VggKernels *vgg_kernels_get (void);

@@ -93,6 +93,24 @@ void vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
     const float *bias, float *out, int n, int h, int w, int c, int o,
     int flags);
 
+/* bf16 convolution on AMX tiles (VggKernels.conv_amx), for layers whose
+ * input channels are a multiple of 32 at a level that has it. */
+int vgg_conv3x3_amx_supported (const VggKernels *k, int c, int o);
+/* packed (9c, o) rounded to bf16 in the kernel's B tiles
+ * (vgg-kernels-amx-body.h), vgg_conv3x3_amx_packed_count elements */
+size_t vgg_conv3x3_amx_packed_count (int c, int o);
+void vgg_conv3x3_amx_pack (const float *packed, int c, int o, vgg_bf16 *wt);
+/* The padded bf16 copy of an input that vgg_conv3x3_amx makes in pad, in
+ * floats (two bf16 each). */
+size_t vgg_conv3x3_amx_padded_floats (int n, int h, int w, int c);
+/* out (n, h, w, o) = conv3x3(in (n, h, w, c)) + bias, then flags, the
+ * products summed in fp32.  in must hold bf16 values, as every
+ * convolution's input in VGG_PRECISION_BF16 does (the pass rounds its
+ * input and every convolution's output): their low halves are dropped. */
+void vgg_conv3x3_amx (const VggKernels *k, VggPool *pool, float *pad,
+    const float *in, const vgg_bf16 *wt, const float *bias, float *out, int n,
+    int h, int w, int c, int o, int flags);
+
 /* out (n, h/2, w/2, c) */
 void vgg_maxpool2x2_nhwc (
     VggPool *pool, const float *in, float *out, int n, int h, int w, int c);
