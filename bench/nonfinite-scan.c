@@ -1,28 +1,16 @@
 /* What the NaN/infinity scan of vgg_model_load costs: opens a model file,
  * times vgg_tensor_find_nonfinite over every tensor (the scan alone, each
  * page read once from the page cache), then a whole vgg_model_load (scan
- * included), best of N runs each.  Not built by meson; from the source
- * tree, after `ninja -C build`:
+ * included), best of N runs each:
  *
- *   cc -O2 -D_GNU_SOURCE -Ivggcore/include -Ivggcore/src/io \
- *       bench/nonfinite-scan.c build/vggcore/libvggcore-internal.a \
- *       -lopenblas -lm -lpthread -o build/nonfinite-scan
- *   build/nonfinite-scan vgg16.safetensors 5
+ *   build/bench/nonfinite-scan vgg16.safetensors 5
  */
 #include "vgg-tensors-private.h"
+#include "vgg-tool-time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 int
 main (int argc, char **argv)
@@ -47,22 +35,22 @@ main (int argc, char **argv)
       return 1;
     }
     bytes = 0;
-    t0 = now_ms ();
+    t0 = vgg_tool_now_ms ();
     for (int i = 0; i < file->n_tensors && bad < 0; i++) {
       bad = vgg_tensor_find_nonfinite (&file->tensors[i]);
       bytes += file->tensors[i].nbytes;
     }
-    if (now_ms () - t0 < best_scan)
-      best_scan = now_ms () - t0;
+    if (vgg_tool_now_ms () - t0 < best_scan)
+      best_scan = vgg_tool_now_ms () - t0;
     vgg_tensor_file_free (file);
 
-    t0 = now_ms ();
+    t0 = vgg_tool_now_ms ();
     if (vgg_model_load (argv[1], &model, error) != VGG_OK) {
       fprintf (stderr, "%s\n", error);
       return 1;
     }
-    if (now_ms () - t0 < best_load)
-      best_load = now_ms () - t0;
+    if (vgg_tool_now_ms () - t0 < best_load)
+      best_load = vgg_tool_now_ms () - t0;
     vgg_model_unref (model);
   }
   printf ("{\"file\": \"%s\", \"tensor_mb\": %.1f, \"scan_ms\": %.1f, "

@@ -4,6 +4,7 @@
  * kernel level of this process (vggcore's detection, VGG_ISA) has it.
  * Prints one JSON line; a level the CPU lacks is null. */
 #include "vgg-kernels-private.h"
+#include "vgg-tool-time.h"
 
 #include <immintrin.h>
 #include <stdint.h>
@@ -16,9 +17,7 @@
 static double
 now_s (void)
 {
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
+  return vgg_tool_now_ms () / 1e3;
 }
 
 /* 12 independent chains hide the FMA latency (4 cycles, 2 units) */

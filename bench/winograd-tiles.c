@@ -10,6 +10,7 @@
  *   build/bench/winograd-tiles [ROUNDS [THREADS [BATCH]]]   (15 2 8)
  */
 #include "vgg-layers-private.h"
+#include "vgg-tool-time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,21 +33,6 @@ static const struct
 
 #define N_SHAPES (int) (sizeof shapes / sizeof shapes[0])
 #define MAX_ROUNDS 100
-
-static double
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-compare_doubles (const void *a, const void *b)
-{
-  const double *x = a, *y = b;
-  return (*x > *y) - (*x < *y);
-}
 
 int
 main (int argc, char **argv)
@@ -102,13 +88,13 @@ main (int argc, char **argv)
     }
     for (int round = 0; round < rounds; round++)
       for (int t = 0; t < 2; t++) {
-        double t0 = now_ms ();
+        double t0 = vgg_tool_now_ms ();
         vgg_conv3x3_winograd (k, pool, scratch, zeros, in, u[t], 4 + 2 * t,
             bias, out, n, hw, hw, c, o, VGG_OUT_RELU);
-        ms[t][round] = now_ms () - t0;
+        ms[t][round] = vgg_tool_now_ms () - t0;
       }
     for (int t = 0; t < 2; t++)
-      qsort (ms[t], rounds, sizeof (double), compare_doubles);
+      vgg_tool_sort_doubles (ms[t], rounds);
     snprintf (what, sizeof what, "%d -> %d x%d", c, o, n);
     printf ("%-16s %5d  %8.2f %8.2f  %8.2f %8.2f  %.3f\n", what, hw, ms[0][0],
         ms[0][rounds / 2], ms[1][0], ms[1][rounds / 2], ms[1][0] / ms[0][0]);

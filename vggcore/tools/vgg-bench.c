@@ -1,5 +1,6 @@
 /* vgg-bench: times forward passes and prints one JSON line. */
 #include "vgg-tool-common.h"
+#include "vgg-tool-time.h"
 
 #include <getopt.h>
 #include <stdint.h>
@@ -21,21 +22,6 @@ usage (FILE *out)
       "time of every layer to stderr.\n--layout nhwc passes the images "
       "interleaved (vgg_context_forward_nhwc),\nwithout the transposition "
       "of the default planar input.\n");
-}
-
-static double
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-compare_doubles (const void *a, const void *b)
-{
-  const double *x = a, *y = b;
-  return (*x > *y) - (*x < *y);
 }
 
 static int
@@ -144,11 +130,11 @@ main (int argc, char **argv)
     usage (stderr);
     return 1;
   }
-  load_ms = now_ms ();
+  load_ms = vgg_tool_now_ms ();
   model = vgg_tool_load_model ("vgg-bench", path, arch);
   if (model == NULL)
     return 1;
-  load_ms = now_ms () - load_ms;
+  load_ms = vgg_tool_now_ms () - load_ms;
   if (width == 0)
     vgg_model_get_input_size (model, &width, &height);
   if (vgg_context_new_with_precision (
@@ -171,7 +157,7 @@ main (int argc, char **argv)
     input[i] = (float) ((seed >> 40) / (double) (1 << 24) * 4.0 - 2.0);
   }
   for (int i = 0; i < warmup + iters; i++) {
-    double t0 = now_ms ();
+    double t0 = vgg_tool_now_ms ();
     VggStatus status = nhwc
         ? vgg_context_forward_nhwc (ctx, input, batch, height, width)
         : vgg_context_forward (ctx, input, batch, height, width);
@@ -180,7 +166,7 @@ main (int argc, char **argv)
       goto out;
     }
     if (i >= warmup) {
-      times[i - warmup] = now_ms () - t0;
+      times[i - warmup] = vgg_tool_now_ms () - t0;
       for (int l = 0; l < vgg_model_get_n_layers (model); l++)
         layer_ms[l] += vgg_context_get_layer_ms (ctx, l) / iters;
     }
@@ -212,7 +198,7 @@ main (int argc, char **argv)
           layer_ms[l] > 0 ? 2 * macs * batch / layer_ms[l] / 1e6 : 0.0);
     }
   }
-  qsort (times, iters, sizeof (double), compare_doubles);
+  vgg_tool_sort_doubles (times, iters);
   median = iters % 2 ? times[iters / 2]
                      : (times[iters / 2 - 1] + times[iters / 2]) / 2;
   gmacs = vgg_model_get_macs (model, width, height) / 1e9;

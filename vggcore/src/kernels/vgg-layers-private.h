@@ -86,6 +86,9 @@ size_t vgg_winograd_scratch_floats (int threads);
 size_t vgg_winograd_packed_floats (const VggKernels *k, int c, int o, int r);
 void vgg_winograd_pack (
     const VggKernels *k, const float *packed, int c, int o, int r, float *u);
+/* The distance in floats between the matrices of two tile positions in V
+ * or M when one holds floats (vgg-winograd.c says why it is not floats). */
+size_t vgg_winograd_xi_stride (size_t floats);
 /* Same result as vgg_conv3x3_direct, u packed for the tile r; zeros holds c
  * zero floats. */
 void vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,

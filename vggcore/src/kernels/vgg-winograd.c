@@ -61,6 +61,24 @@
 /* tiles per thread under which a layer runs as one shared block */
 #define SHARED_TILES_PER_THREAD 64
 
+/* The distance between the matrices of two positions xi in V (or M), for
+ * floats of one: rounded up to whole 4 KiB and one 64-byte line more.  A
+ * tile's transform writes (reads) one line in each of the T^2 matrices;
+ * at distances that are multiples of 2 or 4 KiB (a block of 128 F(4x4)
+ * tiles of 512 channels is 256 KiB) those lines all fall in one or two
+ * sets of the L1 cache, which holds 8 to 12 of them, and the stores went
+ * to L2.  build/bench/wino-transforms times the transforms alone at both
+ * distances; the figures are in the README. */
+#define XI_PAGE_FLOATS 1024
+#define XI_SKEW_FLOATS 16
+
+size_t
+vgg_winograd_xi_stride (size_t floats)
+{
+  return (floats + XI_PAGE_FLOATS - 1) / XI_PAGE_FLOATS * XI_PAGE_FLOATS
+      + XI_SKEW_FLOATS;
+}
+
 int
 vgg_winograd_supported (int c, int o)
 {
@@ -167,8 +185,9 @@ typedef struct
   int xi; /* positions of the input tile */
   int o_pad, n_tiles;
   int block; /* tiles per task */
-  /* the shared block: V, M and the stage's split */
+  /* the shared block: V, M, their xi strides and the stage's split */
   float *v, *m;
+  size_t v_stride, m_stride;
   int t0, count, panels;
 } WinoJob;
 
@@ -181,17 +200,18 @@ block_task (void *user_data, int task, int thread)
   const int c = job->g.c, o_pad = job->o_pad;
   int t0 = task * job->block;
   int count = job->n_tiles - t0 < job->block ? job->n_tiles - t0 : job->block;
+  size_t v_stride = vgg_winograd_xi_stride ((size_t) count * c);
+  size_t m_stride = vgg_winograd_xi_stride ((size_t) count * o_pad);
   float *v = job->scratch + (size_t) thread * VGG_WINOGRAD_SCRATCH_FLOATS;
-  float *m = v + (size_t) job->xi * job->block * c;
+  float *m = v + job->xi * v_stride;
 
   if (count <= 0)
     return;
-  k->wino_input (&job->g, v, (size_t) count * c, t0, count);
+  k->wino_input (&job->g, v, v_stride, t0, count);
   for (int xi = 0; xi < job->xi; xi++)
-    k->gemm (count, o_pad, c, v + (size_t) xi * count * c, c,
-        job->u + (size_t) xi * c * o_pad, m + (size_t) xi * count * o_pad,
-        o_pad);
-  k->wino_output (&job->g, m, (size_t) count * o_pad, o_pad, t0, count);
+    k->gemm (count, o_pad, c, v + xi * v_stride, c,
+        job->u + (size_t) xi * c * o_pad, m + xi * m_stride, o_pad);
+  k->wino_output (&job->g, m, m_stride, o_pad, t0, count);
 }
 
 /* few tiles: the stages of one shared block of job->count tiles from
@@ -205,8 +225,8 @@ shared_input_task (void *user_data, int task, int thread)
   int i = task * STAGE_TILES;
   int count = job->count - i < STAGE_TILES ? job->count - i : STAGE_TILES;
 
-  job->k->wino_input (&job->g, job->v + (size_t) i * job->g.c,
-      (size_t) job->count * job->g.c, job->t0 + i, count);
+  job->k->wino_input (&job->g, job->v + (size_t) i * job->g.c, job->v_stride,
+      job->t0 + i, count);
 }
 
 static void
@@ -216,9 +236,9 @@ shared_gemm_task (void *user_data, int task, int thread)
   const int c = job->g.c, o_pad = job->o_pad, nr = job->k->nr;
   int xi = task / job->panels, p = task % job->panels;
 
-  job->k->gemm (job->count, nr, c, job->v + (size_t) xi * job->count * c, c,
+  job->k->gemm (job->count, nr, c, job->v + xi * job->v_stride, c,
       job->u + (size_t) xi * c * o_pad + (size_t) p * c * nr,
-      job->m + (size_t) xi * job->count * o_pad + (size_t) p * nr, o_pad);
+      job->m + xi * job->m_stride + (size_t) p * nr, o_pad);
 }
 
 static void
@@ -228,8 +248,8 @@ shared_output_task (void *user_data, int task, int thread)
   int i = task * STAGE_TILES;
   int count = job->count - i < STAGE_TILES ? job->count - i : STAGE_TILES;
 
-  job->k->wino_output (&job->g, job->m + (size_t) i * job->o_pad,
-      (size_t) job->count * job->o_pad, job->o_pad, job->t0 + i, count);
+  job->k->wino_output (&job->g, job->m + (size_t) i * job->o_pad, job->m_stride,
+      job->o_pad, job->t0 + i, count);
 }
 
 void
@@ -240,6 +260,8 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
   int threads = vgg_pool_get_threads (pool);
   int o_pad = padded (k, o), xi = VGG_WINO_XI (r);
   size_t per_tile = (size_t) xi * (c + o_pad);
+  /* what the xi strides may add to a block, V's and M's */
+  size_t skew = (size_t) 2 * xi * (XI_PAGE_FLOATS + XI_SKEW_FLOATS);
   WinoJob job = {
     .k = k,
     .g = {
@@ -266,12 +288,15 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
   job.n_tiles = n * job.g.tiles_y * job.g.tiles_x;
   if (threads > 1 && job.n_tiles < threads * SHARED_TILES_PER_THREAD) {
     /* the whole scratch holds one block of max_shared tiles */
-    int max_shared = (int) (vgg_winograd_scratch_floats (threads) / per_tile);
+    int max_shared =
+        (int) ((vgg_winograd_scratch_floats (threads) - skew) / per_tile);
     for (job.t0 = 0; job.t0 < job.n_tiles; job.t0 += job.count) {
       job.count =
           job.n_tiles - job.t0 < max_shared ? job.n_tiles - job.t0 : max_shared;
+      job.v_stride = vgg_winograd_xi_stride ((size_t) job.count * c);
+      job.m_stride = vgg_winograd_xi_stride ((size_t) job.count * o_pad);
       job.v = scratch;
-      job.m = scratch + (size_t) xi * job.count * c;
+      job.m = scratch + xi * job.v_stride;
       vgg_pool_run (pool, (job.count + STAGE_TILES - 1) / STAGE_TILES,
           shared_input_task, &job);
       vgg_pool_run (pool, xi * job.panels, shared_gemm_task, &job);
@@ -279,7 +304,7 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
           shared_output_task, &job);
     }
   } else {
-    int max_block = (int) (VGG_WINOGRAD_SCRATCH_FLOATS / per_tile);
+    int max_block = (int) ((VGG_WINOGRAD_SCRATCH_FLOATS - skew) / per_tile);
     int n_tasks;
     if (max_block > VGG_WINOGRAD_MAX_BLOCK_PIXELS / (r * r))
       max_block = VGG_WINOGRAD_MAX_BLOCK_PIXELS / (r * r);
