@@ -70,7 +70,7 @@ dpbf16_gflops (void)
 
 /* AMX: tdpbf16ps on 16x32 bf16 tiles into a 16x16 fp32 tile,
  * 16 * 16 * 32 * 2 flops each; four accumulators from two A and two B
- * tiles.  vgg_isa_get () has asked Linux for the tile permission. */
+ * tiles.  Runs once vgg_amx_permitted () has Linux's permission. */
 __attribute__ ((target ("amx-tile,amx-bf16"))) static double
 amx_gflops (void)
 {
@@ -121,7 +121,7 @@ main (void)
     snprintf (fma512, sizeof fma512, "%.1f", fma512_gflops ());
   if (isa >= VGG_ISA_AVX512BF16)
     snprintf (dp, sizeof dp, "%.1f", dpbf16_gflops ());
-  if (isa >= VGG_ISA_AMX)
+  if (isa >= VGG_ISA_AMX && vgg_amx_permitted ())
     snprintf (amx, sizeof amx, "%.1f", amx_gflops ());
   printf ("{\"cpu\": \"%s\", \"kernels\": \"%s\", \"per_core_gflops\": "
           "{\"fp32_fma_avx2\": %s, \"fp32_fma_avx512\": %s, "

@@ -1,15 +1,18 @@
 /* A model in C of the AMX tile instructions the AMX kernel uses, with
  * their state per thread as on the CPU: the kernel's own code
  * (vgg-kernels-amx-body.h: tile loads, padding, epilogue) compiled on it as
- * conv_amx_emulated runs on any CPU.  Misuse the CPU would fault on (a
- * tile used unconfigured, a row or column past the configuration, shapes
- * tdpbf16ps refuses) is counted in emu_faults; emu_calls counts the
- * kernel's calls.  For the engine's tests only. */
+ * conv_amx_emulated runs on any CPU, denormals treated as the tiles treat
+ * them.  Misuse the CPU would fault on (a bad configuration, a tile used
+ * unconfigured, operands or shapes tdpbf16ps refuses) is counted in
+ * emu_faults; emu_calls counts the kernel's calls.  For the engine's tests
+ * only. */
 #ifndef VGG_TEST_AMX_MODEL_H
 #define VGG_TEST_AMX_MODEL_H
 
 #include "vgg-kernels-private.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -21,17 +24,27 @@ static __thread struct
   unsigned char data[8][1024];
 } emu;
 
+/* ldtilecfg: #GP for a palette other than 0 or 1, reserved bytes set,
+ * tiles 8..15 configured or a tile past 16 rows of 64 bytes; palette 0
+ * leaves the tiles unconfigured */
 static void
 emu_config (const AmxTileConfig *cfg)
 {
+  int bad = cfg->palette > 1 || cfg->start_row != 0;
+
   emu_calls++;
-  emu.configured = cfg->palette == 1;
+  for (int i = 0; i < 14; i++)
+    bad |= cfg->reserved[i] != 0;
+  for (int t = 8; t < 16; t++)
+    bad |= cfg->rows[t] != 0 || cfg->colsb[t] != 0;
   for (int t = 0; t < 8; t++) {
     emu.rows[t] = cfg->rows[t];
     emu.colsb[t] = cfg->colsb[t];
-    if (emu.rows[t] > 16 || emu.colsb[t] > 64)
-      emu_faults++;
+    bad |= emu.rows[t] > 16 || emu.colsb[t] > 64;
   }
+  if (bad)
+    emu_faults++;
+  emu.configured = !bad && cfg->palette == 1;
 }
 
 static int
@@ -70,8 +83,23 @@ emu_zero (int t)
     memset (emu.data[t], 0, sizeof emu.data[t]);
 }
 
+/* a bf16 input as tdpbf16ps reads it: denormals as zero */
+static float
+emu_in (vgg_bf16 x)
+{
+  return (x & 0x7f80) == 0 ? 0.0f : vgg_bf16_to_float (x);
+}
+
+/* an fp32 sum as tdpbf16ps leaves it: denormals flushed to zero */
+static float
+emu_out (float x)
+{
+  return fabsf (x) < FLT_MIN ? 0.0f * x : x;
+}
+
 /* tdpbf16ps as Intel's pseudocode has it: for each pair k, the two
- * products added to the fp32 sum one after the other */
+ * products added to the fp32 sum one after the other.  #UD when two
+ * operands are one tile, or for shapes it refuses. */
 static void
 emu_dpbf16 (int tc, int ta, int tb)
 {
@@ -81,8 +109,9 @@ emu_dpbf16 (int tc, int ta, int tb)
 
   if (!emu_ok (tc) || !emu_ok (ta) || !emu_ok (tb))
     return;
-  if (emu.rows[tb] != emu.colsb[ta] / 4 || emu.rows[tc] != emu.rows[ta]
-      || emu.colsb[tc] != emu.colsb[tb]) {
+  if (tc == ta || tc == tb || ta == tb || emu.colsb[ta] % 4 != 0
+      || emu.colsb[tc] % 4 != 0 || emu.rows[tb] != emu.colsb[ta] / 4
+      || emu.rows[tc] != emu.rows[ta] || emu.colsb[tc] != emu.colsb[tb]) {
     emu_faults++;
     return;
   }
@@ -90,10 +119,10 @@ emu_dpbf16 (int tc, int ta, int tb)
     for (unsigned k = 0; k < emu.colsb[ta] / 4; k++)
       for (unsigned n = 0; n < emu.colsb[tc] / 4; n++) {
         float *acc = &c[m * 16 + n];
-        *acc += vgg_bf16_to_float (a[m * 32 + 2 * k])
-            * vgg_bf16_to_float (b[k * 32 + 2 * n]);
-        *acc += vgg_bf16_to_float (a[m * 32 + 2 * k + 1])
-            * vgg_bf16_to_float (b[k * 32 + 2 * n + 1]);
+        *acc = emu_out (
+            *acc + emu_in (a[m * 32 + 2 * k]) * emu_in (b[k * 32 + 2 * n]));
+        *acc = emu_out (*acc
+            + emu_in (a[m * 32 + 2 * k + 1]) * emu_in (b[k * 32 + 2 * n + 1]));
       }
 }
 

@@ -604,8 +604,11 @@ test_level (VggPool *pool, float *scratch)
   test_gemm_against_openblas (13, 19, 9);
   test_gemm_against_openblas (128, 64, 64);
   test_gemm_against_openblas (7, 200, 131);
-  if (kernels->conv_amx)
+  if (kernels->conv_amx && vgg_amx_permitted ())
     test_conv_amx_cases (kernels, "the CPU's tiles", pool);
+  else if (kernels->conv_amx)
+    printf ("amx: Linux refused the tile permission; the CPU's tiles not "
+            "run\n");
 }
 
 int

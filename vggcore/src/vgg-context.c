@@ -146,16 +146,19 @@ activation_floats (const VggModel *model, VggPrecision p, int n, int h, int w,
   return 1;
 }
 
-/* n buffers of capacity floats each, made at least floats */
+/* n buffers of capacity floats each, made at least floats; their contents
+ * go (they hold one pass's data).  Aligned to a cache line, where the AMX
+ * convolution's 64-byte tile rows then fall whole. */
 static int
 grow (float **buffers, int n, size_t *capacity, size_t floats)
 {
   if (floats <= *capacity)
     return 1;
   for (int i = 0; i < n; i++) {
-    float *p = realloc (buffers[i], floats * sizeof (float));
-    if (p == NULL)
+    void *p;
+    if (posix_memalign (&p, 64, floats * sizeof (float)) != 0)
       return 0;
+    free (buffers[i]);
     buffers[i] = p;
   }
   *capacity = floats;

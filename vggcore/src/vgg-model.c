@@ -95,11 +95,15 @@ prepare_conv (
   float *rounded = NULL;
 
   if (precision == VGG_PRECISION_BF16 && vgg_conv3x3_amx_supported (k, c, o)) {
-    layer->amx =
-        malloc (vgg_conv3x3_amx_packed_count (c, o) * sizeof (vgg_bf16));
-    if (layer->amx != NULL)
-      vgg_conv3x3_amx_pack (layer->packed, c, o, layer->amx);
-    return layer->amx != NULL;
+    /* whole cache lines: each B tile is 1 KiB */
+    void *wt;
+    if (posix_memalign (
+            &wt, 64, vgg_conv3x3_amx_packed_count (c, o) * sizeof (vgg_bf16))
+        != 0)
+      return 0;
+    layer->amx = wt;
+    vgg_conv3x3_amx_pack (layer->packed, c, o, layer->amx);
+    return 1;
   }
   if (precision == VGG_PRECISION_BF16) {
     if ((rounded = malloc (count * sizeof (float))) == NULL)

@@ -8,9 +8,15 @@
  *               opmask and ZMM state enabled (XCR0 bits 5, 6, 7)
  *   avx512bf16  AVX512_BF16 (CPUID.7.1:EAX[5]): vdpbf16ps, vcvtne2ps2bf16
  *   amx         AMX-TILE and AMX-BF16 (CPUID.7.0:EDX bits 24 and 22), tile
- *               state enabled (XCR0 bits 17 and 18), and Linux's permission
- *               to use it (arch_prctl ARCH_REQ_XCOMP_PERM for
- *               XFEATURE_XTILEDATA, asked once; refused means avx512bf16). */
+ *               state enabled (XCR0 bits 17 and 18).
+ *
+ * Linux lets a process use the tiles only once it has asked
+ * (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA), and from then on
+ * refuses it signal stacks too small for the tiles' state.  So the engine
+ * asks only when a model first packs convolutions for the tiles
+ * (vgg_amx_permitted), not for a process that never runs them: one capped
+ * by VGG_ISA, or in fp32 only.  Refused, those convolutions run as at
+ * avx512bf16. */
 #include "vgg-kernels-private.h"
 
 #include <cpuid.h>
@@ -106,9 +112,6 @@ init (void)
 
   read_cpu_name ();
   cpu_level = detect ();
-  if (cpu_level == VGG_ISA_AMX
-      && syscall (SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0)
-    cpu_level = VGG_ISA_AVX512BF16;
   process_level = cpu_level;
   if (cap != NULL && cap[0] != '\0') {
     int known = 0;
@@ -124,6 +127,23 @@ init (void)
           "avx512bf16, amx; ignored\n",
           cap);
   }
+}
+
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+static int amx_permitted;
+
+static void
+request_amx (void)
+{
+  amx_permitted = vgg_isa_get () == VGG_ISA_AMX
+      && syscall (SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+
+int
+vgg_amx_permitted (void)
+{
+  pthread_once (&amx_once, request_amx);
+  return amx_permitted;
 }
 
 VggIsa

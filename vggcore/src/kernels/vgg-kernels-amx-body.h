@@ -5,6 +5,7 @@
  *
  * The includer defines, t being a tile number 0..7:
  *   TILE_CONFIG(cfg)       load the 64-byte tile configuration cfg
+ *                          (an AmxTileConfig)
  *   TILE_ZERO(t)
  *   TILE_LOAD(t, p, s)     rows of the tile from p, s bytes apart
  *   TILE_STORE(t, p, s)
@@ -31,29 +32,39 @@
 
 #include <string.h>
 
-/* Bias, then flags, on the sums of one block (acc[tile][row][column],
- * tiles 0..3 = positions half i, outputs half j at 2 i + j), kept only for
- * positions inside an image and outputs below o. */
+/* Bias, then flags, on the sums of the block at q (acc[tile][row][column],
+ * tiles 0..3 = positions half i, outputs half j at 2 i + j), kept for the
+ * positions before end that are inside the image and outputs below o. */
 static void
-amx_epilogue (const VggAmxGeom *g, int q, int o0, float acc[4][16][16])
+amx_epilogue (
+    const VggAmxGeom *g, int q, int end, int o0, const float acc[4][16][16])
 {
-  const int wp = g->w + 2, plane = (g->h + 2) * wp;
-  const int no = g->o - o0 < VGG_AMX_BLOCK ? g->o - o0 : VGG_AMX_BLOCK;
+  const int wp = g->w + 2, plane = (g->h + 2) * wp, h = g->h, w = g->w;
+  const int o = g->o, flags = g->flags, b = q / plane;
+  const int no = o - o0 < VGG_AMX_BLOCK ? o - o0 : VGG_AMX_BLOCK;
+  const float *restrict bias = g->bias + o0;
+  int y = q % plane / wp, x = q % wp;
 
-  for (int p = 0; p < VGG_AMX_BLOCK; p++) {
-    int pos = q + p, b = pos / plane, y = pos % plane / wp, x = pos % wp;
-    float *dst;
-    if (b >= g->n || y >= g->h || x >= g->w)
-      continue;
-    dst = g->out + (((size_t) b * g->h + y) * g->w + x) * g->o + o0;
-    for (int j = 0; j < no; j++) {
-      float v = acc[p / 16 * 2 + j / 16][p % 16][j % 16] + g->bias[o0 + j];
-      /* v < 0 is false for NaN, which stays, as in torch.relu */
-      if ((g->flags & VGG_OUT_RELU) && v < 0.0f)
-        v = 0.0f;
-      if (g->flags & VGG_OUT_BF16)
-        v = vgg_bf16_to_float (vgg_float_to_bf16 (v));
-      dst[j] = v;
+  for (int p = 0; p < VGG_AMX_BLOCK && q + p < end; p++) {
+    if (y < h && x < w) {
+      float *restrict dst = g->out + (((size_t) b * h + y) * w + x) * o + o0;
+      for (int half = 0; half * 16 < no; half++) {
+        const float *restrict sums = acc[p / 16 * 2 + half][p % 16];
+        int nj = no - half * 16 < 16 ? no - half * 16 : 16;
+        for (int j = 0; j < nj; j++) {
+          float v = sums[j] + bias[half * 16 + j];
+          /* v < 0 is false for NaN, which stays, as in torch.relu */
+          if ((flags & VGG_OUT_RELU) && v < 0.0f)
+            v = 0.0f;
+          if (flags & VGG_OUT_BF16)
+            v = vgg_bf16_to_float (vgg_float_to_bf16 (v));
+          dst[half * 16 + j] = v;
+        }
+      }
+    }
+    if (++x == wp) {
+      x = 0;
+      y++;
     }
   }
 }
@@ -64,8 +75,11 @@ AMX_CONV (const VggAmxGeom *g, int q0, int count)
   const int c = g->c, kbn = c / 32, wp = g->w + 2;
   const int blocks = (g->o + VGG_AMX_BLOCK - 1) / VGG_AMX_BLOCK;
   const long stride = (long) c * sizeof (vgg_bf16);
+  /* the output rows of q0's image end here: a block rounded up past them
+   * computes the next image's first positions, which its own call keeps */
+  const int plane = (g->h + 2) * wp, end = q0 / plane * plane + g->h * wp;
   AmxTileConfig cfg;
-  float acc[4][16][16];
+  _Alignas(64) float acc[4][16][16];
 
   memset (&cfg, 0, sizeof cfg);
   cfg.palette = 1;
@@ -99,7 +113,7 @@ AMX_CONV (const VggAmxGeom *g, int q0, int count)
       TILE_STORE (1, acc[1], 64);
       TILE_STORE (2, acc[2], 64);
       TILE_STORE (3, acc[3], 64);
-      amx_epilogue (g, q, nb * VGG_AMX_BLOCK, acc);
+      amx_epilogue (g, q, end, nb * VGG_AMX_BLOCK, acc);
     }
   }
   TILE_RELEASE ();

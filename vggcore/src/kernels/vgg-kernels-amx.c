@@ -4,7 +4,11 @@
 
 #define TILE_CONFIG(cfg) vgg_amx_load_config (cfg)
 #define TILE_ZERO(t) _tile_zero (t)
-#define TILE_LOAD(t, p, s) _tile_loadd (t, p, s)
+/* GCC 12's _tile_loadd does not tell the compiler that it reads memory */
+#define TILE_LOAD(t, p, s)                                                     \
+  __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"((const void *) (p)),  \
+                   "r"((long) (s))                                             \
+                   : "memory")
 #define TILE_STORE(t, p, s) _tile_stored (t, p, s)
 #define TILE_DPBF16(c, a, b) _tile_dpbf16ps (c, a, b)
 #define TILE_RELEASE() _tile_release ()

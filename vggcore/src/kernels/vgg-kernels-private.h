@@ -129,10 +129,10 @@ typedef struct
   void (*dot_rows_bf16) (const vgg_bf16 *x, int n, size_t ldx,
       const vgg_bf16 *w, int rows, int len, float *out, size_t ldo);
 
-  /* The bf16 convolution of positions [q0, q0 + count) (multiples of
-   * VGG_AMX_BLOCK) on AMX tiles, bias and flags applied to the outputs
-   * kept; NULL below the amx level.  Each call configures the tiles of
-   * its thread and releases them. */
+  /* The bf16 convolution of positions [q0, q0 + count) (count a multiple
+   * of VGG_AMX_BLOCK) on AMX tiles, bias and flags applied to the outputs
+   * kept: those of q0's image only; NULL below the amx level.  Each call
+   * configures the tiles of its thread and releases them. */
   void (*conv_amx) (const VggAmxGeom *g, int q0, int count);
 } VggKernels;
 
@@ -149,6 +149,9 @@ const VggKernels *vgg_kernels_get (void);
 
 /* The CPU's own level, before VGG_ISA. */
 VggIsa vgg_isa_get_cpu (void);
+/* Whether this process may use the AMX tiles: at the amx level, Linux's
+ * permission, asked the first time (vgg-cpu.c says why not sooner). */
+int vgg_amx_permitted (void);
 int vgg_isa_from_string (const char *name);
 
 /* bf16 <-> float, round to nearest even as torch; NaN stays NaN */

@@ -97,7 +97,8 @@ void vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
     int flags);
 
 /* bf16 convolution on AMX tiles (VggKernels.conv_amx), for layers whose
- * input channels are a multiple of 32 at a level that has it. */
+ * input channels are a multiple of 32 at a level that has it, once Linux
+ * permits the tiles (asked here the first time). */
 int vgg_conv3x3_amx_supported (const VggKernels *k, int c, int o);
 /* packed (9c, o) rounded to bf16 in the kernel's B tiles
  * (vgg-kernels-amx-body.h), vgg_conv3x3_amx_packed_count elements */

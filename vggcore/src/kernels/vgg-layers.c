@@ -127,7 +127,10 @@ vgg_conv3x3_direct (const VggKernels *k, VggPool *pool, float *pad,
 int
 vgg_conv3x3_amx_supported (const VggKernels *k, int c, int o)
 {
-  return k->conv_amx != NULL && c > 0 && c % 32 == 0 && o > 0;
+  /* the CPU's tiles need Linux's permission (a table below amx with
+   * conv_amx runs no tile instruction: the tests' model of them) */
+  return k->conv_amx != NULL && c > 0 && c % 32 == 0 && o > 0
+      && (k->isa != VGG_ISA_AMX || vgg_amx_permitted ());
 }
 
 size_t
