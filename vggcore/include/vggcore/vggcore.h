@@ -256,11 +256,12 @@ typedef enum
    * copy per model shared by its contexts) and bfloat16 activations
    * (every convolution and linear layer's input rounded), products summed
    * in float32.  Faster where the weights' bytes bound the time (the
-   * fully connected layers, half the bytes).  Convolutions run as the
-   * same float32 kernels on the rounded values: on the CPUs measured,
-   * vdpbf16ps does not run direct convolutions faster than float32
-   * Winograd with a quarter of the multiplies (see vgg-kernels-private.h).
-   * Error against float32: see the README ("Precision"). */
+   * fully connected layers, half the bytes).  Convolutions run on AMX
+   * tiles where the CPU has them (VGG_ISA_AMX), else as the float32
+   * kernels on the rounded values: on the CPUs measured, vdpbf16ps does
+   * not run direct convolutions faster than float32 Winograd with a
+   * quarter of the multiplies (see vgg-kernels-private.h).  Error against
+   * float32: see the README ("Precision"). */
   VGG_PRECISION_BF16
 } VggPrecision;
 
