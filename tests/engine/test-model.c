@@ -1,7 +1,7 @@
 /* Models and contexts through the public API: torchvision's published
  * parameter and multiply-accumulate counts for the eight architectures,
  * output sizes, argument errors, no allocation inside a forward pass
- * (malloc, calloc and realloc are wrapped by the linker for this test),
+ * (malloc, calloc, realloc and posix_memalign are wrapped by the linker),
  * the NHWC entry against the NCHW one, a batch against its images one
  * by one, and where vgg_model_find searches. */
 #include "vggcore/vggcore.h"

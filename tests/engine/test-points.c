@@ -6,7 +6,8 @@
  * of layers run, a private figure), no allocation in a pass, and bf16 at a
  * conv point against fp32.  Models are vgg_model_new_random's, width/8;
  * torchvision's own values are checked by tests/python/test_points.py.
- * malloc, calloc and realloc are wrapped by the linker to count. */
+ * malloc, calloc, realloc and posix_memalign are wrapped by the linker to
+ * count. */
 #include "vggcore/vggcore.h"
 
 #define TEST_CHECK_COUNT_ALLOCATIONS
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 static VggModel *
 random_model (const char *arch, uint64_t seed)

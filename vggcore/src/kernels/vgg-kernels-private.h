@@ -49,7 +49,7 @@ typedef struct
 typedef uint16_t vgg_bf16;
 
 /* One layer's bf16 convolution on AMX tiles (vgg-kernels-amx-body.h).
- * The input is copied, rounded to bf16, into pad with a zero border, n
+ * The input is copied as bf16 into pad with a zero border, n
  * padded images one after the other, (n (h + 2) (w + 2) + slack, c): the
  * patch row (ky, kx) of an output at position q = (b (h + 2) + y) (w + 2)
  * + x starts at pad position q + ky (w + 2) + kx, so for any q0 the rows
