@@ -35,15 +35,6 @@
 static const VggKernels *tiles; /* the kernel table under test */
 static const char *how;
 
-static void
-random_input (float *x, size_t count, uint64_t seed)
-{
-  for (size_t i = 0; i < count; i++) {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    x[i] = (float) ((seed >> 40) / (double) (1 << 24) * 2.0 - 1.0);
-  }
-}
-
 /* vgg11 / 4 with 9 classes; with_tiles: on the table under test */
 static VggModel *
 make_model (int with_tiles)
@@ -96,15 +87,6 @@ rel_diff (const float *a, const float *b, size_t count)
     m = fmax (m, fabs ((double) b[i]));
   }
   return m > 0 ? d / m : INFINITY;
-}
-
-static size_t
-first_difference (const float *a, const float *b, size_t count)
-{
-  size_t i = 0;
-  while (i < count && memcmp (&a[i], &b[i], sizeof (float)) == 0)
-    i++;
-  return i;
 }
 
 static void
@@ -254,7 +236,7 @@ main (void)
   float *input = malloc ((size_t) N * 3 * H * W * sizeof (float));
   VggKernels modelled = *vgg_kernels_get ();
 
-  random_input (input, (size_t) N * 3 * H * W, 4242);
+  random_input (input, (size_t) N * 3 * H * W, 4242, 2);
   printf ("cpu: %s; level %s\n", vgg_cpu_get_name (),
       vgg_isa_to_string (vgg_isa_get ()));
   if (vgg_kernels_get ()->conv_amx && vgg_amx_permitted ()) {

@@ -1,5 +1,6 @@
 /* What the engine's C tests share: CHECK, which counts and prints a
- * failed condition with the test's own message and goes on, and, where
+ * failed condition with the test's own message and goes on; seeded random
+ * inputs and the first difference of two outputs; and, where
  * TEST_CHECK_COUNT_ALLOCATIONS is defined before this header, the
  * linker's wrappers of malloc, calloc, realloc and posix_memalign counting
  * every allocation (the test links with -Wl,--wrap=malloc,...).  One test
@@ -10,7 +11,9 @@
 #ifndef TEST_CHECK_H
 #define TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 static int failures, checks;
 
@@ -24,6 +27,28 @@ static int failures, checks;
       printf ("\n");                                                           \
     }                                                                          \
   } while (0)
+
+/* x[0, count) uniform in [-scale / 2, scale / 2) from a fixed seed (an
+ * LCG) */
+static inline void
+random_input (float *x, size_t count, uint64_t seed, float scale)
+{
+  for (size_t i = 0; i < count; i++) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    x[i] = (float) ((seed >> 40) / (double) (1 << 24) - 0.5) * scale;
+  }
+}
+
+/* The index of the first float of a and b that differ bit for bit, count
+ * if none */
+static inline size_t
+first_difference (const float *a, const float *b, size_t count)
+{
+  size_t i = 0;
+  while (i < count && memcmp (&a[i], &b[i], sizeof (float)) == 0)
+    i++;
+  return i;
+}
 
 #ifdef TEST_CHECK_COUNT_ALLOCATIONS
 #include <stdatomic.h>

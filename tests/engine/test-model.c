@@ -71,16 +71,6 @@ test_published_counts (void)
   }
 }
 
-/* x[0, count) uniform in [-0.5, 0.5) from a fixed seed (an LCG) */
-static void
-random_input (float *x, size_t count, uint64_t seed)
-{
-  for (size_t i = 0; i < count; i++) {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    x[i] = (float) ((seed >> 40) / (double) (1 << 24) - 0.5);
-  }
-}
-
 static void
 test_forward (const char *arch, int batch, int threads, int h, int w)
 {
@@ -92,7 +82,7 @@ test_forward (const char *arch, int batch, int threads, int h, int w)
   const float *probs, *logits;
   int dims, before, during;
 
-  random_input (input, count, 99);
+  random_input (input, count, 99, 1);
   CHECK (vgg_model_new_random (arch, 8, 17, 5, &model, error) == VGG_OK, "%s",
       error);
   CHECK (vgg_context_new (model, batch, threads, &ctx, error) == VGG_OK, "%s",
@@ -190,7 +180,7 @@ test_batch_matches_images_alone (
   float *batch[3] = { NULL, NULL, NULL };
   int dims[3], before, during;
 
-  random_input (input, n * image, 1000 + n);
+  random_input (input, n * image, 1000 + n, 1);
   CHECK (vgg_model_new_random (arch, 8, 9, 77, &model, error) == VGG_OK, "%s",
       error);
   CHECK (model
@@ -222,10 +212,7 @@ test_batch_matches_images_alone (
     for (int o = 0; o < 3; o++) {
       const float *alone = vgg_context_get_output (ctx, outputs[o], NULL);
       const float *in_batch = batch[o] + (size_t) b * dims[o];
-      int first = 0;
-      while (first < dims[o]
-          && memcmp (&alone[first], &in_batch[first], sizeof (float)) == 0)
-        first++;
+      int first = (int) first_difference (alone, in_batch, dims[o]);
       CHECK (first == dims[o],
           "%s %s %dx%d batch %d threads %d, image %d, %s[%d]: %.9g in the "
           "batch, %.9g alone",
@@ -283,7 +270,7 @@ test_nhwc_input_matches_nchw (const char *arch, uint64_t seed,
     CHECK (0, "out of memory for %zu floats", count);
     goto out;
   }
-  random_input (nchw, count, seed);
+  random_input (nchw, count, seed, 1);
   to_nhwc (nchw, nhwc, n, h, w);
   memcpy (nhwc_copy, nhwc, count * sizeof (float));
 
@@ -314,15 +301,14 @@ test_nhwc_input_matches_nchw (const char *arch, uint64_t seed,
         vgg_context_get_output (planar, compared_outputs[o], &dims_a);
     const float *b =
         vgg_context_get_output (interleaved, compared_outputs[o], &dims_b);
-    size_t first = 0, total = (size_t) n * dims_a;
+    size_t first, total = (size_t) n * dims_a;
 
     CHECK (a != NULL && b != NULL && dims_a == dims_b,
         "%s %s batch %d HxW %dx%d %s: dims %d (NCHW) vs %d (NHWC)", arch, prec,
         n, h, w, name, dims_a, dims_b);
     if (a == NULL || b == NULL || dims_a != dims_b)
       continue;
-    while (first < total && memcmp (&a[first], &b[first], sizeof (float)) == 0)
-      first++;
+    first = first_difference (a, b, total);
     CHECK (first == total,
         "%s %s batch %d HxW %dx%d %s: element %zu of %zu is %.9g from NCHW, "
         "%.9g from NHWC",
@@ -448,7 +434,7 @@ test_contexts_in_threads (void)
   ThreadRun runs[N_THREADS];
   pthread_barrier_t barrier;
 
-  random_input (input, sizeof input / sizeof *input, 7);
+  random_input (input, sizeof input / sizeof *input, 7, 1);
   /* the references on a model of their own (same seed, same weights), so
    * that the shared model is packed for bf16 by the threads */
   CHECK (vgg_model_new_random ("vgg11_bn", 8, 17, 3, &model, error) == VGG_OK

@@ -31,15 +31,6 @@ random_model (const char *arch, uint64_t seed)
   return model;
 }
 
-static void
-random_input (float *x, size_t count, uint64_t seed)
-{
-  for (size_t i = 0; i < count; i++) {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    x[i] = (float) ((seed >> 40) / (double) (1 << 24) - 0.5) * 4;
-  }
-}
-
 /* nhwc (n, h, w, 3) from nchw (n, 3, h, w) */
 static void
 to_nhwc (const float *nchw, float *nhwc, int n, int h, int w)
@@ -288,7 +279,7 @@ test_forward_point (const char *arch, VggPrecision precision, int n, int h,
 
   if (!model)
     goto out;
-  random_input (nchw, count, 5);
+  random_input (nchw, count, 5, 4);
   to_nhwc (nchw, nhwc, n, h, w);
   CHECK (vgg_context_new_with_precision (model, n, 2, precision, &ctx, error)
           == VGG_OK,
@@ -386,7 +377,7 @@ test_classifier_points_and_early_stop (const char *arch, int n, int h, int w)
   if (!model)
     goto out;
   n_layers = vgg_model_get_n_layers (model);
-  random_input (input, count, 6);
+  random_input (input, count, 6, 4);
   CHECK (vgg_context_new (model, n, 2, &full, error) == VGG_OK, "%s", error);
   CHECK (vgg_context_new (model, n, 2, &ctx, error) == VGG_OK, "%s", error);
   if (!full || !ctx)
@@ -531,7 +522,7 @@ test_bf16_point (const char *arch, int n, int h, int w, const char *name)
 
   if (!model)
     goto out;
-  random_input (input, count, 7);
+  random_input (input, count, 7, 4);
   CHECK (vgg_context_new (model, n, 2, &ctx, error) == VGG_OK, "%s", error);
   if (!ctx)
     goto out;
