@@ -31,21 +31,6 @@ static const struct
 #define N_SHAPES (int) (sizeof shapes / sizeof shapes[0])
 #define MAX_ROUNDS 100
 
-/* the block of vgg_conv3x3_winograd's many-tiles path on 2 threads */
-static int
-engine_block (int tiles, int c, int r)
-{
-  int xi = VGG_WINO_XI (r);
-  int max_block = (int) (VGG_WINOGRAD_SCRATCH_FLOATS / ((size_t) xi * 2 * c));
-  int n_tasks;
-
-  if (max_block > VGG_WINOGRAD_MAX_BLOCK_PIXELS / (r * r))
-    max_block = VGG_WINOGRAD_MAX_BLOCK_PIXELS / (r * r);
-  n_tasks = (tiles + max_block - 1) / max_block;
-  n_tasks = (n_tasks + 1) / 2 * 2;
-  return (tiles + n_tasks - 1) / n_tasks;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -69,7 +54,9 @@ main (int argc, char **argv)
   for (int s = 0; s < N_SHAPES; s++) {
     int c = shapes[s].c, hw = shapes[s].hw, r = vgg_winograd_tile (hw, hw);
     int xi = VGG_WINO_XI (r), side = (hw + r - 1) / r;
-    int tiles = batch * side * side, block = engine_block (tiles, c, r);
+    int tiles = batch * side * side;
+    /* the engine's block on 2 threads */
+    int block = vgg_winograd_block_tiles (k, tiles, c, c, r, 2);
     size_t strides[2] = { (size_t) block * c,
       vgg_winograd_xi_stride ((size_t) block * c) };
     size_t in_count = (size_t) batch * hw * hw * c;

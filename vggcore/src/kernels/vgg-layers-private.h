@@ -89,6 +89,11 @@ void vgg_winograd_pack (
 /* The distance in floats between the matrices of two tile positions in V
  * or M when one holds floats (vgg-winograd.c says why it is not floats). */
 size_t vgg_winograd_xi_stride (size_t floats);
+/* The tiles of a block in vgg_conv3x3_winograd's path of a block per task
+ * (n_tiles tiles of at least threads * 64 over the threads): as few
+ * blocks as a thread's scratch allows, a multiple of the threads. */
+int vgg_winograd_block_tiles (
+    const VggKernels *k, int n_tiles, int c, int o, int r, int threads);
 /* Same result as vgg_conv3x3_direct, u packed for the tile r; zeros holds c
  * zero floats. */
 void vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,

@@ -170,6 +170,17 @@ vgg_winograd_pack (
     }
 }
 
+/* The tiles whose V and M fit in floats of scratch, with their xi
+ * strides */
+static int
+tiles_in (size_t floats, int c, int o_pad, int r)
+{
+  int xi = VGG_WINO_XI (r);
+  size_t skew = (size_t) 2 * xi * (XI_PAGE_FLOATS + XI_SKEW_FLOATS);
+
+  return (int) ((floats - skew) / ((size_t) xi * (c + o_pad)));
+}
+
 size_t
 vgg_winograd_scratch_floats (int threads)
 {
@@ -205,8 +216,6 @@ block_task (void *user_data, int task, int thread)
   float *v = job->scratch + (size_t) thread * VGG_WINOGRAD_SCRATCH_FLOATS;
   float *m = v + job->xi * v_stride;
 
-  if (count <= 0)
-    return;
   k->wino_input (&job->g, v, v_stride, t0, count);
   for (int xi = 0; xi < job->xi; xi++)
     k->gemm (count, o_pad, c, v + xi * v_stride, c,
@@ -259,9 +268,6 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
 {
   int threads = vgg_pool_get_threads (pool);
   int o_pad = padded (k, o), xi = VGG_WINO_XI (r);
-  size_t per_tile = (size_t) xi * (c + o_pad);
-  /* what the xi strides may add to a block, V's and M's */
-  size_t skew = (size_t) 2 * xi * (XI_PAGE_FLOATS + XI_SKEW_FLOATS);
   WinoJob job = {
     .k = k,
     .g = {
@@ -289,7 +295,7 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
   if (threads > 1 && job.n_tiles < threads * SHARED_TILES_PER_THREAD) {
     /* the whole scratch holds one block of max_shared tiles */
     int max_shared =
-        (int) ((vgg_winograd_scratch_floats (threads) - skew) / per_tile);
+        tiles_in (vgg_winograd_scratch_floats (threads), c, o_pad, r);
     for (job.t0 = 0; job.t0 < job.n_tiles; job.t0 += job.count) {
       job.count =
           job.n_tiles - job.t0 < max_shared ? job.n_tiles - job.t0 : max_shared;
@@ -304,14 +310,23 @@ vgg_conv3x3_winograd (const VggKernels *k, VggPool *pool, float *scratch,
           shared_output_task, &job);
     }
   } else {
-    int max_block = (int) ((VGG_WINOGRAD_SCRATCH_FLOATS - skew) / per_tile);
-    int n_tasks;
-    if (max_block > VGG_WINOGRAD_MAX_BLOCK_PIXELS / (r * r))
-      max_block = VGG_WINOGRAD_MAX_BLOCK_PIXELS / (r * r);
-    /* as few blocks as the scratch allows, a multiple of the threads */
-    n_tasks = (job.n_tiles + max_block - 1) / max_block;
-    n_tasks = (n_tasks + threads - 1) / threads * threads;
-    job.block = (job.n_tiles + n_tasks - 1) / n_tasks;
-    vgg_pool_run (pool, n_tasks, block_task, &job);
+    job.block = vgg_winograd_block_tiles (k, job.n_tiles, c, o, r, threads);
+    vgg_pool_run (
+        pool, (job.n_tiles + job.block - 1) / job.block, block_task, &job);
   }
+}
+
+int
+vgg_winograd_block_tiles (
+    const VggKernels *k, int n_tiles, int c, int o, int r, int threads)
+{
+  int max_block = tiles_in (VGG_WINOGRAD_SCRATCH_FLOATS, c, padded (k, o), r);
+  int n_tasks;
+
+  if (max_block > VGG_WINOGRAD_MAX_BLOCK_PIXELS / (r * r))
+    max_block = VGG_WINOGRAD_MAX_BLOCK_PIXELS / (r * r);
+  /* as few blocks as the scratch allows, a multiple of the threads */
+  n_tasks = (n_tiles + max_block - 1) / max_block;
+  n_tasks = (n_tasks + threads - 1) / threads * threads;
+  return (n_tiles + n_tasks - 1) / n_tasks;
 }
