@@ -330,6 +330,146 @@ GST_START_TEST (test_region_equals_its_crop_alone)
 
 GST_END_TEST;
 
+/* Fixed zones over frames whose picture changes, 3 and 11 of them, with
+ * 1 and 2 converter threads: each zone's features equal those of its
+ * crop fed alone, frame after frame (a zone 5 rows high among them). */
+GST_START_TEST (test_zones_over_frames_equal_crops_alone)
+{
+  /* x, y, w, h */
+  static const gint zones[][4] = { { 61, 33, 97, 71 }, { 0, 0, 13, 5 },
+    { 200, 101, 119, 139 }, { 5, 130, 150, 60 }, { 170, 20, 64, 64 },
+    { 30, 200, 41, 37 }, { 250, 0, 70, 99 }, { 100, 100, 100, 100 },
+    { 1, 1, 318, 238 }, { 140, 60, 9, 31 }, { 290, 170, 29, 69 } };
+  static const guint counts[] = { 3, G_N_ELEMENTS (zones) };
+  const guint n_frames = 4;
+
+  for (guint c = 0; c < G_N_ELEMENTS (counts); c++)
+    for (guint threads = 1; threads <= 2; threads++) {
+      GString *text = g_string_new (NULL);
+      GstHarness *alone[G_N_ELEMENTS (zones)];
+      GstHarness *h;
+      gchar *props;
+
+      for (guint z = 0; z < counts[c]; z++) {
+        gchar *p = g_strdup_printf ("model=%s mode=features "
+                                    "feature-layer=fc7 threads=%u",
+            rand_model, threads);
+        g_string_append_printf (text, "%s%d,%d,%d,%d", z ? ";" : "",
+            zones[z][0], zones[z][1], zones[z][2], zones[z][3]);
+        alone[z] = new_harness (p, zones[z][2], zones[z][3]);
+        g_free (p);
+      }
+      props = g_strdup_printf ("model=%s mode=features feature-layer=fc7 "
+                               "threads=%u regions=%s",
+          rand_model, threads, text->str);
+      h = new_harness (props, FRAME_W, FRAME_H);
+      for (guint f = 0; f < n_frames; f++) {
+        /* the spots move from frame to frame */
+        const gint spots[] = { 40 + 50 * (gint) f, 60 + 30 * (gint) f,
+          280 - 60 * (gint) f, 200 - 40 * (gint) f };
+        GstBuffer *frame = make_frame (FRAME_W, FRAME_H, spots, 2, 25);
+        GstBuffer *out = infer (h, gst_buffer_ref (frame));
+        GstVggMeta *meta = gst_buffer_get_vgg_meta (out);
+
+        fail_unless (meta != NULL);
+        fail_unless_equals_int (gst_vgg_meta_get_n_regions (meta), counts[c]);
+        for (guint z = 0; z < counts[c]; z++) {
+          GstBuffer *crop =
+              infer (alone[z], crop_frame (frame, FRAME_W, FRAME_H, zones[z]));
+          GstVggMeta *am = gst_buffer_get_vgg_meta (crop);
+          guint n1, n2;
+          const gfloat *f1 = gst_vgg_meta_get_region_features (meta, z, &n1);
+          const gfloat *f2 = am ? gst_vgg_meta_get_features (am, &n2) : NULL;
+
+          fail_unless (f1 && f2 && n1 == 32 && n2 == 32);
+          fail_unless (memcmp (f1, f2, sizeof (gfloat) * n1) == 0,
+              "%u zones, %u threads, frame %u, zone %u (%d,%d %dx%d): "
+              "features differ from the crop's alone (first %.9g, %.9g)",
+              counts[c], threads, f, z, zones[z][0], zones[z][1], zones[z][2],
+              zones[z][3], f1[0], f2[0]);
+          gst_buffer_unref (crop);
+        }
+        gst_buffer_unref (out);
+        gst_buffer_unref (frame);
+      }
+      for (guint z = 0; z < counts[c]; z++)
+        gst_harness_teardown (alone[z]);
+      gst_harness_teardown (h);
+      g_free (props);
+      g_string_free (text, TRUE);
+    }
+}
+
+GST_END_TEST;
+
+/* The fc7 features of the n regions of frame (transfer full) through h:
+ * into features[32 * region]. */
+static void
+zone_features (GstHarness *h, GstBuffer *frame, guint n, gfloat *features)
+{
+  GstBuffer *out = infer (h, frame);
+  GstVggMeta *meta = gst_buffer_get_vgg_meta (out);
+
+  fail_unless (meta != NULL);
+  fail_unless_equals_int (gst_vgg_meta_get_n_regions (meta), n);
+  for (guint z = 0; z < n; z++) {
+    guint len = 0;
+    const gfloat *f = gst_vgg_meta_get_region_features (meta, z, &len);
+    fail_unless (f != NULL && len == 32);
+    memcpy (features + 32 * z, f, sizeof (gfloat) * len);
+  }
+  gst_buffer_unref (out);
+}
+
+/* Zones of 2, 3 and 40 rows score on each I420 frame of a stream as on
+ * that frame in a new element (a GstVideoConverter reused for an area of
+ * a few rows converts the previous frame's picture again, in every
+ * format but RGB: see CONVERTER_REUSE_MIN_ROWS). */
+GST_START_TEST (test_thin_zones_over_frames_equal_new_element)
+{
+  const gchar *caps = "video/x-raw,format=I420,width=320,height=240,"
+                      "framerate=30/1";
+  gchar *props = g_strdup_printf ("model=%s mode=features feature-layer=fc7 "
+                                  "resize=stretch regions=0,0,13,2;"
+                                  "31,17,50,3;100,50,61,40",
+      rand_model);
+  GstHarness *h = vgg_test_harness_new ("vgginfer", NULL, props);
+  GstVideoInfo info;
+  gfloat stream[3 * 32], fresh[3 * 32], first[3 * 32];
+
+  gst_harness_set_src_caps_str (h, caps);
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420, 320, 240);
+  for (guint f = 0; f < 3; f++) {
+    GstBuffer *frame = gst_buffer_new_allocate (NULL, info.size, NULL);
+    GstHarness *h1 = vgg_test_harness_new ("vgginfer", NULL, props);
+    GstMapInfo map;
+
+    gst_harness_set_src_caps_str (h1, caps);
+    fail_unless (gst_buffer_map (frame, &map, GST_MAP_WRITE));
+    /* a different ramp on each frame */
+    for (gsize i = 0; i < map.size; i++)
+      map.data[i] = (guint8) ((i * (7 + 6 * f)) % 251);
+    gst_buffer_unmap (frame, &map);
+    zone_features (h, gst_buffer_ref (frame), 3, stream);
+    zone_features (h1, frame, 3, fresh);
+    if (f == 0)
+      memcpy (first, stream, sizeof first);
+    else /* the pictures differ, or the test proves nothing */
+      fail_unless (memcmp (first, stream, 32 * sizeof (gfloat)) != 0,
+          "frame %u: the first zone scores as on frame 0", f);
+    for (guint i = 0; i < 3 * 32; i++)
+      fail_unless (stream[i] == fresh[i],
+          "frame %u, zone %u, feature %u: %.9g in the stream, %.9g in a new "
+          "element",
+          f, i / 32, i % 32, stream[i], fresh[i]);
+    gst_harness_teardown (h1);
+  }
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+GST_END_TEST;
+
 /* The producers of GStreamer 1.22 and DL Streamer, as they tag their
  * boxes: object-class picks by ROI type or by detected label. */
 GST_START_TEST (test_object_class_reads_every_convention)
@@ -999,6 +1139,8 @@ regions_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_each_box_gets_its_class);
   tcase_add_test (tc, test_region_equals_its_crop_alone);
+  tcase_add_test (tc, test_zones_over_frames_equal_crops_alone);
+  tcase_add_test (tc, test_thin_zones_over_frames_equal_new_element);
   tcase_add_test (tc, test_object_class_reads_every_convention);
   tcase_add_test (tc, test_clip_empty_tiny_and_too_many);
   tcase_add_test (tc, test_hundreds_of_boxes);
