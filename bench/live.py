@@ -13,7 +13,10 @@ Runs, for each precision, in a fresh process,
 for --seconds (after a 2 s warm-up that is not counted) and prints the
 frames that went through, how many the element passed without inference
 because it fell behind (its frames-skipped: leaky=skip keeps the camera
-from stalling), and its mean-inference-ms.  The model is torchvision's
+from stalling), and its mean-inference-ms.  The frames counted in and out
+of that window differ by those queued in the element at its ends, so the
+pipeline then ends with an EOS, and every frame that entered vgginfer
+must have left it (the script fails if not).  The model is torchvision's
 architecture with random weights (tests/python/vggtorch.py, cached in
 build/bench) unless --model is given.  The last line is JSON.
 """
@@ -43,18 +46,24 @@ def child(args):
         "fakesink name=sink sync=true signal-handoffs=true"
         % (args.model, args.child, args.batch_size, args.threads))
     infer = pipeline.get_by_name("infer")
-    out = [0]
+    out, into = [0], [0]
     pipeline.get_by_name("sink").connect(
         "handoff", lambda sink, buf, pad: out.__setitem__(0, out[0] + 1))
+
+    def count_in(pad, info):
+        into[0] += 1
+        return Gst.PadProbeReturn.OK
+    infer.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, count_in)
     pipeline.set_state(Gst.State.PLAYING)
     bus = pipeline.get_bus()
 
-    def wait(seconds):
+    def wait(seconds, until=Gst.MessageType.ERROR):
         msg = bus.timed_pop_filtered(int(seconds * Gst.SECOND),
-                                     Gst.MessageType.ERROR)
-        if msg is not None:
+                                     Gst.MessageType.ERROR | until)
+        if msg is not None and msg.type == Gst.MessageType.ERROR:
             err, debug = msg.parse_error()
             sys.exit("%s: %s (%s)" % (args.child, err.message, debug))
+        return msg
 
     wait(2)
     out0, skipped0 = out[0], infer.get_property("frames-skipped")
@@ -66,11 +75,18 @@ def child(args):
     skipped = infer.get_property("frames-skipped") - skipped0
     inferred = infer.get_property("frames-inferred") - inferred0
     ms = infer.get_property("mean-inference-ms")
+    # frames counted in the window may still be queued in the element:
+    # after an EOS every frame that entered it must have come out
+    pipeline.send_event(Gst.Event.new_eos())
+    if wait(30, Gst.MessageType.EOS) is None:
+        sys.exit("%s: no EOS within 30 s" % args.child)
     pipeline.set_state(Gst.State.NULL)
     print(json.dumps({"precision": args.child, "seconds": round(elapsed, 2),
                       "frames_out": frames, "fps": round(frames / elapsed, 2),
                       "frames_inferred": inferred, "frames_skipped": skipped,
-                      "mean_inference_ms": round(ms, 1)}))
+                      "mean_inference_ms": round(ms, 1),
+                      "frames_in_total": into[0],
+                      "frames_out_total": out[0]}))
 
 
 def main():
@@ -103,10 +119,15 @@ def main():
         r = json.loads(out.strip().splitlines()[-1])
         results.append(r)
         print("%s: %d frames in %.1f s (%.1f fps), %d inferred, %d passed "
-              "without inference (fell behind), mean inference %.1f ms" % (
+              "without inference (fell behind), mean inference %.1f ms; "
+              "after EOS %d frames in, %d out" % (
                   p, r["frames_out"], r["seconds"], r["fps"],
                   r["frames_inferred"], r["frames_skipped"],
-                  r["mean_inference_ms"]), flush=True)
+                  r["mean_inference_ms"], r["frames_in_total"],
+                  r["frames_out_total"]), flush=True)
+        if r["frames_in_total"] != r["frames_out_total"]:
+            sys.exit("%s: %d frames entered vgginfer, %d left it" % (
+                p, r["frames_in_total"], r["frames_out_total"]))
     print(json.dumps({"model": os.path.basename(args.model),
                       "batch_size": args.batch_size,
                       "threads": args.threads, "results": results}))
