@@ -20,6 +20,7 @@
 #include "vgg-kernels-private.h"
 
 #include <cpuid.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,8 +136,18 @@ static int amx_permitted;
 static void
 request_amx (void)
 {
-  amx_permitted = vgg_isa_get () == VGG_ISA_AMX
-      && syscall (SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+  if (vgg_isa_get () != VGG_ISA_AMX)
+    return;
+  amx_permitted =
+      syscall (SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+  /* said once, or a benchmark at the amx level would time the fallback
+   * without knowing */
+  if (!amx_permitted)
+    fprintf (stderr,
+        "vggcore: Linux refused the AMX tiles (arch_prctl "
+        "ARCH_REQ_XCOMP_PERM: %s); bf16 convolutions run as at "
+        "avx512bf16\n",
+        strerror (errno));
 }
 
 int
