@@ -8,7 +8,8 @@
  * from its own task, in order.  The worker fills a batch round-robin, one
  * frame per member per pass, starting one member further each batch, so
  * no stream waits behind another's long job, and runs it as
- * gst_vgg_batch_wait_until says. */
+ * gst_vgg_batch_wait_until says: more frames may come while a member
+ * without a job may still send one (not cancelled, not ended). */
 
 #include "gstvggbatchgroup.h"
 
@@ -29,6 +30,7 @@ struct _GstVggBatchGroupMember
   guint n, taken, done; /* frames in the job, given to a batch, finished */
   gint64 arrival;       /* monotonic time of the job, us */
   gboolean cancelled;
+  gboolean ended; /* sends no job until its next forward or resume */
   gboolean failed;
   char error[VGG_ERROR_SIZE];
 };
@@ -66,19 +68,23 @@ struct _GstVggBatchGroup
 static GMutex groups_lock;
 static GHashTable *groups;
 
+/* The frames waiting for a batch, the arrival of the oldest job, and
+ * whether a member without a job may still send one. */
 static guint
-pending_frames_locked (GstVggBatchGroup *g, gint64 *oldest, guint *waiting)
+pending_frames_locked (
+    GstVggBatchGroup *g, gint64 *oldest, gboolean *more_may_come)
 {
   guint pending = 0;
 
   *oldest = G_MAXINT64;
-  *waiting = 0;
+  *more_may_come = FALSE;
   for (guint i = 0; i < g->members->len; i++) {
     GstVggBatchGroupMember *m = g_ptr_array_index (g->members, i);
     if (m->taken < m->n) {
       pending += m->n - m->taken;
       *oldest = MIN (*oldest, m->arrival);
-      (*waiting)++;
+    } else if (!m->cancelled && !m->ended) {
+      *more_may_come = TRUE;
     }
   }
   return pending;
@@ -117,18 +123,17 @@ gst_vgg_batch_group_worker (gpointer data)
   g_mutex_lock (&g->lock);
   while (!g->quit) {
     gint64 oldest, deadline;
-    guint pending, waiting, n;
+    guint pending, n;
+    gboolean more_may_come;
     VggStatus status;
 
-    pending = pending_frames_locked (g, &oldest, &waiting);
+    pending = pending_frames_locked (g, &oldest, &more_may_come);
     if (pending == 0) {
       g_cond_wait (&g->work_cond, &g->lock);
       continue;
     }
-    /* when every member waits for its job, no frame can come */
-    deadline = gst_vgg_batch_wait_until (pending, g->batch_size,
-        waiting < g->members->len, oldest, g->batch_timeout_ms,
-        g_get_monotonic_time ());
+    deadline = gst_vgg_batch_wait_until (pending, g->batch_size, more_may_come,
+        oldest, g->batch_timeout_ms, g_get_monotonic_time ());
     if (deadline != 0) {
       g_cond_wait_until (&g->work_cond, &g->lock, deadline);
       continue;
@@ -288,6 +293,8 @@ gst_vgg_batch_group_leave (GstVggBatchGroupMember *m)
     g->next_first %= g->members->len;
   else
     g->next_first = 0;
+  /* a partial batch may have waited for this member's frames */
+  g_cond_signal (&g->work_cond);
   g_mutex_unlock (&g->lock);
   if (last)
     g_hash_table_remove (groups, g->name);
@@ -321,6 +328,7 @@ gst_vgg_batch_group_forward (GstVggBatchGroupMember *m, const gfloat *input,
   m->n = n;
   m->taken = m->done = 0;
   m->failed = FALSE;
+  m->ended = FALSE;
   m->arrival = g_get_monotonic_time ();
   g_cond_signal (&g->work_cond);
   while (m->done < m->n)
@@ -360,6 +368,7 @@ gst_vgg_batch_group_cancel (GstVggBatchGroupMember *m)
   m->n = m->taken;
   if (m->done == m->n)
     g_cond_signal (&m->done_cond);
+  g_cond_signal (&g->work_cond);
   g_mutex_unlock (&g->lock);
 }
 
@@ -368,13 +377,31 @@ gst_vgg_batch_group_resume (GstVggBatchGroupMember *m)
 {
   g_mutex_lock (&m->group->lock);
   m->cancelled = FALSE;
+  m->ended = FALSE;
   g_mutex_unlock (&m->group->lock);
+}
+
+void
+gst_vgg_batch_group_end (GstVggBatchGroupMember *m)
+{
+  GstVggBatchGroup *g = m->group;
+
+  g_mutex_lock (&g->lock);
+  m->ended = TRUE;
+  g_cond_signal (&g->work_cond);
+  g_mutex_unlock (&g->lock);
 }
 
 guint
 gst_vgg_batch_group_get_batch_size (GstVggBatchGroupMember *m)
 {
   return m->group->batch_size;
+}
+
+guint
+gst_vgg_batch_group_get_batch_timeout (GstVggBatchGroupMember *m)
+{
+  return m->group->batch_timeout_ms;
 }
 
 guint64

@@ -69,12 +69,19 @@ GstVggBatchGroupResult gst_vgg_batch_group_forward (
 gboolean gst_vgg_batch_group_reads (const VggPoint *point, VggPooling pooling);
 
 /* Makes the running and every later forward of the member return
- * CANCELLED until gst_vgg_batch_group_resume(). */
+ * CANCELLED until gst_vgg_batch_group_resume().  The other members'
+ * partial batches no longer wait for its frames. */
 void gst_vgg_batch_group_cancel (GstVggBatchGroupMember *member);
 void gst_vgg_batch_group_resume (GstVggBatchGroupMember *member);
 
+/* The member's stream has ended (EOS) or stopped (an error): the other
+ * members' partial batches no longer wait for its frames, until its next
+ * forward or resume. */
+void gst_vgg_batch_group_end (GstVggBatchGroupMember *member);
+
 /* The group's settings, and how many frames its worker has run. */
 guint gst_vgg_batch_group_get_batch_size (GstVggBatchGroupMember *member);
+guint gst_vgg_batch_group_get_batch_timeout (GstVggBatchGroupMember *member);
 guint64 gst_vgg_batch_group_get_frames (GstVggBatchGroupMember *member);
 guint64 gst_vgg_batch_group_get_batches (GstVggBatchGroupMember *member);
 

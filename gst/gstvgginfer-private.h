@@ -80,7 +80,8 @@ typedef struct
  * never the other way round.  The active bundle changes only in the
  * streaming task and in state changes while the task is stopped, always
  * under `lock` (a setter of a running element reads it there); the task
- * reads it without. */
+ * reads it without.  The runner's member_lock (then a batch group's own)
+ * is taken with neither held. */
 struct _GstVggInfer
 {
   GstElement parent;

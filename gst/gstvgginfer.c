@@ -1049,7 +1049,7 @@ gst_vgg_infer_close (GstVggInfer *self)
   GstVggModelInfo *info;
 
   gst_vgg_infer_drop_next_info (self);
-  gst_vgg_runner_clear (&self->runner);
+  gst_vgg_runner_reset (&self->runner);
   gst_vgg_preprocess_clear (&self->preprocess);
   g_mutex_lock (&self->lock);
   info = g_steal_pointer (&self->info);
@@ -1271,15 +1271,21 @@ gst_vgg_infer_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
     case GST_QUERY_LATENCY: {
       GstClockTime min, max, own = 0;
       gboolean live;
+      guint group_wait;
 
       if (!gst_pad_peer_query (self->sinkpad, query))
         return FALSE;
       gst_query_parse_latency (query, &live, &min, &max);
-      GST_OBJECT_LOCK (self);
-      /* a frame may wait batch-timeout for its batch to fill */
-      if (self->settings.batch_size > 1)
-        own = self->settings.batch_timeout * GST_MSECOND;
-      GST_OBJECT_UNLOCK (self);
+      /* a frame may wait batch-timeout for its batch to fill: the
+       * group's, in a group (whatever this element's batch-size) */
+      if (gst_vgg_runner_group_wait (&self->runner, &group_wait)) {
+        own = group_wait * GST_MSECOND;
+      } else {
+        GST_OBJECT_LOCK (self);
+        if (self->settings.batch_size > 1)
+          own = self->settings.batch_timeout * GST_MSECOND;
+        GST_OBJECT_UNLOCK (self);
+      }
       min += own;
       if (GST_CLOCK_TIME_IS_VALID (max))
         max += own;
@@ -1642,6 +1648,11 @@ gst_vgg_infer_handle_event (GstVggInfer *self, GstEvent *event)
     case GST_EVENT_SEGMENT:
       gst_event_copy_segment (event, &self->segment);
       break;
+    case GST_EVENT_EOS:
+      /* no frame comes before a flush or a new stream: a batch group's
+       * other streams stop waiting for ours */
+      gst_vgg_runner_end (&self->runner);
+      break;
     default:
       break;
   }
@@ -1809,6 +1820,7 @@ gst_vgg_infer_loop (GstVggInfer *self)
       GST_ELEMENT_FLOW_ERROR (self, ret);
     gst_pad_push_event (self->srcpad, gst_event_new_eos ());
   }
+  gst_vgg_runner_end (&self->runner);
   gst_pad_pause_task (self->srcpad);
   return;
 
@@ -1818,6 +1830,7 @@ paused_locked:
   if (s.regions)
     gst_vgg_region_spec_unref (s.regions);
   GST_DEBUG_OBJECT (self, "pausing task: %s", gst_flow_get_name (ret));
+  gst_vgg_runner_end (&self->runner);
   gst_pad_pause_task (self->srcpad);
 }
 
@@ -1928,6 +1941,7 @@ gst_vgg_infer_finalize (GObject *object)
   GstVggInfer *self = GST_VGG_INFER (object);
 
   gst_vgg_infer_close (self);
+  gst_vgg_runner_clear (&self->runner);
   gst_vgg_results_clear (&self->results);
   while (!gst_queue_array_is_empty (self->queue)) {
     GstVggInferItem *item = gst_queue_array_pop_head_struct (self->queue);

@@ -10,10 +10,11 @@ void
 gst_vgg_runner_init (GstVggRunner *runner)
 {
   memset (runner, 0, sizeof *runner);
+  g_mutex_init (&runner->member_lock);
 }
 
 void
-gst_vgg_runner_clear (GstVggRunner *runner)
+gst_vgg_runner_reset (GstVggRunner *runner)
 {
   gst_vgg_runner_leave_group (runner);
   g_clear_pointer (&runner->context, vgg_context_free);
@@ -21,6 +22,13 @@ gst_vgg_runner_clear (GstVggRunner *runner)
   g_clear_pointer (&runner->input, g_free);
   g_clear_pointer (&runner->rows, g_free);
   runner->input_alloc = runner->rows_alloc = 0;
+}
+
+void
+gst_vgg_runner_clear (GstVggRunner *runner)
+{
+  gst_vgg_runner_reset (runner);
+  g_mutex_clear (&runner->member_lock);
 }
 
 gboolean
@@ -57,15 +65,19 @@ gst_vgg_runner_join_group (GstVggRunner *runner, const gchar *name,
     VggModel *model, guint batch, guint batch_timeout_ms, gint threads,
     GstVggInferPrecision precision, GError **error)
 {
+  GstVggBatchGroupMember *member;
   gchar *msg = NULL;
 
   g_return_val_if_fail (runner->member == NULL, FALSE);
   /* the group's worker has the context */
   g_clear_pointer (&runner->context, vgg_context_free);
   runner->model = NULL;
-  runner->member = gst_vgg_batch_group_join (name, model, batch,
-      batch_timeout_ms, threads, (VggPrecision) precision, &msg);
-  if (runner->member == NULL) {
+  member = gst_vgg_batch_group_join (name, model, batch, batch_timeout_ms,
+      threads, (VggPrecision) precision, &msg);
+  g_mutex_lock (&runner->member_lock);
+  runner->member = member;
+  g_mutex_unlock (&runner->member_lock);
+  if (member == NULL) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "Could not join the batch group: %s", msg);
     g_free (msg);
@@ -77,7 +89,15 @@ gst_vgg_runner_join_group (GstVggRunner *runner, const gchar *name,
 void
 gst_vgg_runner_leave_group (GstVggRunner *runner)
 {
-  g_clear_pointer (&runner->member, gst_vgg_batch_group_leave);
+  GstVggBatchGroupMember *member;
+
+  /* a cancel from a flush that raced the state change finds no member */
+  g_mutex_lock (&runner->member_lock);
+  member = runner->member;
+  runner->member = NULL;
+  g_mutex_unlock (&runner->member_lock);
+  if (member)
+    gst_vgg_batch_group_leave (member);
 }
 
 gboolean
@@ -89,15 +109,43 @@ gst_vgg_runner_is_grouped (const GstVggRunner *runner)
 void
 gst_vgg_runner_cancel (GstVggRunner *runner)
 {
+  g_mutex_lock (&runner->member_lock);
   if (runner->member)
     gst_vgg_batch_group_cancel (runner->member);
+  g_mutex_unlock (&runner->member_lock);
 }
 
 void
 gst_vgg_runner_resume (GstVggRunner *runner)
 {
+  g_mutex_lock (&runner->member_lock);
   if (runner->member)
     gst_vgg_batch_group_resume (runner->member);
+  g_mutex_unlock (&runner->member_lock);
+}
+
+void
+gst_vgg_runner_end (GstVggRunner *runner)
+{
+  g_mutex_lock (&runner->member_lock);
+  if (runner->member)
+    gst_vgg_batch_group_end (runner->member);
+  g_mutex_unlock (&runner->member_lock);
+}
+
+gboolean
+gst_vgg_runner_group_wait (GstVggRunner *runner, guint *batch_timeout_ms)
+{
+  gboolean grouped;
+
+  g_mutex_lock (&runner->member_lock);
+  grouped = runner->member != NULL;
+  if (grouped)
+    *batch_timeout_ms = gst_vgg_batch_group_get_batch_size (runner->member) > 1
+        ? gst_vgg_batch_group_get_batch_timeout (runner->member)
+        : 0;
+  g_mutex_unlock (&runner->member_lock);
+  return grouped;
 }
 
 gfloat *

@@ -25,8 +25,12 @@ typedef struct
   gint threads;
   GstVggInferPrecision precision;
 
-  /* ...or a seat in a batch group (set from PAUSED up). */
+  /* ...or a seat in a batch group (set from PAUSED up).  The streaming
+   * task reads it freely (it does not run while the seat is taken or
+   * given up); other threads (flushes, pad activation, queries) under
+   * member_lock, which the seat is taken and given up under. */
   GstVggBatchGroupMember *member;
+  GMutex member_lock;
   gfloat *rows; /* (rows_alloc) what the group returns */
   gsize rows_alloc;
 
@@ -35,7 +39,9 @@ typedef struct
 } GstVggRunner;
 
 void gst_vgg_runner_init (GstVggRunner *runner);
-/* Frees the context and leaves the group. */
+/* Frees the context and leaves the group; the runner can be used again. */
+void gst_vgg_runner_reset (GstVggRunner *runner);
+/* _reset, and the runner is done with. */
 void gst_vgg_runner_clear (GstVggRunner *runner);
 
 /* An own context for `model`, `batch` frames, `threads` and `precision`,
@@ -57,6 +63,15 @@ gboolean gst_vgg_runner_is_grouped (const GstVggRunner *runner);
  * an own context, whose forward is never waiting on others. */
 void gst_vgg_runner_cancel (GstVggRunner *runner);
 void gst_vgg_runner_resume (GstVggRunner *runner);
+/* The stream has ended or stopped: a group's other members no longer
+ * wait for its frames (gst_vgg_batch_group_end); nothing for an own
+ * context. */
+void gst_vgg_runner_end (GstVggRunner *runner);
+/* In a group: TRUE, and how long a frame may wait in its worker for a
+ * batch to fill (the group's batch-timeout, 0 at batch size 1); any
+ * thread. */
+gboolean gst_vgg_runner_group_wait (
+    GstVggRunner *runner, guint *batch_timeout_ms);
 
 /* Room for n frames of `frame_floats` each, (n, height, width, 3); the
  * caller writes the frames there before gst_vgg_runner_forward. */

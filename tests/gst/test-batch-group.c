@@ -539,6 +539,60 @@ test_partial_batch_runs_when_every_member_waits (void)
   frames_clear (&f);
 }
 
+/* A partial job waits for the frames of members that may still send
+ * some: not for one whose stream ended (until its next job), was
+ * cancelled (until resume), or left.  The group's timeout is long, so a
+ * job that came back within half of it did not wait for it. */
+static void
+test_ended_cancelled_and_left_members_are_not_waited_for (void)
+{
+  const guint timeout_ms = 4000;
+  const gint64 quick_us = timeout_ms * G_TIME_SPAN_MILLISECOND / 2;
+  Frames f;
+  GstVggBatchGroupMember *a, *b;
+  Job job;
+  gint64 start, took[4];
+
+  frames_init (&f, small_path, 7, 2, VGG_OUTPUT_LOGITS, TRUE);
+  a = join_ok ("ended", f.model, 4, timeout_ms, 1, VGG_PRECISION_FP32);
+  b = join_ok ("ended", f.model, 4, timeout_ms, 1, VGG_PRECISION_FP32);
+
+  /* b's stream ended: a's lone frame runs at once */
+  gst_vgg_batch_group_end (b);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (forward_frames (a, &f, 0, 1), ==, GST_VGG_BATCH_GROUP_OK);
+  took[0] = g_get_monotonic_time () - start;
+  /* b sends again: it counts again, and a (idle) may send: b waits */
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (forward_frames (b, &f, 1, 1), ==, GST_VGG_BATCH_GROUP_OK);
+  took[1] = g_get_monotonic_time () - start;
+  assert_frames_match ("ended", &f, 0, 2);
+  /* b flushing: a does not wait for it */
+  gst_vgg_batch_group_cancel (b);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (forward_frames (a, &f, 0, 1), ==, GST_VGG_BATCH_GROUP_OK);
+  took[2] = g_get_monotonic_time () - start;
+  gst_vgg_batch_group_resume (b);
+  /* a waits for b, idle, until b leaves */
+  start = g_get_monotonic_time ();
+  job_start (&job, a, &f, 0, 1);
+  g_usleep (100000);
+  gst_vgg_batch_group_leave (b);
+  g_assert_cmpint (job_finish (&job), ==, GST_VGG_BATCH_GROUP_OK);
+  took[3] = g_get_monotonic_time () - start;
+  g_test_message ("timeout %u ms: with b ended %.1f ms, b's frame after "
+                  "%.1f ms, with b cancelled %.1f ms, until b left %.1f ms",
+      timeout_ms, took[0] / 1e3, took[1] / 1e3, took[2] / 1e3, took[3] / 1e3);
+  g_assert_cmpint (took[0], <, quick_us);
+  g_assert_cmpint (took[1], >=, (gint64) timeout_ms * 1000);
+  g_assert_cmpint (took[2], <, quick_us);
+  g_assert_cmpint (took[3], <, quick_us);
+  assert_counts (a, 4, 4);
+
+  gst_vgg_batch_group_leave (a);
+  frames_clear (&f);
+}
+
 /* --- refusals --- */
 
 static void
@@ -791,6 +845,8 @@ main (int argc, char **argv)
       test_partial_job_waits_for_the_timeout_when_frames_could_come);
   g_test_add_func ("/batch-group/partial-batch-runs-when-every-member-waits",
       test_partial_batch_runs_when_every_member_waits);
+  g_test_add_func ("/batch-group/ended-cancelled-left-not-waited-for",
+      test_ended_cancelled_and_left_members_are_not_waited_for);
   g_test_add_func ("/batch-group/another-model-refused-naming-both-files",
       test_joining_with_another_model_is_refused_naming_both_files);
   g_test_add_func ("/batch-group/engine-refusal-returns-its-message",

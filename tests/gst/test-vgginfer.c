@@ -1843,6 +1843,113 @@ GST_START_TEST (test_batch_group_does_not_starve_a_stream)
 
 GST_END_TEST;
 
+/* One stream of a group ends (EOS): the other's frames no longer wait
+ * the group's batch-timeout for frames of the ended one; after a flush
+ * the ended stream counts again and runs. */
+GST_START_TEST (test_batch_group_stream_at_eos_is_not_waited_for)
+{
+  const gint64 timeout_ms = 20000;
+  gchar *props = g_strdup_printf (
+      "model=%s batch-group=eos batch-size=4 batch-timeout=%" G_GINT64_FORMAT,
+      spot_model, timeout_ms);
+  GstHarness *a = new_harness (props), *b = new_harness (props);
+  gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+  gboolean eos = FALSE;
+  gint64 start, took;
+
+  gst_harness_set_src_caps_str (a, caps);
+  gst_harness_set_src_caps_str (b, caps);
+  fail_unless (gst_harness_push_event (a, gst_event_new_eos ()));
+  /* a's task has sent the EOS on */
+  while (!eos) {
+    GstEvent *ev = gst_harness_pull_event (a);
+    fail_unless (ev != NULL, "no EOS out of stream a");
+    eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+    gst_event_unref (ev);
+  }
+  for (gint i = 0; i < 3; i++) {
+    GstBuffer *out;
+
+    start = g_get_monotonic_time ();
+    push_frames (b, i, 1, i + 2);
+    out = gst_harness_pull (b);
+    took = g_get_monotonic_time () - start;
+    fail_unless (out != NULL, "stream b: frame %d missing", i);
+    fail_unless_equals_int (top1 (out, NULL), i + 2);
+    fail_unless (took < timeout_ms * G_TIME_SPAN_MILLISECOND / 2,
+        "stream b's frame %d took %.1f ms with stream a at EOS (batch "
+        "timeout %" G_GINT64_FORMAT " ms)",
+        i, took / 1e3, timeout_ms);
+    gst_buffer_unref (out);
+  }
+  /* a flushed and streaming again: its frame waits for b's no longer
+   * than the timeout, and b's for a's */
+  fail_unless (gst_harness_push_event (a, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (a, gst_event_new_flush_stop (TRUE)));
+  {
+    GstSegment seg;
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    fail_unless (gst_harness_push_event (a, gst_event_new_segment (&seg)));
+  }
+  push_frames (a, 10, 1, 5);
+  push_frames (b, 10, 1, 6);
+  {
+    GstBuffer *oa = gst_harness_pull (a), *ob = gst_harness_pull (b);
+    fail_unless (oa && ob);
+    fail_unless_equals_int (top1 (oa, NULL), 5);
+    fail_unless_equals_int (top1 (ob, NULL), 6);
+    gst_buffer_unref (oa);
+    gst_buffer_unref (ob);
+  }
+  gst_harness_teardown (a);
+  gst_harness_teardown (b);
+  g_free (caps);
+  g_free (props);
+}
+
+GST_END_TEST;
+
+/* A grouped element's latency is the group's wait (the first member's
+ * batch-timeout, its batch-size above 1), not its own settings. */
+GST_START_TEST (test_batch_group_latency_is_the_groups)
+{
+  GstElement *maker = parse_pipeline (
+      "videotestsrc is-live=true ! video/x-raw,width=64,height=48 ! "
+      "vgginfer model=%s batch-group=latency batch-size=4 batch-timeout=70 "
+      "! fakesink",
+      spot_model);
+  GstElement *p = parse_pipeline (
+      "videotestsrc is-live=true ! video/x-raw,width=64,height=48 ! "
+      "vgginfer name=v model=%s batch-group=latency batch-size=1 "
+      "batch-timeout=5 ! fakesink",
+      spot_model);
+  GstElement *v = gst_bin_get_by_name (GST_BIN (p), "v");
+  GstPad *src = gst_element_get_static_pad (v, "src");
+  GstQuery *q = gst_query_new_latency ();
+  GstClockTime min, max;
+  gboolean live;
+
+  /* the first pipeline's element makes the group */
+  gst_element_set_state (maker, GST_STATE_PLAYING);
+  gst_element_get_state (maker, NULL, NULL, 10 * GST_SECOND);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  gst_element_get_state (p, NULL, NULL, 10 * GST_SECOND);
+  fail_unless (gst_pad_query (src, q));
+  gst_query_parse_latency (q, &live, &min, &max);
+  fail_unless (live);
+  /* videotestsrc: one frame (33 ms); the group: 70 ms */
+  fail_unless_equals_uint64 (min, GST_SECOND / 30 + 70 * GST_MSECOND);
+  gst_query_unref (q);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_element_set_state (maker, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (v);
+  gst_object_unref (p);
+  gst_object_unref (maker);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_batch_group_refuses_another_model)
 {
   GstElement *p = parse_pipeline (
@@ -1915,6 +2022,8 @@ vgginfer_suite (void)
   tcase_add_test (tc, test_batch_group_keeps_each_stream_in_order);
   tcase_add_test (tc, test_batch_group_does_not_starve_a_stream);
   tcase_add_test (tc, test_batch_group_flush_and_restart);
+  tcase_add_test (tc, test_batch_group_stream_at_eos_is_not_waited_for);
+  tcase_add_test (tc, test_batch_group_latency_is_the_groups);
   tcase_add_test (tc, test_batch_group_refuses_another_model);
   return s;
 }
