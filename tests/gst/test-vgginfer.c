@@ -1909,6 +1909,64 @@ GST_START_TEST (test_batch_group_stream_at_eos_is_not_waited_for)
 
 GST_END_TEST;
 
+/* Streams leave a group while another streams through it: the first at
+ * NULL (torn down) with frames still queued, the second after going to
+ * READY and back, which joins the group again.  The streaming one's
+ * frames all come out, in order, each with its class. */
+GST_START_TEST (test_batch_group_members_leave_while_another_streams)
+{
+  enum
+  {
+    N = 400
+  };
+  gchar *props = g_strdup_printf (
+      "model=%s batch-group=leave batch-size=4 batch-timeout=40", spot_model);
+  GstHarness *a = new_harness (props), *b = new_harness (props),
+             *c = new_harness (props);
+  gchar *caps = caps_string (GST_VIDEO_FORMAT_RGB, 64, 48);
+  StreamJob job = { a, 0, N, 0, 0 };
+  GThread *thread;
+
+  gst_harness_set_src_caps_str (a, caps);
+  gst_harness_set_src_caps_str (b, caps);
+  gst_harness_set_src_caps_str (c, caps);
+  thread = g_thread_new ("stream", stream_thread, &job);
+  push_frames (b, 0, 6, 1);
+  gst_harness_teardown (b);
+  push_frames (c, 0, 2, 2);
+  for (gint i = 0; i < 2; i++)
+    gst_buffer_unref (gst_harness_pull (c));
+  fail_unless_equals_int (gst_element_set_state (c->element, GST_STATE_READY),
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_int (gst_element_set_state (c->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_SUCCESS);
+  gst_harness_set_src_caps_str (c, caps);
+  push_frames (c, 2, 3, 3);
+  for (gint i = 2; i < 5; i++) {
+    GstBuffer *out = gst_harness_pull (c);
+    fail_unless (out != NULL, "stream c: frame %d missing", i);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    fail_unless_equals_int (top1 (out, NULL), 3);
+    gst_buffer_unref (out);
+  }
+  g_thread_join (thread);
+  fail_unless_equals_int (job.pushed, N);
+  for (gint i = 0; i < N; i++) {
+    GstBuffer *out = gst_harness_pull (a);
+    fail_unless (out != NULL, "stream a: frame %d of %d missing", i, N);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    fail_unless_equals_int (top1 (out, NULL), stream_class (0, i));
+    gst_buffer_unref (out);
+  }
+  fail_unless (gst_harness_try_pull (a) == NULL);
+  gst_harness_teardown (a);
+  gst_harness_teardown (c);
+  g_free (caps);
+  g_free (props);
+}
+
+GST_END_TEST;
+
 /* A grouped element's latency is the group's wait (the first member's
  * batch-timeout, its batch-size above 1), not its own settings. */
 GST_START_TEST (test_batch_group_latency_is_the_groups)
@@ -2023,6 +2081,7 @@ vgginfer_suite (void)
   tcase_add_test (tc, test_batch_group_does_not_starve_a_stream);
   tcase_add_test (tc, test_batch_group_flush_and_restart);
   tcase_add_test (tc, test_batch_group_stream_at_eos_is_not_waited_for);
+  tcase_add_test (tc, test_batch_group_members_leave_while_another_streams);
   tcase_add_test (tc, test_batch_group_latency_is_the_groups);
   tcase_add_test (tc, test_batch_group_refuses_another_model);
   return s;
