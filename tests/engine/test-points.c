@@ -236,6 +236,12 @@ test_point_dims (void)
   CHECK (
       vgg_model_get_point_dims (model, &p, VGG_POOLING_NONE, 16384, 16384) == 0,
       "a row past INT_MAX sized");
+  /* pooled, the same map is a row of its channels */
+  CHECK (vgg_model_get_point_dims (model, &p, VGG_POOLING_AVG, 16384, 16384)
+              == vgg_model_get_point_dims (model, &p, VGG_POOLING_AVG, w, h)
+          && vgg_model_get_point_dims (model, &p, VGG_POOLING_MAX, 16384, 16384)
+              > 0,
+      "a pooled row of a map past INT_MAX sized");
   printf ("ok   point dims at 45x37 (vgg13)\n");
   vgg_model_unref (model);
 }

@@ -336,6 +336,7 @@ vgg_context_get_max_batch (const VggContext *ctx)
 VggStatus
 vgg_context_set_precision (VggContext *ctx, VggPrecision precision)
 {
+  VggPrecision previous;
   VggStatus status;
 
   ctx->error[0] = '\0';
@@ -345,11 +346,16 @@ vgg_context_set_precision (VggContext *ctx, VggPrecision precision)
   status = vgg_model_prepare (ctx->model, precision, ctx->error);
   if (status != VGG_OK)
     return status;
+  /* the buffers are sized for the context's precision: refused, it
+   * keeps the old one */
+  previous = ctx->precision;
   ctx->precision = precision;
-  if (!grow_for_model (ctx))
+  if (!grow_for_model (ctx)) {
+    ctx->precision = previous;
     return vgg_set_error (ctx->error, VGG_ERROR_NOMEM, NULL,
         "out of memory for the buffers of %s precision",
         vgg_precision_to_string (precision));
+  }
   return VGG_OK;
 }
 

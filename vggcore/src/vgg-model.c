@@ -113,7 +113,11 @@ prepare_conv (
     src = rounded;
   }
   if (vgg_winograd_supported (c, o)) {
-    int r = layer->wino_r = vgg_winograd_tile (h, w);
+    /* one tile for both precisions: written by the first packing only,
+     * since contexts already running the other precision read it */
+    int r = layer->wino_r ? layer->wino_r : vgg_winograd_tile (h, w);
+    if (!layer->wino_r)
+      layer->wino_r = r;
     layer->winograd[precision] =
         malloc (vgg_winograd_packed_floats (k, c, o, r) * sizeof (float));
     if (layer->winograd[precision] != NULL)

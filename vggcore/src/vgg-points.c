@@ -442,14 +442,12 @@ vgg_model_get_point_dims (const VggModel *model, const VggPoint *point,
 
   if (!vgg_model_get_point_shape (model, point, width, height, &c, &h, &w))
     return 0;
+  if (point->spatial && vgg_pooling_to_string (pooling) == NULL)
+    return 0;
+  if (point->spatial && pooling != VGG_POOLING_NONE)
+    return c;
   /* the largest conv-stage maps at 16384x16384 do not fit an int */
   if ((int64_t) c * h * w > INT_MAX)
     return 0;
-  if (!point->spatial)
-    return c * h * w;
-  if (vgg_pooling_to_string (pooling) == NULL)
-    return 0;
-  if (pooling != VGG_POOLING_NONE)
-    return c;
   return c * h * w;
 }

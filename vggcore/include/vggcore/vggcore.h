@@ -392,7 +392,7 @@ VGG_API int vgg_model_get_point (
 /* Floats per image of the point's row at an input of width x height, with
  * pooling (ignored by vectors); 0 when the input is outside 32..16384 or
  * too small for the pools before the point, or pooling is unknown, or
- * the row would exceed INT_MAX floats. */
+ * the row would exceed INT_MAX floats (an unpooled map can). */
 VGG_API int vgg_model_get_point_dims (const VggModel *model,
     const VggPoint *point, VggPooling pooling, int width, int height);
 /* The point's map (C, H, W) before pooling at an input of width x height
