@@ -813,11 +813,13 @@ gst_vgg_infer_set_property (
     g_free (bad_zone);
   }
 
-  /* a chain function waiting for room may now have it */
+  /* a chain function waiting for room may now have it, and a task
+   * waiting for its batch to fill may run it now */
   if (prop_id == PROP_MAX_QUEUE || prop_id == PROP_BATCH_SIZE
-      || prop_id == PROP_LEAKY) {
+      || prop_id == PROP_BATCH_TIMEOUT || prop_id == PROP_LEAKY) {
     g_mutex_lock (&self->lock);
     g_cond_broadcast (&self->item_removed);
+    g_cond_broadcast (&self->item_added);
     g_mutex_unlock (&self->lock);
   }
 }
@@ -1099,6 +1101,22 @@ gst_vgg_infer_flush_queue_locked (GstVggInfer *self, gboolean full)
   gst_vgg_infer_wake_all_locked (self);
 }
 
+/* Takes the queued `query` out of the queue.  Lock held. */
+static void
+gst_vgg_infer_drop_query_locked (GstVggInfer *self, GstQuery *query)
+{
+  guint len = gst_queue_array_get_length (self->queue);
+
+  for (guint i = 0; i < len; i++) {
+    GstVggInferItem *item = gst_queue_array_peek_nth_struct (self->queue, i);
+    if (item->type == GST_VGG_INFER_ITEM_QUERY
+        && item->object == GST_MINI_OBJECT_CAST (query)) {
+      gst_queue_array_drop_struct (self->queue, i, NULL);
+      return;
+    }
+  }
+}
+
 static void
 gst_vgg_infer_push_item_locked (
     GstVggInfer *self, GstVggInferItemType type, gpointer object)
@@ -1255,9 +1273,17 @@ gst_vgg_infer_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
   self->query_running = FALSE;
   self->query_result = FALSE;
   gst_vgg_infer_push_item_locked (self, GST_VGG_INFER_ITEM_QUERY, query);
-  while (self->query == query)
+  while (self->query == query
+      && (self->srcresult == GST_FLOW_OK || self->query_running))
     g_cond_wait (&self->query_handled, &self->lock);
   ret = self->query_result;
+  if (self->query == query) {
+    /* the task stopped (on an error downstream) before the query's turn:
+     * it is not answered, and leaves the queue with this call */
+    gst_vgg_infer_drop_query_locked (self, query);
+    self->query = NULL;
+    ret = FALSE;
+  }
   g_mutex_unlock (&self->lock);
   return ret;
 }
@@ -1898,6 +1924,9 @@ gst_vgg_infer_change_state (GstElement *element, GstStateChange transition)
       self->rois_inferred = self->rois_skipped = 0;
       self->inference_ms_total = 0.0;
       GST_OBJECT_UNLOCK (self);
+      /* a bundle a setter made for the last run (PAUSED_TO_READY may
+       * have dropped the others before it was stored) */
+      gst_vgg_infer_drop_next_info (self);
       if (!gst_vgg_infer_info_is_current (self) && !gst_vgg_infer_open (self))
         return GST_STATE_CHANGE_FAILURE;
       if (!gst_vgg_infer_join_group (self))

@@ -734,6 +734,125 @@ GST_START_TEST (test_leaky_skip_keeps_live_rate)
 
 GST_END_TEST;
 
+/* The frames of h pulled within 10 s; fails naming what if any is
+ * missing. */
+static void
+pull_within_10_s (GstHarness *h, gint n, const gchar *what)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+
+  for (gint i = 0; i < n; i++) {
+    GstBuffer *out;
+    while ((out = gst_harness_try_pull (h)) == NULL
+        && g_get_monotonic_time () < deadline)
+      g_usleep (1000);
+    fail_unless (
+        out != NULL, "%s: frame %d of %d not out after 10 s", what, i, n);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+    gst_buffer_unref (out);
+  }
+}
+
+/* Lowering batch-size or batch-timeout while frames wait for a batch to
+ * fill runs them under the new value, not after the old timeout (60 s). */
+GST_START_TEST (test_lowering_batch_settings_runs_waiting_frames)
+{
+  static const gchar *lower[][2] = { { "batch-size", "2" },
+    { "batch-timeout", "10" } };
+
+  for (guint i = 0; i < G_N_ELEMENTS (lower); i++) {
+    gchar *props = g_strdup_printf (
+        "model=%s batch-size=8 batch-timeout=60000", spot_model);
+    GstHarness *h = new_harness (props);
+
+    gst_harness_set_src_caps_str (
+        h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+    /* (two whole batches of 2) */
+    push_frames (h, 0, 4, 4);
+    g_usleep (50000);
+    fail_unless (gst_harness_try_pull (h) == NULL);
+    gst_util_set_object_arg (G_OBJECT (h->element), lower[i][0], lower[i][1]);
+    pull_within_10_s (h, 4, lower[i][0]);
+    gst_harness_teardown (h);
+    g_free (props);
+  }
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  GstPad *pad;
+  GMutex lock;
+  GCond cond;
+  gboolean done, result;
+} QueryJob;
+
+static gpointer
+drain_thread (gpointer data)
+{
+  QueryJob *job = data;
+  GstQuery *q = gst_query_new_drain ();
+  gboolean result = gst_pad_peer_query (job->pad, q);
+
+  gst_query_unref (q);
+  g_mutex_lock (&job->lock);
+  job->result = result;
+  job->done = TRUE;
+  g_cond_signal (&job->cond);
+  g_mutex_unlock (&job->lock);
+  return NULL;
+}
+
+static GstPadProbeReturn
+fail_push (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GST_PAD_PROBE_INFO_FLOW_RETURN (info) = GST_FLOW_ERROR;
+  gst_buffer_unref (GST_PAD_PROBE_INFO_BUFFER (info));
+  GST_PAD_PROBE_INFO_DATA (info) = NULL;
+  return GST_PAD_PROBE_HANDLED;
+}
+
+/* A serialized query (DRAIN) queued behind a frame whose push downstream
+ * fails: the element stops, and the query is answered (FALSE) at once,
+ * not held until a flush or a state change. */
+GST_START_TEST (test_query_behind_a_failed_push_is_answered)
+{
+  gchar *props =
+      g_strdup_printf ("model=%s batch-size=2 batch-timeout=60000", spot_model);
+  GstHarness *h = new_harness (props);
+  GstPad *src = gst_element_get_static_pad (h->element, "src");
+  QueryJob job = { h->srcpad };
+  GThread *thread;
+  gint64 deadline;
+
+  g_mutex_init (&job.lock);
+  g_cond_init (&job.cond);
+  gst_harness_set_src_caps_str (
+      h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, fail_push, NULL, NULL);
+  /* the frame waits for its batch; the query behind it ends the wait */
+  push_frames (h, 0, 1, 3);
+  thread = g_thread_new ("drain", drain_thread, &job);
+  deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  g_mutex_lock (&job.lock);
+  while (!job.done && g_cond_wait_until (&job.cond, &job.lock, deadline))
+    ;
+  fail_unless (job.done,
+      "the DRAIN query still waits 10 s after the failed "
+      "push");
+  fail_if (job.result, "the DRAIN query was answered TRUE");
+  g_mutex_unlock (&job.lock);
+  g_thread_join (thread);
+  gst_object_unref (src);
+  gst_harness_teardown (h);
+  g_mutex_clear (&job.lock);
+  g_cond_clear (&job.cond);
+  g_free (props);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_latency_adds_batch_timeout)
 {
   GstElement *p = parse_pipeline (
@@ -2061,6 +2180,8 @@ vgginfer_suite (void)
   tcase_add_test (tc, test_property_changes_while_streaming);
   tcase_add_test (tc, test_leaky_skip_keeps_live_rate);
   tcase_add_test (tc, test_latency_adds_batch_timeout);
+  tcase_add_test (tc, test_lowering_batch_settings_runs_waiting_frames);
+  tcase_add_test (tc, test_query_behind_a_failed_push_is_answered);
   tcase_add_test (tc, test_meta_copies_and_json);
   tcase_add_test (tc, test_meta_json_escapes_and_features);
   tcase_add_test (tc, test_features_mode_attaches_vector);
