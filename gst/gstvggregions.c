@@ -10,7 +10,10 @@
 GstVggRegionSpec *
 gst_vgg_region_spec_new (void)
 {
-  return g_atomic_rc_box_new0 (GstVggRegionSpec);
+  GstVggRegionSpec *spec = g_new0 (GstVggRegionSpec, 1);
+
+  spec->ref_count = 1;
+  return spec;
 }
 
 GstVggRegionSpec *
@@ -19,32 +22,32 @@ gst_vgg_region_spec_copy (const GstVggRegionSpec *spec)
   GstVggRegionSpec *copy = gst_vgg_region_spec_new ();
 
   *copy = *spec;
+  copy->ref_count = 1;
   copy->classes = g_strdupv (spec->classes);
   copy->zones_text = g_strdup (spec->zones_text);
   copy->zones = g_memdup2 (spec->zones, sizeof (GstVggZone) * spec->n_zones);
   return copy;
 }
 
+/* The count with GLib's inline atomics, not g_atomic_rc_box: in the
+ * plugin's own code, ThreadSanitizer sees the order the last unref gives
+ * (a spec read by a setter, then freed by the streaming task) */
 GstVggRegionSpec *
 gst_vgg_region_spec_ref (GstVggRegionSpec *spec)
 {
-  return g_atomic_rc_box_acquire (spec);
-}
-
-static void
-region_spec_free (gpointer data)
-{
-  GstVggRegionSpec *spec = data;
-
-  g_strfreev (spec->classes);
-  g_free (spec->zones_text);
-  g_free (spec->zones);
+  g_atomic_int_inc (&spec->ref_count);
+  return spec;
 }
 
 void
 gst_vgg_region_spec_unref (GstVggRegionSpec *spec)
 {
-  g_atomic_rc_box_release_full (spec, region_spec_free);
+  if (!g_atomic_int_dec_and_test (&spec->ref_count))
+    return;
+  g_strfreev (spec->classes);
+  g_free (spec->zones_text);
+  g_free (spec->zones);
+  g_free (spec);
 }
 
 gboolean

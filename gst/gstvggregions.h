@@ -26,6 +26,7 @@ typedef struct
  * (the element's settings hold one, each batch takes a reference). */
 typedef struct
 {
+  gint ref_count;    /* atomic */
   gboolean roi_list; /* inference-region=roi-list */
   gchar **classes;   /* object-class, NULL for every ROI */
   gchar *zones_text; /* regions, as set */
