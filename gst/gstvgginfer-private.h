@@ -114,6 +114,7 @@ struct _GstVggInfer
   GCond query_handled;  /* `query` was answered or abandoned */
   GstQueueArray *queue; /* GstVggInferItem */
   guint n_pending;      /* ITEM_BUFFERs in the queue */
+  guint n_frames;       /* ITEM_BUFFERs and ITEM_PASSes in the queue */
   GstFlowReturn srcresult;
   GstQuery *query;        /* the serialized query being answered */
   gboolean query_running; /* the task holds `query` */

@@ -164,6 +164,14 @@ GST_DEBUG_CATEGORY_STATIC (gst_vgg_infer_debug);
 #define DEFAULT_INFERENCE_INTERVAL 1
 #define DEFAULT_LEAKY GST_VGG_INFER_LEAKY_NONE
 #define DEFAULT_MAX_QUEUE 16
+/* Frames of any kind the queue holds, per frame it may hold for
+ * inference, before the chain function blocks: frames passed without
+ * inference (leaky=skip, inference-interval) wait behind the inferred
+ * ones, and a source faster than downstream would fill memory with them.
+ * A live camera's frames in the queue are its rate times the wait of
+ * max-queue inferences: 8 leaves room for inferences of 8 frame
+ * intervals (270 ms at 30 fps). */
+#define FRAMES_PER_QUEUE_SLOT 8
 #define DEFAULT_POST_MESSAGES TRUE
 #define DEFAULT_RESIZE GST_VGG_INFER_RESIZE_CENTER_CROP
 #define DEFAULT_MEAN NULL
@@ -350,7 +358,10 @@ gst_vgg_infer_class_init (GstVggInferClass *klass)
   g_object_class_install_property (gobject_class, PROP_MAX_QUEUE,
       g_param_spec_uint ("max-queue", "Maximum queue",
           "Maximum number of frames waiting for inference (at least "
-          "batch-size is used)",
+          "batch-size is used).  Frames passed without inference "
+          "(leaky=skip, inference-interval) wait behind them in the same "
+          "queue: at 8 times this many frames in all, upstream blocks "
+          "whatever leaky says (downstream is then slower than the source)",
           1, 4096, DEFAULT_MAX_QUEUE, playing));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
@@ -1093,7 +1104,7 @@ gst_vgg_infer_flush_queue_locked (GstVggInfer *self, gboolean full)
     }
     gst_mini_object_unref (item.object);
   }
-  self->n_pending = 0;
+  self->n_pending = self->n_frames = 0;
   if (self->query && !self->query_running) {
     self->query = NULL;
     self->query_result = FALSE;
@@ -1127,6 +1138,8 @@ gst_vgg_infer_push_item_locked (
   gst_queue_array_push_tail_struct (self->queue, &item);
   if (type == GST_VGG_INFER_ITEM_BUFFER)
     self->n_pending++;
+  if (type == GST_VGG_INFER_ITEM_BUFFER || type == GST_VGG_INFER_ITEM_PASS)
+    self->n_frames++;
   g_cond_broadcast (&self->item_added);
 }
 
@@ -1134,11 +1147,11 @@ static GstFlowReturn
 gst_vgg_infer_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 {
   GstVggInfer *self = GST_VGG_INFER (parent);
-  GstVggInferItemType type = GST_VGG_INFER_ITEM_BUFFER;
+  GstVggInferItemType want = GST_VGG_INFER_ITEM_BUFFER, type;
   GstFlowReturn ret;
   guint max_queue, interval;
   GstVggInferLeaky leaky;
-  gboolean skipped = FALSE;
+  gboolean skipped;
 
   GST_OBJECT_LOCK (self);
   max_queue = MAX (self->settings.max_queue, self->settings.batch_size);
@@ -1148,14 +1161,20 @@ gst_vgg_infer_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 
   g_mutex_lock (&self->lock);
   if (interval > 1 && self->frame_count % interval != 0)
-    type = GST_VGG_INFER_ITEM_PASS;
-  while (type == GST_VGG_INFER_ITEM_BUFFER && self->srcresult == GST_FLOW_OK
-      && self->n_pending >= max_queue) {
-    if (leaky == GST_VGG_INFER_LEAKY_SKIP) {
+    want = GST_VGG_INFER_ITEM_PASS;
+  for (;;) {
+    type = want;
+    skipped = FALSE;
+    if (self->srcresult != GST_FLOW_OK)
+      break;
+    if (type == GST_VGG_INFER_ITEM_BUFFER && self->n_pending >= max_queue
+        && leaky == GST_VGG_INFER_LEAKY_SKIP) {
       type = GST_VGG_INFER_ITEM_PASS;
       skipped = TRUE;
-      break;
     }
+    if (self->n_frames < max_queue * FRAMES_PER_QUEUE_SLOT
+        && (type != GST_VGG_INFER_ITEM_BUFFER || self->n_pending < max_queue))
+      break;
     g_cond_wait (&self->item_removed, &self->lock);
     /* the properties may have changed while waiting */
     GST_OBJECT_LOCK (self);
@@ -1798,7 +1817,9 @@ gst_vgg_infer_loop (GstVggInfer *self)
     }
     /* a full queue takes no more frames until this batch runs (by
      * regions it may hold fewer than batch-size inputs) */
-    full = self->n_pending >= MAX (s.max_queue, s.batch_size);
+    full = self->n_pending >= MAX (s.max_queue, s.batch_size)
+        || self->n_frames
+            >= MAX (s.max_queue, s.batch_size) * FRAMES_PER_QUEUE_SLOT;
     deadline = gst_vgg_batch_wait_until (n_infer, s.batch_size,
         !ended && !full && n_infer > 0 && !grouped, first, s.batch_timeout,
         g_get_monotonic_time ());
@@ -1817,6 +1838,8 @@ gst_vgg_infer_loop (GstVggInfer *self)
     self->batch[i] =
         *(GstVggInferItem *) gst_queue_array_pop_head_struct (self->queue);
   self->n_pending -= n_frames;
+  /* (a batch's items are all frames: it ends at an event or query) */
+  self->n_frames -= n_items;
   g_cond_broadcast (&self->item_removed);
   g_mutex_unlock (&self->lock);
 

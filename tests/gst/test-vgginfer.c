@@ -734,6 +734,92 @@ GST_START_TEST (test_leaky_skip_keeps_live_rate)
 
 GST_END_TEST;
 
+typedef struct
+{
+  GstHarness *h;
+  gint n;
+  gint pushed; /* atomic */
+} CountedPush;
+
+static gpointer
+counted_push_thread (gpointer data)
+{
+  CountedPush *job = data;
+
+  for (gint i = 0; i < job->n; i++) {
+    GstBuffer *buf = make_picture (GST_VIDEO_FORMAT_RGB, 64, 48, i % 9);
+    GST_BUFFER_OFFSET (buf) = i;
+    if (gst_harness_push (job->h, buf) != GST_FLOW_OK)
+      break;
+    g_atomic_int_inc (&job->pushed);
+  }
+  return NULL;
+}
+
+/* Downstream stalled (a blocking probe on the src pad): with leaky=skip
+ * or inference-interval the frames passed without inference are not
+ * waited for, yet the queue takes no more than 8 x max-queue frames in
+ * all before the chain function blocks; once downstream takes them, every
+ * frame comes out, in order, the inferred ones with their class. */
+GST_START_TEST (test_frames_passed_without_inference_are_bounded)
+{
+  static const gchar *policies[] = { "leaky=skip", "inference-interval=20" };
+  const gint max_queue = 3, n = 200;
+
+  for (guint p = 0; p < G_N_ELEMENTS (policies); p++) {
+    gchar *props = g_strdup_printf ("model=%s max-queue=%d %s post-messages="
+                                    "false",
+        spot_model, max_queue, policies[p]);
+    GstHarness *h = new_harness (props);
+    GstPad *src = gst_element_get_static_pad (h->element, "src");
+    CountedPush job = { h, n, 0 };
+    GThread *thread;
+    gint before, stalled, inferred = 0;
+    gulong probe;
+
+    gst_harness_set_src_caps_str (
+        h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+    probe = gst_pad_add_probe (src,
+        GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM | GST_PAD_PROBE_TYPE_BUFFER, NULL,
+        NULL, NULL);
+    thread = g_thread_new ("push", counted_push_thread, &job);
+    /* until the pushes stop */
+    do {
+      before = g_atomic_int_get (&job.pushed);
+      g_usleep (300000);
+    } while (g_atomic_int_get (&job.pushed) != before);
+    stalled = g_atomic_int_get (&job.pushed);
+    GST_INFO (
+        "%s: %d frames taken with downstream stalled", policies[p], stalled);
+    /* the queue's bound, and the frames the task holds (a batch of one
+     * inferred frame and the passed ones before the next) */
+    fail_unless (stalled <= max_queue * 8 + 8 && stalled >= max_queue * 8,
+        "%s, max-queue %d: %d of %d frames taken with downstream stalled",
+        policies[p], max_queue, stalled, n);
+    gst_pad_remove_probe (src, probe);
+    g_thread_join (thread);
+    fail_unless_equals_int (job.pushed, n);
+    for (gint i = 0; i < n; i++) {
+      GstBuffer *out = gst_harness_pull (h);
+      fail_unless (out != NULL, "%s: frame %d missing", policies[p], i);
+      fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+      if (gst_buffer_get_vgg_meta (out)) {
+        fail_unless_equals_int (top1 (out, NULL), i % 9);
+        inferred++;
+      }
+      gst_buffer_unref (out);
+    }
+    fail_unless (gst_harness_try_pull (h) == NULL);
+    fail_unless (inferred > 0 && inferred < n, "%s: %d of %d inferred",
+        policies[p], inferred, n);
+    gst_object_unref (src);
+    gst_harness_teardown (h);
+    g_free (props);
+  }
+}
+
+GST_END_TEST;
+
 /* The frames of h pulled within 10 s; fails naming what if any is
  * missing. */
 static void
@@ -2181,6 +2267,7 @@ vgginfer_suite (void)
   tcase_add_test (tc, test_leaky_skip_keeps_live_rate);
   tcase_add_test (tc, test_latency_adds_batch_timeout);
   tcase_add_test (tc, test_lowering_batch_settings_runs_waiting_frames);
+  tcase_add_test (tc, test_frames_passed_without_inference_are_bounded);
   tcase_add_test (tc, test_query_behind_a_failed_push_is_answered);
   tcase_add_test (tc, test_meta_copies_and_json);
   tcase_add_test (tc, test_meta_json_escapes_and_features);
