@@ -56,6 +56,7 @@
 
 #include <errno.h>
 #include <mosquitto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,6 +85,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_vgg_publish_debug);
 
 /* How long start() waits for the broker's answer (CONNACK). */
 #define CONNECT_TIMEOUT_S 10
+/* at stop, the longest wait for the DISCONNECT to go out */
+#define DISCONNECT_WAIT_MS 1000
 /* libmosquitto's reconnection backoff: delay·n² seconds before the n-th
  * attempt, at most the maximum. */
 #define RECONNECT_DELAY_S 1
@@ -182,6 +185,7 @@ struct _GstVggPublish
   gboolean broken;  /* the first connection broke before a CONNACK */
   gboolean connected;
   gboolean stopping;
+  gboolean unblock;       /* a flush or a stop cuts the EOS wait short */
   guint generation;       /* connections lost so far */
   GQueue queue;           /* GstVggPublishMessage, not yet handed over */
   GHashTable *handed;     /* mids handed to libmosquitto, unconfirmed */
@@ -250,6 +254,8 @@ static void gst_vgg_publish_set_property (
 static void gst_vgg_publish_get_property (
     GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
 static void gst_vgg_publish_finalize (GObject *object);
+static GstStateChangeReturn gst_vgg_publish_change_state (
+    GstElement *element, GstStateChange transition);
 static gboolean gst_vgg_publish_start (GstBaseTransform *trans);
 static gboolean gst_vgg_publish_stop (GstBaseTransform *trans);
 static gboolean gst_vgg_publish_sink_event (
@@ -281,6 +287,7 @@ gst_vgg_publish_class_init (GstVggPublishClass *klass)
   gobject_class->set_property = gst_vgg_publish_set_property;
   gobject_class->get_property = gst_vgg_publish_get_property;
   gobject_class->finalize = gst_vgg_publish_finalize;
+  element_class->change_state = gst_vgg_publish_change_state;
 
   g_object_class_install_property (gobject_class, PROP_METHOD,
       g_param_spec_enum ("method", "Method",
@@ -358,8 +365,9 @@ gst_vgg_publish_class_init (GstVggPublishClass *klass)
       g_param_spec_uint ("max-pending", "Maximum pending",
           "method=mqtt: most messages waiting to be sent or acknowledged; "
           "results of further frames are dropped (and counted) until there "
-          "is room",
-          1, G_MAXINT, DEFAULT_MAX_PENDING, ready));
+          "is room (at most 65535: MQTT numbers the messages in flight with "
+          "16 bits)",
+          1, 65535, DEFAULT_MAX_PENDING, ready));
   g_object_class_install_property (gobject_class, PROP_EOS_TIMEOUT,
       g_param_spec_uint ("eos-timeout", "EOS timeout",
           "method=mqtt: at EOS, longest time in ms to wait for the pending "
@@ -859,6 +867,24 @@ gst_vgg_publish_drain_locked (GstVggPublish *self)
   gst_vgg_publish_signal_locked (self);
 }
 
+/* libmosquitto's thread is cancelled at stop (close_mqtt), as its own
+ * mosquitto_destroy does; never inside these callbacks, which take our
+ * lock and post messages. */
+static int
+callback_enter (void)
+{
+  int state;
+
+  pthread_setcancelstate (PTHREAD_CANCEL_DISABLE, &state);
+  return state;
+}
+
+static void
+callback_leave (int state)
+{
+  pthread_setcancelstate (state, NULL);
+}
+
 static void
 on_connect (struct mosquitto *mosq, void *data, int rc)
 {
@@ -866,6 +892,7 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
   gboolean caught_up = FALSE, started;
   guint64 dropped = 0;
   gdouble seconds = 0;
+  int cancel_state = callback_enter ();
 
   g_mutex_lock (&self->lock);
   started = self->started;
@@ -893,6 +920,7 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
   else if (rc != 0 && started)
     GST_WARNING_OBJECT (self, "broker %s refused a reconnection: %s",
         self->active_address, mosquitto_connack_string (rc));
+  callback_leave (cancel_state);
 }
 
 static void
@@ -901,6 +929,7 @@ on_disconnect (struct mosquitto *mosq, void *data, int rc)
   GstVggPublish *self = data;
   gboolean warn = FALSE;
   guint64 lost = 0;
+  int cancel_state = callback_enter ();
 
   g_mutex_lock (&self->lock);
   self->connected = FALSE;
@@ -939,6 +968,7 @@ on_disconnect (struct mosquitto *mosq, void *data, int rc)
         ("%s; up to %u results wait, later ones are dropped",
             mosquitto_strerror (rc), self->active_max_pending));
   }
+  callback_leave (cancel_state);
 }
 
 static void
@@ -949,6 +979,7 @@ on_publish (struct mosquitto *mosq, void *data, int mid)
   gboolean caught_up;
   guint64 dropped;
   gdouble seconds;
+  int cancel_state = callback_enter ();
 
   g_mutex_lock (&self->lock);
   if (g_hash_table_remove (self->handed, key))
@@ -963,12 +994,14 @@ on_publish (struct mosquitto *mosq, void *data, int mid)
 
   if (caught_up)
     gst_vgg_publish_post_reconnected (self, seconds, dropped);
+  callback_leave (cancel_state);
 }
 
 static void
 on_log (struct mosquitto *mosq, void *data, int level, const char *text)
 {
   GstVggPublish *self = data;
+  int cancel_state = callback_enter ();
 
   GST_LOG_OBJECT (self, "libmosquitto: %s", text);
   if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) {
@@ -982,6 +1015,7 @@ on_log (struct mosquitto *mosq, void *data, int level, const char *text)
     }
     g_mutex_unlock (&self->lock);
   }
+  callback_leave (cancel_state);
 }
 
 /* host:port, port 1883 when left out; [v6]:port for IPv6 literals */
@@ -1042,6 +1076,7 @@ static void
 gst_vgg_publish_close_mqtt (GstVggPublish *self)
 {
   guint64 left;
+  gint64 deadline;
 
   if (self->mosq == NULL)
     return;
@@ -1049,8 +1084,18 @@ gst_vgg_publish_close_mqtt (GstVggPublish *self)
   self->stopping = TRUE;
   g_mutex_unlock (&self->lock);
   mosquitto_disconnect (self->mosq);
-  /* stops the thread, also while it waits to reconnect */
-  mosquitto_loop_stop (self->mosq, false);
+  /* Connected, libmosquitto's thread sends the DISCONNECT and ends; let
+   * it, for a while.  Not connected, it ends only between two attempts:
+   * a reconnection's connect() to an unreachable broker blocks for
+   * minutes, and one that succeeds after the DISCONNECT keeps the thread
+   * going (libmosquitto 2.0).  So then it is cancelled. */
+  deadline = g_get_monotonic_time () + DISCONNECT_WAIT_MS * 1000;
+  g_mutex_lock (&self->lock);
+  while (
+      self->connected && g_cond_wait_until (&self->cond, &self->lock, deadline))
+    ;
+  g_mutex_unlock (&self->lock);
+  mosquitto_loop_stop (self->mosq, true);
   mosquitto_destroy (self->mosq);
   self->mosq = NULL;
 
@@ -1256,8 +1301,31 @@ gst_vgg_publish_send_mqtt (GstVggPublish *self, gchar *json)
     gst_vgg_publish_post_reconnected (self, seconds, dropped);
 }
 
+/* A flush, or a state change below PAUSED, ends the EOS wait, which
+ * holds the streaming thread (and so the pads' deactivation). */
+static void
+gst_vgg_publish_set_unblock (GstVggPublish *self, gboolean unblock)
+{
+  g_mutex_lock (&self->lock);
+  self->unblock = unblock;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+}
+
+static GstStateChangeReturn
+gst_vgg_publish_change_state (GstElement *element, GstStateChange transition)
+{
+  GstVggPublish *self = GST_VGG_PUBLISH (element);
+
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+    gst_vgg_publish_set_unblock (self, FALSE);
+  else if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    gst_vgg_publish_set_unblock (self, TRUE);
+  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+}
+
 /* At EOS: waits until every message is sent (qos 0) or acknowledged
- * (qos 1), or eos-timeout. */
+ * (qos 1), or eos-timeout, or a flush or stop. */
 static void
 gst_vgg_publish_wait_sent (GstVggPublish *self)
 {
@@ -1270,7 +1338,7 @@ gst_vgg_publish_wait_sent (GstVggPublish *self)
 
   g_mutex_lock (&self->lock);
   self->waiting = TRUE;
-  while ((left = gst_vgg_publish_pending_locked (self)) > 0
+  while ((left = gst_vgg_publish_pending_locked (self)) > 0 && !self->unblock
       && g_cond_wait_until (&self->cond, &self->lock, deadline))
     ;
   self->waiting = FALSE;
@@ -1314,10 +1382,21 @@ gst_vgg_publish_stop (GstBaseTransform *trans)
   GstVggPublish *self = GST_VGG_PUBLISH (trans);
 
   if (self->file) {
-    fflush (self->file);
-    if (self->own_file)
-      fclose (self->file);
+    /* lines still buffered (flush-interval) go now: a failure loses them */
+    gboolean written = fflush (self->file) == 0;
+    gint saved_errno = errno;
+    if (self->own_file && fclose (self->file) != 0 && written) {
+      written = FALSE;
+      saved_errno = errno;
+    }
     self->file = NULL;
+    if (!written) {
+      errno = saved_errno;
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("Could not write the last results to file \"%s\".",
+              self->active_path),
+          GST_ERROR_SYSTEM);
+    }
   }
   gst_vgg_publish_close_mqtt (self);
   return TRUE;
@@ -1333,6 +1412,10 @@ gst_vgg_publish_sink_event (GstBaseTransform *trans, GstEvent *event)
       gst_vgg_publish_flush_file (self);
     if (self->mosq)
       gst_vgg_publish_wait_sent (self);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START
+      || GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+    gst_vgg_publish_set_unblock (
+        self, GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START);
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }

@@ -12,6 +12,7 @@
 #include <json-glib/json-glib.h>
 #include <mosquitto.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
@@ -228,6 +229,36 @@ GST_START_TEST (test_buffers_pass_untouched_one_line_per_result)
   g_free (props);
   g_free (path);
   g_free (dir);
+}
+
+GST_END_TEST;
+
+/* Lines still buffered (flush-interval) when the element stops without
+ * an EOS are written at stop; when that fails (/dev/full: no space left)
+ * a WARNING names the file instead of losing them silently. */
+GST_START_TEST (test_file_failure_at_stop_is_a_warning)
+{
+  GstHarness *h = publish_harness ("file-path=/dev/full flush-interval=600000");
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GError *err = NULL;
+
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_src_caps_str (h, "video/x-raw");
+  for (guint i = 0; i < 2; i++) {
+    fail_unless_equals_int (
+        gst_harness_push (h, meta_buffer (i, i, NULL, 0)), GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h));
+  }
+  fail_unless (gst_bus_peek (bus) == NULL, "a message before the stop");
+  gst_harness_teardown (h);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL, "no WARNING at stop");
+  gst_message_parse_warning (msg, &err, NULL);
+  fail_unless (strstr (err->message, "/dev/full") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
 }
 
 GST_END_TEST;
@@ -1069,6 +1100,106 @@ GST_START_TEST (test_mqtt_broker_restart_drops_only_what_is_missing)
 
 GST_END_TEST;
 
+/* A black hole on 127.0.0.1:port: a listener whose backlog is full, so
+ * that the kernel drops further SYNs and a connect() to it hangs.  The
+ * descriptors go to fds[3]. */
+static void
+black_hole (gint port, gint fds[3])
+{
+  struct sockaddr_in addr = { 0 };
+  gint one = 1;
+
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons (port);
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  fds[0] = socket (AF_INET, SOCK_STREAM, 0);
+  setsockopt (fds[0], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  fail_unless (bind (fds[0], (struct sockaddr *) &addr, sizeof addr) == 0,
+      "bind 127.0.0.1:%d: %s", port, g_strerror (errno));
+  fail_unless (listen (fds[0], 0) == 0);
+  /* a backlog of 0 holds one connection; the second waits half-open */
+  for (gint i = 1; i < 3; i++) {
+    fds[i] = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect (fds[i], (struct sockaddr *) &addr, sizeof addr);
+  }
+  g_usleep (100000);
+}
+
+static GstPadProbeReturn
+on_eos (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS)
+    g_atomic_int_set ((gint *) data, 1);
+  return GST_PAD_PROBE_OK;
+}
+
+/* The broker dies and its port becomes a black hole, so that
+ * libmosquitto's reconnection hangs in connect(); at EOS the element
+ * waits for its pending results (eos-timeout 10 min).  Setting the
+ * pipeline to NULL then returns within seconds: the EOS wait ends at the
+ * state change, and the thread is cancelled. */
+GST_START_TEST (test_mqtt_stop_during_an_outage_returns)
+{
+  const gint64 bound_s = g_getenv ("VGG_TEST_INSTRUMENTED") ? 60 : 15;
+  Broker b;
+  gchar *launch;
+  GstElement *p, *pub;
+  GstPad *pad;
+  guint64 published = 0;
+  gint eos = 0, hole[3];
+  gint64 deadline, start, took;
+
+  broker_init (&b, "mqtt-outage-stop", NULL, NULL);
+  broker_start (&b);
+  launch = g_strdup_printf (
+      "videotestsrc is-live=true num-buffers=90 ! "
+      "video/x-raw,format=RGB,width=64,height=64,framerate=30/1 ! "
+      "vgginfer model=%s resize=stretch top-k=1 ! "
+      "vggpublish name=pub method=mqtt address=127.0.0.1:%d qos=1 "
+      "eos-timeout=600000 ! fakesink",
+      spot_model, b.port);
+  p = gst_parse_launch (launch, NULL);
+  fail_unless (p != NULL);
+  pub = gst_bin_get_by_name (GST_BIN (p), "pub");
+  pad = gst_element_get_static_pad (pub, "sink");
+  gst_pad_add_probe (
+      pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_eos, &eos, NULL);
+  fail_unless (
+      gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  while (published < 5 && g_get_monotonic_time () < deadline) {
+    g_usleep (20000);
+    g_object_get (pub, "published", &published, NULL);
+  }
+  fail_unless (
+      published >= 5, "%" G_GUINT64_FORMAT " published in 30 s", published);
+  broker_kill (&b);
+  black_hole (b.port, hole);
+  /* the EOS is in the element, and the first reconnection (1 s after the
+   * loss) in connect() */
+  deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  while (!g_atomic_int_get (&eos) && g_get_monotonic_time () < deadline)
+    g_usleep (20000);
+  fail_unless (g_atomic_int_get (&eos), "no EOS within 60 s");
+  g_usleep (2 * G_USEC_PER_SEC);
+
+  start = g_get_monotonic_time ();
+  gst_element_set_state (p, GST_STATE_NULL);
+  took = g_get_monotonic_time () - start;
+  GST_INFO ("to NULL during the outage, at EOS: %.2f s", took / 1e6);
+  fail_unless (took < bound_s * G_TIME_SPAN_SECOND,
+      "setting the pipeline to NULL during the outage took %.1f s", took / 1e6);
+  for (gint i = 0; i < 3; i++)
+    close (hole[i]);
+  gst_object_unref (pad);
+  gst_object_unref (pub);
+  gst_object_unref (p);
+  g_free (launch);
+  broker_clear (&b);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_mqtt_refused_connection_fails_start_naming_address)
 {
   gint port = free_port (); /* nobody listens there */
@@ -1328,6 +1459,7 @@ vggpublish_suite (void)
   tcase_add_test (file, test_file_mode_appends_or_truncates);
   tcase_add_test (file, test_flush_interval_zero_writes_each_line_at_once);
   tcase_add_test (file, test_unwritable_file_fails_start_naming_it);
+  tcase_add_test (file, test_file_failure_at_stop_is_a_warning);
   tcase_add_test (file, test_settings_change_while_streaming);
 
   suite_add_tcase (s, mqtt);
@@ -1340,6 +1472,7 @@ vggpublish_suite (void)
   tcase_add_test (mqtt, test_mqtt_wrong_password_is_refused_with_the_reason);
   tcase_add_test (mqtt, test_mqtt_wildcard_topic_fails_start_naming_it);
   tcase_add_test (mqtt, test_mqtt_tls_with_a_self_signed_ca);
+  tcase_add_test (mqtt, test_mqtt_stop_during_an_outage_returns);
   return s;
 }
 
