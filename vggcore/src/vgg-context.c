@@ -5,6 +5,7 @@
 #include "vgg-context-private.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -204,6 +205,14 @@ vgg_context_new (VggModel *model, int max_batch, int threads, VggContext **out,
       model, max_batch, threads, VGG_PRECISION_FP32, out, error);
 }
 
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+static void
+blas_single_thread (void)
+{
+  openblas_set_num_threads (1);
+}
+
 VggStatus
 vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
     VggPrecision precision, VggContext **out, char error[VGG_ERROR_SIZE])
@@ -241,8 +250,10 @@ vgg_context_new_with_precision (VggModel *model, int max_batch, int threads,
   classes = model->n_classes;
 
   /* Our pool is the only parallelism: each OpenBLAS call (the generic
-   * level's GEMMs) runs on the thread that makes it. */
-  openblas_set_num_threads (1);
+   * level's GEMMs, the only ones) runs on the thread that makes it.  Said
+   * once, and only at that level: the setting is the whole process's. */
+  if (model->kernels->isa == VGG_ISA_GENERIC)
+    pthread_once (&blas_once, blas_single_thread);
   ctx->pool = vgg_pool_new (threads);
   ctx->linear_out = calloc (model->n_layers, sizeof (float *));
   ctx->pool5 = malloc ((size_t) max_batch * model->pool5_dims * sizeof (float));
