@@ -21,8 +21,12 @@ gst_vgg_region_spec_copy (const GstVggRegionSpec *spec)
 {
   GstVggRegionSpec *copy = gst_vgg_region_spec_new ();
 
-  *copy = *spec;
-  copy->ref_count = 1;
+  /* field by field: the count may change in another thread meanwhile */
+  copy->roi_list = spec->roi_list;
+  copy->n_zones = spec->n_zones;
+  copy->min_size = spec->min_size;
+  copy->max_rois = spec->max_rois;
+  copy->padding = spec->padding;
   copy->classes = g_strdupv (spec->classes);
   copy->zones_text = g_strdup (spec->zones_text);
   copy->zones = g_memdup2 (spec->zones, sizeof (GstVggZone) * spec->n_zones);
