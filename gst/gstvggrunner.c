@@ -106,31 +106,32 @@ gst_vgg_runner_is_grouped (const GstVggRunner *runner)
   return runner->member != NULL;
 }
 
-void
-gst_vgg_runner_cancel (GstVggRunner *runner)
+/* func on the seat, if there is one, under member_lock */
+static void
+with_member (GstVggRunner *runner, void (*func) (GstVggBatchGroupMember *))
 {
   g_mutex_lock (&runner->member_lock);
   if (runner->member)
-    gst_vgg_batch_group_cancel (runner->member);
+    func (runner->member);
   g_mutex_unlock (&runner->member_lock);
+}
+
+void
+gst_vgg_runner_cancel (GstVggRunner *runner)
+{
+  with_member (runner, gst_vgg_batch_group_cancel);
 }
 
 void
 gst_vgg_runner_resume (GstVggRunner *runner)
 {
-  g_mutex_lock (&runner->member_lock);
-  if (runner->member)
-    gst_vgg_batch_group_resume (runner->member);
-  g_mutex_unlock (&runner->member_lock);
+  with_member (runner, gst_vgg_batch_group_resume);
 }
 
 void
 gst_vgg_runner_end (GstVggRunner *runner)
 {
-  g_mutex_lock (&runner->member_lock);
-  if (runner->member)
-    gst_vgg_batch_group_end (runner->member);
-  g_mutex_unlock (&runner->member_lock);
+  with_member (runner, gst_vgg_batch_group_end);
 }
 
 gboolean
