@@ -275,6 +275,18 @@ push_frames (GstHarness *h, gint start, gint n, gint cls)
   }
 }
 
+/* A flush of h's stream, and a new TIME segment to go on with. */
+static void
+flush_stream (GstHarness *h)
+{
+  GstSegment segment;
+
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+}
+
 static guint64
 get_u64 (GstHarness *h, const gchar *name)
 {
@@ -423,16 +435,12 @@ GST_START_TEST (test_flush_discards_queued_frames)
   gchar *props =
       g_strdup_printf ("model=%s batch-size=8 batch-timeout=60000", spot_model);
   GstHarness *h = new_harness (props);
-  GstSegment segment;
 
   gst_harness_set_src_caps_str (
       h, "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
   /* three frames wait for a batch that never fills */
   push_frames (h, 0, 3, 1);
-  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
-  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
-  gst_segment_init (&segment, GST_FORMAT_TIME);
-  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  flush_stream (h);
   push_frames (h, 100, 2, 6);
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
   for (gint i = 0; i < 2; i++) {
@@ -737,17 +745,29 @@ GST_END_TEST;
 typedef struct
 {
   GstHarness *h;
+  gint stream;
   gint n;
-  gint pushed; /* atomic */
-} CountedPush;
+  gint stop;   /* atomic: set to end before n */
+  gint pushed; /* atomic: frames pushed so far */
+} StreamJob;
+
+/* stream s, frame i: the spot in region (i * (s + 2) + s) % 9 */
+static gint
+stream_class (gint s, gint i)
+{
+  return (i * (s + 2) + s) % 9;
+}
 
 static gpointer
-counted_push_thread (gpointer data)
+stream_thread (gpointer data)
 {
-  CountedPush *job = data;
+  StreamJob *job = data;
 
-  for (gint i = 0; i < job->n; i++) {
-    GstBuffer *buf = make_picture (GST_VIDEO_FORMAT_RGB, 64, 48, i % 9);
+  while (job->pushed < job->n && !g_atomic_int_get (&job->stop)) {
+    gint i = job->pushed;
+    GstBuffer *buf = make_picture (
+        GST_VIDEO_FORMAT_RGB, 64, 48, stream_class (job->stream, i));
+    GST_BUFFER_PTS (buf) = i * GST_SECOND / 30;
     GST_BUFFER_OFFSET (buf) = i;
     if (gst_harness_push (job->h, buf) != GST_FLOW_OK)
       break;
@@ -772,7 +792,7 @@ GST_START_TEST (test_frames_passed_without_inference_are_bounded)
         spot_model, max_queue, policies[p]);
     GstHarness *h = new_harness (props);
     GstPad *src = gst_element_get_static_pad (h->element, "src");
-    CountedPush job = { h, n, 0 };
+    StreamJob job = { h, 0, n, 0, 0 };
     GThread *thread;
     gint before, stalled, inferred = 0;
     gulong probe;
@@ -782,7 +802,7 @@ GST_START_TEST (test_frames_passed_without_inference_are_bounded)
     probe = gst_pad_add_probe (src,
         GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM | GST_PAD_PROBE_TYPE_BUFFER, NULL,
         NULL, NULL);
-    thread = g_thread_new ("push", counted_push_thread, &job);
+    thread = g_thread_new ("push", stream_thread, &job);
     /* until the pushes stop */
     do {
       before = g_atomic_int_get (&job.pushed);
@@ -804,7 +824,7 @@ GST_START_TEST (test_frames_passed_without_inference_are_bounded)
       fail_unless (out != NULL, "%s: frame %d missing", policies[p], i);
       fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
       if (gst_buffer_get_vgg_meta (out)) {
-        fail_unless_equals_int (top1 (out, NULL), i % 9);
+        fail_unless_equals_int (top1 (out, NULL), stream_class (0, i));
         inferred++;
       }
       gst_buffer_unref (out);
@@ -1810,40 +1830,6 @@ GST_END_TEST;
 
 /* --- batch groups --- */
 
-typedef struct
-{
-  GstHarness *h;
-  gint stream;
-  gint n;
-  gint stop; /* atomic: set to end before n */
-  gint pushed;
-} StreamJob;
-
-/* stream s, frame i: the spot in region (i * (s + 2) + s) % 9 */
-static gint
-stream_class (gint s, gint i)
-{
-  return (i * (s + 2) + s) % 9;
-}
-
-static gpointer
-stream_thread (gpointer data)
-{
-  StreamJob *job = data;
-
-  while (job->pushed < job->n && !g_atomic_int_get (&job->stop)) {
-    gint i = job->pushed;
-    GstBuffer *buf = make_picture (
-        GST_VIDEO_FORMAT_RGB, 64, 48, stream_class (job->stream, i));
-    GST_BUFFER_PTS (buf) = i * GST_SECOND / 30;
-    GST_BUFFER_OFFSET (buf) = i;
-    if (gst_harness_push (job->h, buf) != GST_FLOW_OK)
-      break;
-    job->pushed++;
-  }
-  return NULL;
-}
-
 GST_START_TEST (test_batch_group_keeps_each_stream_in_order)
 {
   /* three elements, one group, the same model under three spellings (a
@@ -1946,13 +1932,7 @@ GST_START_TEST (test_batch_group_flush_and_restart)
   gst_harness_set_src_caps_str (b, caps);
   push_frames (a, 0, 6, 0);
   push_frames (b, 0, 6, 0);
-  fail_unless (gst_harness_push_event (a, gst_event_new_flush_start ()));
-  fail_unless (gst_harness_push_event (a, gst_event_new_flush_stop (TRUE)));
-  {
-    GstSegment seg;
-    gst_segment_init (&seg, GST_FORMAT_TIME);
-    fail_unless (gst_harness_push_event (a, gst_event_new_segment (&seg)));
-  }
+  flush_stream (a);
   /* whatever of a's first six was pushed before the flush, then 100-104 */
   push_frames (a, 100, 5, 0);
   for (gint i = 0; i < 6; i++) {
@@ -2099,13 +2079,7 @@ GST_START_TEST (test_batch_group_stream_at_eos_is_not_waited_for)
   }
   /* a flushed and streaming again: its frame waits for b's no longer
    * than the timeout, and b's for a's */
-  fail_unless (gst_harness_push_event (a, gst_event_new_flush_start ()));
-  fail_unless (gst_harness_push_event (a, gst_event_new_flush_stop (TRUE)));
-  {
-    GstSegment seg;
-    gst_segment_init (&seg, GST_FORMAT_TIME);
-    fail_unless (gst_harness_push_event (a, gst_event_new_segment (&seg)));
-  }
+  flush_stream (a);
   push_frames (a, 10, 1, 5);
   push_frames (b, 10, 1, 6);
   {
