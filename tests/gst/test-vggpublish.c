@@ -575,15 +575,25 @@ typedef struct
   GPid pid;
 } Broker;
 
+/* 127.0.0.1:port (0: any free port) */
+static struct sockaddr_in
+loopback (gint port)
+{
+  struct sockaddr_in addr = { 0 };
+
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons (port);
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  return addr;
+}
+
 static gint
 free_port (void)
 {
-  struct sockaddr_in addr = { 0 };
+  struct sockaddr_in addr = loopback (0);
   socklen_t len = sizeof addr;
   gint fd = socket (AF_INET, SOCK_STREAM, 0), port;
 
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   fail_unless (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0);
   fail_unless (getsockname (fd, (struct sockaddr *) &addr, &len) == 0);
   port = ntohs (addr.sin_port);
@@ -594,13 +604,10 @@ free_port (void)
 static gboolean
 port_open (gint port)
 {
-  struct sockaddr_in addr = { 0 };
+  struct sockaddr_in addr = loopback (port);
   gint fd = socket (AF_INET, SOCK_STREAM, 0);
   gboolean ok;
 
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons (port);
-  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   ok = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
   close (fd);
   return ok;
@@ -1106,12 +1113,9 @@ GST_END_TEST;
 static void
 black_hole (gint port, gint fds[3])
 {
-  struct sockaddr_in addr = { 0 };
+  struct sockaddr_in addr = loopback (port);
   gint one = 1;
 
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons (port);
-  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   fds[0] = socket (AF_INET, SOCK_STREAM, 0);
   setsockopt (fds[0], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   fail_unless (bind (fds[0], (struct sockaddr *) &addr, sizeof addr) == 0,
