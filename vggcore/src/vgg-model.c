@@ -115,13 +115,13 @@ prepare_conv (
   if (vgg_winograd_supported (c, o)) {
     /* one tile for both precisions: written by the first packing only,
      * since contexts already running the other precision read it */
-    int r = layer->wino_r ? layer->wino_r : vgg_winograd_tile (h, w);
     if (!layer->wino_r)
-      layer->wino_r = r;
-    layer->winograd[precision] =
-        malloc (vgg_winograd_packed_floats (k, c, o, r) * sizeof (float));
+      layer->wino_r = vgg_winograd_tile (h, w);
+    layer->winograd[precision] = malloc (
+        vgg_winograd_packed_floats (k, c, o, layer->wino_r) * sizeof (float));
     if (layer->winograd[precision] != NULL)
-      vgg_winograd_pack (k, src, c, o, r, layer->winograd[precision]);
+      vgg_winograd_pack (
+          k, src, c, o, layer->wino_r, layer->winograd[precision]);
   } else {
     layer->panels[precision] =
         malloc (vgg_conv3x3_panels_floats (k, c, o) * sizeof (float));
