@@ -3,8 +3,10 @@
  * output sizes, argument errors, no allocation inside a forward pass
  * (malloc, calloc, realloc and posix_memalign are wrapped by the linker),
  * the NHWC entry against the NCHW one, a batch against its images one
- * by one, and where vgg_model_find searches. */
+ * by one, a model file packed for one precision and later for the other,
+ * and where vgg_model_find searches. */
 #include "vggcore/vggcore.h"
+#include "vgg-model-private.h"
 
 #define TEST_CHECK_COUNT_ALLOCATIONS
 #include "test-check.h"
@@ -527,6 +529,170 @@ expect_not_found (const char *name, const char *search_path, const char *says,
   free (found);
 }
 
+/* A VGG-style F32 safetensors file with batch-norm: features.0 3->8 and
+ * features.4 8->16 (each with its batch-norm and a pool), classifier.0
+ * 784->24 and classifier.3 24->10, seeded values. */
+static int
+write_bn_model (const char *path, uint64_t seed)
+{
+  static const struct
+  {
+    const char *name, *shape;
+    int count;
+    float scale, offset;
+  } t[] = {
+    { "features.0.weight", "[8,3,3,3]", 216, 0.8f, 0 },
+    { "features.0.bias", "[8]", 8, 0.2f, 0 },
+    { "features.1.weight", "[8]", 8, 0.5f, 1 },
+    { "features.1.bias", "[8]", 8, 0.2f, 0 },
+    { "features.1.running_mean", "[8]", 8, 0.2f, 0 },
+    { "features.1.running_var", "[8]", 8, 0.5f, 0.8f },
+    { "features.4.weight", "[16,8,3,3]", 1152, 0.4f, 0 },
+    { "features.4.bias", "[16]", 16, 0.2f, 0 },
+    { "features.5.weight", "[16]", 16, 0.5f, 1 },
+    { "features.5.bias", "[16]", 16, 0.2f, 0 },
+    { "features.5.running_mean", "[16]", 16, 0.2f, 0 },
+    { "features.5.running_var", "[16]", 16, 0.5f, 0.8f },
+    { "classifier.0.weight", "[24,784]", 18816, 0.1f, 0 },
+    { "classifier.0.bias", "[24]", 24, 0.2f, 0 },
+    { "classifier.3.weight", "[10,24]", 240, 0.5f, 0 },
+    { "classifier.3.bias", "[10]", 10, 0.2f, 0 },
+  };
+  const int n = (int) (sizeof t / sizeof *t);
+  char header[4096];
+  size_t len = 1, offset = 0, padded;
+  FILE *f = fopen (path, "wb");
+  int ok = f != NULL;
+
+  header[0] = '{';
+  for (int i = 0; i < n; i++) {
+    len += snprintf (header + len, sizeof header - len,
+        "%s\"%s\":{\"dtype\":\"F32\",\"shape\":%s,\"data_offsets\":[%zu,%zu]}",
+        i ? "," : "", t[i].name, t[i].shape, offset,
+        offset + (size_t) t[i].count * 4);
+    offset += (size_t) t[i].count * 4;
+  }
+  len += snprintf (header + len, sizeof header - len, "}");
+  /* the data 8-byte aligned, as vgg-convert writes it */
+  padded = (len + 7) / 8 * 8;
+  memset (header + len, ' ', padded - len);
+  for (int i = 0; ok && i < 8; i++)
+    ok = fputc ((int) (padded >> (8 * i)) & 0xff, f) != EOF;
+  ok = ok && fwrite (header, 1, padded, f) == padded;
+  for (int i = 0; ok && i < n; i++) {
+    float v[18816];
+    random_input (v, t[i].count, seed + i, t[i].scale);
+    for (int k = 0; k < t[i].count; k++)
+      v[k] += t[i].offset;
+    ok = fwrite (v, 4, t[i].count, f) == (size_t) t[i].count;
+  }
+  if (f && fclose (f) != 0)
+    ok = 0;
+  return ok;
+}
+
+/* The logits of a context of the given precision on model for input. */
+static int
+logits_of (VggModel *model, VggPrecision precision, const float *input,
+    int n, int h, int w, float *logits)
+{
+  char error[VGG_ERROR_SIZE];
+  VggContext *ctx = NULL;
+  int ok = vgg_context_new_with_precision (model, n, 1, precision, &ctx, error)
+          == VGG_OK
+      && vgg_context_forward (ctx, input, n, h, w) == VGG_OK;
+
+  CHECK (ok, "%s context: %s", vgg_precision_to_string (precision),
+      ctx ? vgg_context_get_error (ctx) : error);
+  if (ok)
+    memcpy (logits, vgg_context_get_output (ctx, VGG_OUTPUT_LOGITS, NULL),
+        (size_t) n * 10 * sizeof (float));
+  vgg_context_free (ctx);
+  return ok;
+}
+
+/* A model loaded from a file keeps no copy of its weights that its
+ * precisions do not use: each precision's packing folds the convolutions'
+ * weights anew from the file's tensors (converted first when they are
+ * F16 or BF16), and converts the linear layers' weights only when the
+ * file does not hold them in that type (a BF16 file's are used in place
+ * in bf16).  The precision packed second, in a model that runs the other
+ * already, gives bit for bit what it gives when packed first, and the two
+ * differ. */
+static void
+test_second_precision_packed_from_the_file (void)
+{
+  static const struct
+  {
+    const char *name;
+    VggConvertDType dtype; /* VGG_CONVERT_KEEP: the F32 file itself */
+  } files[] = {
+    { "bn.safetensors", VGG_CONVERT_KEEP },
+    { "bn-f16.safetensors", VGG_CONVERT_F16 },
+    { "bn-bf16.safetensors", VGG_CONVERT_BF16 },
+  };
+  char dir[] = "/tmp/test-model-fold-XXXXXX", paths[3][512];
+  char error[VGG_ERROR_SIZE];
+  const int n = 3, h = 37, w = 41;
+  float input[3 * 3 * 37 * 41], got[2][2][30];
+
+  random_input (input, sizeof input / sizeof *input, 5, 2);
+  if (mkdtemp (dir) == NULL) {
+    CHECK (0, "mkdtemp failed");
+    return;
+  }
+  for (int file = 0; file < 3; file++) {
+    const char *path = in_dir (paths[file], dir, files[file].name);
+    VggConvertOptions options = { .dtype = files[file].dtype };
+    if (file == 0)
+      CHECK (write_bn_model (path, 31), "cannot write %s", path);
+    else
+      CHECK (vgg_model_convert (paths[0], path, &options, error) == VGG_OK,
+          "%s", error);
+    /* order 0: fp32 first, then bf16; order 1: bf16 first */
+    for (int order = 0; order < 2; order++) {
+      VggModel *model = NULL;
+      int folded = 0, fp32 = 0, bf16 = 0;
+      if (vgg_model_load (path, &model, error) != VGG_OK) {
+        CHECK (0, "%s: %s", path, error);
+        continue;
+      }
+      for (int k = 0; k < 2; k++) {
+        VggPrecision p = (VggPrecision) (k ^ order);
+        logits_of (model, p, input, n, h, w, got[order][p]);
+        for (int i = 0; k == 0 && i < model->n_layers; i++) {
+          fp32 += model->layers[i].owned_weight != NULL;
+          bf16 += model->layers[i].owned_bf16 != NULL;
+        }
+      }
+      for (int i = 0; i < model->n_layers; i++)
+        folded += model->layers[i].packed != NULL;
+      CHECK (folded == 0, "%s: %d convolutions keep their folded weights",
+          path, folded);
+      /* the copies the first precision made: none of the other type;
+       * none at all for the file's own type */
+      CHECK (order == 0 ? bf16 == 0 && (fp32 == 0) == (file == 0)
+                        : fp32 == 0 && (bf16 == 0) == (file == 2),
+          "%s, %s alone: %d float32 and %d bf16 copies of linear layers",
+          path, order ? "bf16" : "fp32", fp32, bf16);
+      vgg_model_unref (model);
+    }
+    for (int p = 0; p < 2; p++) {
+      size_t i = first_difference (got[0][p], got[1][p], (size_t) n * 10);
+      CHECK (i == (size_t) n * 10,
+          "%s, %s: packed second gives logit %zu = %.9g, packed first %.9g",
+          path, vgg_precision_to_string ((VggPrecision) p), i,
+          got[0][p][i % (n * 10)], got[1][p][i % (n * 10)]);
+    }
+    CHECK (memcmp (got[0][0], got[0][1], sizeof got[0][0]) != 0,
+        "%s: bf16 logits equal fp32's", path);
+  }
+  printf ("ok   the second precision packed from F32, F16 and BF16 files\n");
+  for (int file = 0; file < 3; file++)
+    unlink (paths[file]);
+  rmdir (dir);
+}
+
 /* Model names are searched first in the caller's search path; without
  * one, in the engine's $VGG_MODEL_PATH (never the plugin's
  * $GST_VGG_MODEL_PATH); the error names which one it searched. */
@@ -600,6 +766,7 @@ main (void)
   test_batch_matches_images_alone ("vgg11", VGG_PRECISION_FP32, 2, 3, 130, 71);
   test_bad_arguments ();
   test_contexts_in_threads ();
+  test_second_precision_packed_from_the_file ();
   test_model_find_searches_the_callers_path ();
   printf ("model: %d passed, %d failed\n", checks - failures, failures);
   return failures ? 1 : 0;

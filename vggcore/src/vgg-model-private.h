@@ -13,11 +13,17 @@ typedef struct
 {
   VggLayerInfo info;
   char name[64];
-  /* conv: batch-norm folded and packed by vgg_conv3x3_pack; then, per
-   * precision on first use (vgg_model_prepare), one of panels and
-   * winograd from packed (rounded to bf16 first for VGG_PRECISION_BF16) */
-  float *packed;                     /* (3, 3, in, out) */
-  float *bias;                       /* (out) */
+  /* The file's tensors that the packings read (NULL for a model made
+   * without a file): conv weight, bias, then the batch-norm's weight,
+   * bias, running mean and variance (or NULL); linear weight. */
+  const VggTensor *source[6];
+  /* conv: per precision on first use (vgg_model_prepare), one of panels
+   * and winograd from the weights with batch-norm folded
+   * (vgg_conv3x3_pack; rounded to bf16 first for VGG_PRECISION_BF16).
+   * The packing folds them anew from source, so that no copy stays; a
+   * model made without a file keeps them in packed (else NULL). */
+  float *packed; /* (3, 3, in, out) */
+  float *bias;   /* (out), folded at load */
   float *panels[VGG_N_PRECISIONS];   /* the direct kernel's, or NULL */
   float *winograd[VGG_N_PRECISIONS]; /* transformed filters, or NULL
                                            (kernels/vgg-layers-private.h
@@ -25,13 +31,15 @@ typedef struct
   int wino_r; /* their tile: vgg_winograd_tile at the model's input size */
   vgg_bf16 *amx; /* VGG_PRECISION_BF16's weights at the amx level, in
                     place of panels and winograd, or NULL */
-  /* linear: torch layout, borrowed from the file's mapping when it holds
-   * aligned F32, else owned copies */
-  const float *weight;   /* (out, in) */
-  const float *lin_bias; /* (out) */
+  /* linear: torch layout (out, in) in each precision, borrowed from the
+   * file's mapping when it holds that type aligned, else owned copies
+   * made by the precision's packing (weight: at load when borrowed) */
+  const float *weight;
+  const float *lin_bias; /* (out), at load */
   float *owned_weight;
   float *owned_bias;
-  vgg_bf16 *weight_bf16; /* (out, in), for VGG_PRECISION_BF16, or NULL */
+  const vgg_bf16 *weight_bf16;
+  vgg_bf16 *owned_bf16;
 } VggLayer;
 
 struct VggModel

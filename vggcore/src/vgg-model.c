@@ -81,6 +81,18 @@ vgg_model_alloc (int n_layers)
   return model;
 }
 
+static int conv_weights (const VggLayer *layer, float *packed);
+
+/* The data of t when the file's mapping holds it as dtype, aligned for its
+ * elements of size bytes, to be used in place; else NULL. */
+static const void *
+in_place (const VggTensor *t, VggDType dtype, size_t size)
+{
+  return t != NULL && t->dtype == dtype && (uintptr_t) t->data % size == 0
+      ? t->data
+      : NULL;
+}
+
 /* One conv layer's kernels for a precision: in bf16 the AMX tiles' weights
  * when the level and the channels allow; else Winograd's transformed
  * filters when the channels allow (the tile chosen for its h x w maps at
@@ -91,77 +103,121 @@ prepare_conv (
 {
   int c = layer->info.in_channels, o = layer->info.out_channels;
   size_t count = (size_t) 9 * c * o;
-  const float *src = layer->packed;
-  float *rounded = NULL;
+  float *folded = malloc (count * sizeof (float));
+  int ok = 0;
 
+  if (folded == NULL || !conv_weights (layer, folded))
+    goto out;
+  if (precision == VGG_PRECISION_BF16)
+    for (size_t i = 0; i < count; i++)
+      folded[i] = vgg_bf16_to_float (vgg_float_to_bf16 (folded[i]));
   if (precision == VGG_PRECISION_BF16 && vgg_conv3x3_amx_supported (k, c, o)) {
     /* whole cache lines: each B tile is 1 KiB */
     void *wt;
     if (posix_memalign (
             &wt, 64, vgg_conv3x3_amx_packed_count (c, o) * sizeof (vgg_bf16))
         != 0)
-      return 0;
+      goto out;
     layer->amx = wt;
-    vgg_conv3x3_amx_pack (layer->packed, c, o, layer->amx);
-    return 1;
-  }
-  if (precision == VGG_PRECISION_BF16) {
-    if ((rounded = malloc (count * sizeof (float))) == NULL)
-      return 0;
-    for (size_t i = 0; i < count; i++)
-      rounded[i] = vgg_bf16_to_float (vgg_float_to_bf16 (src[i]));
-    src = rounded;
-  }
-  if (vgg_winograd_supported (c, o)) {
+    vgg_conv3x3_amx_pack (folded, c, o, layer->amx);
+  } else if (vgg_winograd_supported (c, o)) {
     /* one tile for both precisions: written by the first packing only,
      * since contexts already running the other precision read it */
     if (!layer->wino_r)
       layer->wino_r = vgg_winograd_tile (h, w);
     layer->winograd[precision] = malloc (
         vgg_winograd_packed_floats (k, c, o, layer->wino_r) * sizeof (float));
-    if (layer->winograd[precision] != NULL)
-      vgg_winograd_pack (
-          k, src, c, o, layer->wino_r, layer->winograd[precision]);
+    if (layer->winograd[precision] == NULL)
+      goto out;
+    vgg_winograd_pack (
+        k, folded, c, o, layer->wino_r, layer->winograd[precision]);
   } else {
     layer->panels[precision] =
         malloc (vgg_conv3x3_panels_floats (k, c, o) * sizeof (float));
-    if (layer->panels[precision] != NULL)
-      vgg_conv3x3_pack_panels (k, src, c, o, layer->panels[precision]);
+    if (layer->panels[precision] == NULL)
+      goto out;
+    vgg_conv3x3_pack_panels (k, folded, c, o, layer->panels[precision]);
   }
-  free (rounded);
-  return layer->winograd[precision] || layer->panels[precision];
+  ok = 1;
+
+out:
+  free (folded);
+  return ok;
 }
 
 static void release_range (const void *data, size_t nbytes);
 
-/* floats converted to bf16 between two releases of the fp32 pages */
+/* floats converted to bf16 between two releases of the source's pages */
 #define BF16_CHUNK (1 << 18)
 
+/* A linear layer's bf16 weights: the file's BF16 tensor in place, else
+ * converted, a chunk at a time, from the float32 weights or the file's
+ * tensor.  The pages of a source in the file's mapping go back to the file
+ * as they are done: they come back from the file if an fp32 context reads
+ * them, so a bf16-only process keeps only half the bytes resident, and
+ * never both copies of a whole layer. */
 static int
 prepare_linear_bf16 (VggLayer *layer)
 {
+  const VggTensor *t = layer->source[0];
   size_t count = (size_t) layer->info.in_channels * layer->info.out_channels;
   const uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
-  size_t released = 0;
+  const unsigned char *from;
+  size_t size, released = 0;
+  float *chunk = NULL;
+  int mapped;
 
-  if ((layer->weight_bf16 = malloc (count * sizeof (vgg_bf16))) == NULL)
+  if ((layer->weight_bf16 = in_place (t, VGG_DTYPE_BF16, sizeof (vgg_bf16))))
+    return 1;
+  if (layer->weight != NULL) {
+    from = (const unsigned char *) layer->weight;
+    size = sizeof (float);
+    mapped = layer->owned_weight == NULL;
+  } else {
+    from = t->data;
+    size = t->nbytes / count;
+    mapped = 1;
+    if ((chunk = malloc (BF16_CHUNK * sizeof (float))) == NULL)
+      return 0;
+  }
+  if ((layer->owned_bf16 = malloc (count * sizeof (vgg_bf16))) == NULL) {
+    free (chunk);
     return 0;
+  }
   for (size_t i0 = 0; i0 < count; i0 += BF16_CHUNK) {
     size_t i1 = count - i0 < BF16_CHUNK ? count : i0 + BF16_CHUNK;
+    const float *x = chunk ? chunk : layer->weight + i0;
+    if (chunk)
+      vgg_tensor_range_to_f32 (t, (int64_t) i0, (int64_t) (i1 - i0), chunk);
     for (size_t i = i0; i < i1; i++)
-      layer->weight_bf16[i] = vgg_float_to_bf16 (layer->weight[i]);
-    /* float32 weights in the file's mapping come back from the file if an
-     * fp32 context reads them: a bf16-only process keeps only half the
-     * bytes resident, and never both copies of a whole layer */
-    if (layer->owned_weight == NULL) {
-      uintptr_t end = (uintptr_t) (layer->weight + i1);
+      layer->owned_bf16[i] = vgg_float_to_bf16 (x[i - i0]);
+    if (mapped) {
+      uintptr_t end = (uintptr_t) (from + i1 * size);
       if (i1 < count)
         end &= ~(page - 1);
-      release_range (layer->weight + released,
-          end - (uintptr_t) (layer->weight + released));
-      released = (end - (uintptr_t) layer->weight) / sizeof (float);
+      release_range (from + released, end - (uintptr_t) (from + released));
+      released = end - (uintptr_t) from;
     }
   }
+  free (chunk);
+  layer->weight_bf16 = layer->owned_bf16;
+  return 1;
+}
+
+/* A linear layer's float32 weights when the file does not hold them
+ * aligned as float32: converted from its tensor. */
+static int
+prepare_linear_fp32 (VggLayer *layer)
+{
+  const VggTensor *t = layer->source[0];
+
+  if ((layer->owned_weight = malloc (
+           (size_t) vgg_tensor_numel (t) * sizeof (float)))
+      == NULL)
+    return 0;
+  vgg_tensor_to_f32 (t, layer->owned_weight);
+  release_range (t->data, t->nbytes);
+  layer->weight = layer->owned_weight;
   return 1;
 }
 
@@ -191,6 +247,9 @@ vgg_model_prepare (
     else if (layer->info.kind == VGG_LAYER_LINEAR
         && precision == VGG_PRECISION_BF16 && !layer->weight_bf16)
       ok = prepare_linear_bf16 (layer);
+    else if (layer->info.kind == VGG_LAYER_LINEAR
+        && precision == VGG_PRECISION_FP32 && !layer->weight)
+      ok = prepare_linear_fp32 (layer);
     if (!ok) {
       /* the layers before keep their packing: freed with the model, and
        * the next call makes the rest */
@@ -239,7 +298,7 @@ model_free (VggModel *model)
       free (layer->panels[p]);
       free (layer->winograd[p]);
     }
-    free (layer->weight_bf16);
+    free (layer->owned_bf16);
     free (layer->amx);
     free (layer->bias);
     free (layer->owned_weight);
@@ -445,9 +504,11 @@ release_pages (const VggTensor *t)
 static const float *
 tensor_floats (const VggTensor *t, float **owned)
 {
+  const float *data = in_place (t, VGG_DTYPE_F32, sizeof (float));
+
   *owned = NULL;
-  if (t->dtype == VGG_DTYPE_F32 && ((uintptr_t) t->data % sizeof (float)) == 0)
-    return t->data;
+  if (data != NULL)
+    return data;
   *owned = malloc ((size_t) vgg_tensor_numel (t) * sizeof (float));
   if (*owned == NULL)
     return NULL;
@@ -488,57 +549,48 @@ parse_indexed (const char *name, const char *prefix, int *index)
   return end + 1;
 }
 
+/* Checks features.index (and its batch-norm at index + 1) and folds its
+ * bias; the weights are folded by each packing (conv_weights). */
 static VggStatus
 load_conv (const Loader *ld, VggLayer *layer, int index, int bn)
 {
+  static const char *const bn_parts[4] = { "weight", "bias", "running_mean",
+    "running_var" };
+  const VggTensor **src = layer->source;
+  const float *f[6] = { NULL };
+  float *owned[6] = { NULL };
   char name[96];
-  const VggTensor *w, *b, *g = NULL, *be = NULL, *mu = NULL, *var = NULL;
-  float *ow = NULL, *ob = NULL, *og = NULL, *obe = NULL, *omu = NULL,
-        *ovar = NULL;
-  const float *fw, *fb, *fg = NULL, *fbe = NULL, *fmu = NULL, *fvar = NULL;
   VggStatus status;
   int64_t any4[4] = { -1, -1, 3, 3 }, vec[1];
-  int o, c;
+  int o, c, n_src = bn ? 6 : 2;
 
   snprintf (name, sizeof name, "features.%d.weight", index);
-  status = get_tensor (ld, name, 4, any4, &w);
+  status = get_tensor (ld, name, 4, any4, &src[0]);
   if (status != VGG_OK)
     return status;
-  o = (int) w->shape[0];
-  c = (int) w->shape[1];
+  /* read by the scan for non-finite values; the packings read it again */
+  release_pages (src[0]);
+  o = (int) src[0]->shape[0];
+  c = (int) src[0]->shape[1];
   vec[0] = o;
   snprintf (name, sizeof name, "features.%d.bias", index);
-  if ((status = get_tensor (ld, name, 1, vec, &b)) != VGG_OK)
+  if ((status = get_tensor (ld, name, 1, vec, &src[1])) != VGG_OK)
     return status;
-  if (bn) {
-    const char *parts[4] = { "weight", "bias", "running_mean", "running_var" };
-    const VggTensor **dst[4] = { &g, &be, &mu, &var };
-    for (int i = 0; i < 4; i++) {
-      snprintf (name, sizeof name, "features.%d.%s", index + 1, parts[i]);
-      if ((status = get_tensor (ld, name, 1, vec, dst[i])) != VGG_OK)
-        return status;
-    }
+  for (int i = 2; i < n_src; i++) {
+    snprintf (
+        name, sizeof name, "features.%d.%s", index + 1, bn_parts[i - 2]);
+    if ((status = get_tensor (ld, name, 1, vec, &src[i])) != VGG_OK)
+      return status;
   }
 
   status = VGG_ERROR_NOMEM;
-  fw = tensor_floats (w, &ow);
-  fb = tensor_floats (b, &ob);
-  if (bn) {
-    fg = tensor_floats (g, &og);
-    fbe = tensor_floats (be, &obe);
-    fmu = tensor_floats (mu, &omu);
-    fvar = tensor_floats (var, &ovar);
-  }
-  layer->packed = malloc ((size_t) 9 * c * o * sizeof (float));
-  layer->bias = malloc ((size_t) o * sizeof (float));
-  if (!fw || !fb || (bn && (!fg || !fbe || !fmu || !fvar)) || !layer->packed
-      || !layer->bias) {
-    vgg_set_error (ld->error, status, ld->path,
-        "out of memory packing features.%d", index);
+  for (int i = 1; i < n_src; i++)
+    if ((f[i] = tensor_floats (src[i], &owned[i])) == NULL)
+      goto out;
+  if ((layer->bias = malloc ((size_t) o * sizeof (float))) == NULL)
     goto out;
-  }
   for (int i = 0; bn && i < o; i++)
-    if (!(fvar[i] >= 0)) {
+    if (!(f[5][i] >= 0)) {
       status = vgg_set_error (ld->error, VGG_ERROR_FORMAT, ld->path,
           "tensor \"features.%d.running_var\" holds a "
           "negative or NaN variance at %d",
@@ -546,8 +598,7 @@ load_conv (const Loader *ld, VggLayer *layer, int index, int bn)
       goto out;
     }
   vgg_conv3x3_pack (
-      fw, fb, fg, fbe, fmu, fvar, c, o, layer->packed, layer->bias);
-  release_pages (w);
+      NULL, f[1], f[2], f[3], f[4], f[5], c, o, NULL, layer->bias);
 
   layer->info.kind = VGG_LAYER_CONV3X3;
   layer->info.in_channels = c;
@@ -558,13 +609,39 @@ load_conv (const Loader *ld, VggLayer *layer, int index, int bn)
   status = VGG_OK;
 
 out:
-  free (ow);
-  free (ob);
-  free (og);
-  free (obe);
-  free (omu);
-  free (ovar);
+  if (status == VGG_ERROR_NOMEM)
+    vgg_set_error (ld->error, status, ld->path,
+        "out of memory packing features.%d", index);
+  for (int i = 0; i < 6; i++)
+    free (owned[i]);
   return status;
+}
+
+/* The weights of a conv layer with its batch-norm folded, (3, 3, c, o),
+ * into packed: the model's own copy, or folded anew from the file's
+ * tensors, whose pages then go back to the file.  0 when out of memory. */
+static int
+conv_weights (const VggLayer *layer, float *packed)
+{
+  const int c = layer->info.in_channels, o = layer->info.out_channels;
+  const float *f[6] = { NULL };
+  float *owned[6] = { NULL };
+  int ok = 1;
+
+  if (layer->packed != NULL) {
+    memcpy (packed, layer->packed, (size_t) 9 * c * o * sizeof (float));
+    return 1;
+  }
+  for (int i = 0; ok && i < 6; i++)
+    if (layer->source[i] != NULL)
+      ok = (f[i] = tensor_floats (layer->source[i], &owned[i])) != NULL;
+  if (ok) {
+    vgg_conv3x3_pack (f[0], f[1], f[2], f[3], f[4], f[5], c, o, packed, NULL);
+    release_pages (layer->source[0]);
+  }
+  for (int i = 0; i < 6; i++)
+    free (owned[i]);
+  return ok;
 }
 
 /* A linear layer from `prefix`.weight of shape (o, i) or, for timm's
@@ -592,9 +669,12 @@ load_linear (const Loader *ld, VggLayer *layer, const char *prefix, int ndim,
   if ((status = get_tensor (ld, name, 1, vec, &b)) != VGG_OK)
     return status;
 
-  layer->weight = tensor_floats (w, &layer->owned_weight);
+  /* float32 in place; any other weights are converted by the packing of
+   * each precision */
+  layer->source[0] = w;
+  layer->weight = in_place (w, VGG_DTYPE_F32, sizeof (float));
   layer->lin_bias = tensor_floats (b, &layer->owned_bias);
-  if (layer->weight == NULL || layer->lin_bias == NULL) {
+  if (layer->lin_bias == NULL) {
     return vgg_set_error (ld->error, VGG_ERROR_NOMEM, ld->path,
         "out of memory reading %s", prefix);
   }

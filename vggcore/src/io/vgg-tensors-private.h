@@ -88,5 +88,8 @@ int64_t vgg_tensor_find_nonfinite (const VggTensor *tensor);
 
 /* Converts a F32/F16/BF16 tensor to float32 (dst holds numel floats). */
 void vgg_tensor_to_f32 (const VggTensor *tensor, float *dst);
+/* The same for its elements start .. start + n - 1. */
+void vgg_tensor_range_to_f32 (
+    const VggTensor *tensor, int64_t start, int64_t n, float *dst);
 
 #endif

@@ -216,13 +216,14 @@ half_to_float (uint16_t h)
 }
 
 void
-vgg_tensor_to_f32 (const VggTensor *tensor, float *dst)
+vgg_tensor_range_to_f32 (
+    const VggTensor *tensor, int64_t start, int64_t n, float *dst)
 {
   const unsigned char *src = tensor->data;
-  int64_t n = vgg_tensor_numel (tensor);
 
   switch (tensor->dtype) {
     case VGG_DTYPE_F32:
+      src += 4 * start;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
       memcpy (dst, src, (size_t) n * sizeof (float));
 #else
@@ -234,11 +235,13 @@ vgg_tensor_to_f32 (const VggTensor *tensor, float *dst)
 #endif
       break;
     case VGG_DTYPE_F16:
+      src += 2 * start;
       for (int64_t i = 0; i < n; i++)
         dst[i] = half_to_float (read_u16_le (src + 2 * i));
       break;
     case VGG_DTYPE_BF16:
       /* bfloat16 is the upper half of a float32. */
+      src += 2 * start;
       for (int64_t i = 0; i < n; i++)
         dst[i] = float_from_bits ((uint32_t) read_u16_le (src + 2 * i) << 16);
       break;
@@ -249,4 +252,10 @@ vgg_tensor_to_f32 (const VggTensor *tensor, float *dst)
         dst[i] = float_from_bits (0x7fc00000u);
       break;
   }
+}
+
+void
+vgg_tensor_to_f32 (const VggTensor *tensor, float *dst)
+{
+  vgg_tensor_range_to_f32 (tensor, 0, vgg_tensor_numel (tensor), dst);
 }

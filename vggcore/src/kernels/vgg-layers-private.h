@@ -46,7 +46,8 @@ void vgg_softmax (const float *in, float *out, int n, int k);
  *   dst packed (3, 3, c, o)        = kh-kw-inch-outch, B (9c x o)
  *   dst bias   (o)                 = (b - mean) * s + beta,
  *   with s = gamma / sqrt(var + eps) multiplying every weight of outch.
- * bn_* may all be NULL (no batch-norm). */
+ * bn_* may all be NULL (no batch-norm).  Either output may be NULL and is
+ * then not made (weight is not read without packed). */
 void vgg_conv3x3_pack (const float *weight, const float *bias,
     const float *bn_gamma, const float *bn_beta, const float *bn_mean,
     const float *bn_var, int c, int o, float *packed, float *packed_bias);

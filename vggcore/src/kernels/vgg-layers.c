@@ -36,8 +36,9 @@ vgg_conv3x3_pack (const float *weight, const float *bias, const float *bn_gamma,
       scale = (float) (bn_gamma[oc] / sqrt ((double) bn_var[oc] + VGG_BN_EPS));
       shift = (shift - bn_mean[oc]) * scale + bn_beta[oc];
     }
-    packed_bias[oc] = shift;
-    for (int ic = 0; ic < c; ic++)
+    if (packed_bias)
+      packed_bias[oc] = shift;
+    for (int ic = 0; packed && ic < c; ic++)
       for (int k = 0; k < 9; k++)
         packed[((size_t) k * c + ic) * o + oc] =
             weight[((size_t) oc * c + ic) * 9 + k] * scale;
