@@ -35,8 +35,9 @@
  * it sends them again).  Once the reconnection has handed the outage's
  * backlog over and the queue has room again, an INFO message gives the
  * outage's length and count.  A broker that cannot be reached, refuses
- * the credentials or fails the TLS handshake at start fails the change to
- * PAUSED with an error naming the address and the reason.
+ * the credentials, fails the TLS handshake or does not answer within
+ * 10 s at start fails the change to PAUSED with an error naming the
+ * address and the reason.
  *
  * ## Example launch lines
  * |[
@@ -183,6 +184,8 @@ struct _GstVggPublish
   gboolean started; /* start() has had its CONNACK */
   gint connack;     /* -1 until the first CONNACK */
   gboolean broken;  /* the first connection broke before a CONNACK */
+  gint broken_rc;   /* how (on_disconnect's code and errno), or 0 */
+  gint broken_errno;
   gboolean connected;
   gboolean stopping;
   gboolean unblock;       /* a flush or a stop cuts the EOS wait short */
@@ -929,6 +932,7 @@ on_disconnect (struct mosquitto *mosq, void *data, int rc)
   GstVggPublish *self = data;
   gboolean warn = FALSE;
   guint64 lost = 0;
+  int saved_errno = errno; /* the failed call's, on this thread */
   int cancel_state = callback_enter ();
 
   g_mutex_lock (&self->lock);
@@ -942,6 +946,8 @@ on_disconnect (struct mosquitto *mosq, void *data, int rc)
   }
   if (!self->started) {
     self->broken = TRUE;
+    self->broken_rc = rc;
+    self->broken_errno = saved_errno;
     gst_vgg_publish_signal_locked (self);
   } else if (!self->stopping && self->catching_up) {
     /* broke again before the backlog went out: the same outage */
@@ -1118,7 +1124,7 @@ gst_vgg_publish_open_mqtt (GstVggPublish *self)
   gchar *address, *client_id, *username, *password, *ca_file, *why = NULL;
   guint keepalive;
   gint rc, saved_errno;
-  gboolean ok = FALSE, answered;
+  gboolean ok = FALSE, answered, failed;
   gint64 deadline;
 
   GST_OBJECT_LOCK (self);
@@ -1147,6 +1153,7 @@ gst_vgg_publish_open_mqtt (GstVggPublish *self)
   self->started = FALSE;
   self->connack = -1;
   self->broken = FALSE;
+  self->broken_rc = 0;
   self->connected = FALSE;
   self->stopping = FALSE;
   self->outage = FALSE;
@@ -1189,10 +1196,13 @@ gst_vgg_publish_open_mqtt (GstVggPublish *self)
     goto out;
   }
 
-  /* TCP (and TLS) connection here; the broker's answer arrives on
-   * libmosquitto's thread */
+  /* the name resolved here; the TCP connection (and TLS) made by
+   * libmosquitto's thread, without blocking: an address that drops the
+   * packets fails the start after CONNECT_TIMEOUT_S, not after the
+   * system's TCP timeout (about 2 minutes) */
   errno = 0;
-  rc = mosquitto_connect (self->mosq, self->host, self->port, (int) keepalive);
+  rc = mosquitto_connect_async (
+      self->mosq, self->host, self->port, (int) keepalive);
   saved_errno = errno;
   if (rc != MOSQ_ERR_SUCCESS) {
     why = describe_failure (self, rc, saved_errno);
@@ -1217,10 +1227,19 @@ gst_vgg_publish_open_mqtt (GstVggPublish *self)
     ;
   self->waiting = FALSE;
   answered = self->connack >= 0;
-  rc = self->connack;
+  /* refused, unreachable: the code and errno the connection failed with */
+  failed = !answered && self->broken_rc != 0;
+  rc = failed ? self->broken_rc : self->connack;
+  saved_errno = self->broken_errno;
   self->started = TRUE;
   g_mutex_unlock (&self->lock);
 
+  if (failed) {
+    why = describe_failure (self, rc, saved_errno);
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Could not connect to MQTT broker %s: %s", address, why), (NULL));
+    goto out;
+  }
   if (!answered) {
     g_mutex_lock (&self->lock);
     if (self->last_error[0])

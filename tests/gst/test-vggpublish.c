@@ -1225,6 +1225,41 @@ GST_START_TEST (test_mqtt_refused_connection_fails_start_naming_address)
 
 GST_END_TEST;
 
+/* An address that drops the packets (a black hole) fails the start after
+ * the element's 10 s wait for the broker's answer, naming the address;
+ * the TCP connection is not made by a blocking connect(), which would
+ * hold the change to PAUSED for the system's TCP timeout (about 2 min). */
+GST_START_TEST (test_mqtt_unreachable_broker_fails_start_within_the_wait)
+{
+  const gint64 bound_s = g_getenv ("VGG_TEST_INSTRUMENTED") ? 40 : 20;
+  gint port = free_port (), hole[3];
+  gchar *launch = g_strdup_printf (
+      "fakesrc num-buffers=1 ! vggpublish method=mqtt address=127.0.0.1:%d ! "
+      "fakesink",
+      port);
+  GstElement *p = gst_parse_launch (launch, NULL);
+  gchar *text, *address = g_strdup_printf ("127.0.0.1:%d", port);
+  gint64 start, took;
+
+  black_hole (port, hole);
+  start = g_get_monotonic_time ();
+  text = start_error (p);
+  took = g_get_monotonic_time () - start;
+  GST_INFO ("start against a black hole failed after %.2f s", took / 1e6);
+  fail_unless (took < bound_s * G_TIME_SPAN_SECOND,
+      "the start against a black hole took %.1f s", took / 1e6);
+  fail_unless (strstr (text, address) != NULL, "%s", text);
+  fail_unless (strstr (text, "no answer within 10 s") != NULL, "%s", text);
+  for (gint i = 0; i < 3; i++)
+    close (hole[i]);
+  g_free (address);
+  g_free (text);
+  gst_object_unref (p);
+  g_free (launch);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_mqtt_wildcard_topic_fails_start_naming_it)
 {
   Broker b;
@@ -1473,6 +1508,8 @@ vggpublish_suite (void)
       mqtt, test_mqtt_broker_restart_drops_only_what_is_missing, 0, 2);
   tcase_add_test (
       mqtt, test_mqtt_refused_connection_fails_start_naming_address);
+  tcase_add_test (
+      mqtt, test_mqtt_unreachable_broker_fails_start_within_the_wait);
   tcase_add_test (mqtt, test_mqtt_wrong_password_is_refused_with_the_reason);
   tcase_add_test (mqtt, test_mqtt_wildcard_topic_fails_start_naming_it);
   tcase_add_test (mqtt, test_mqtt_tls_with_a_self_signed_ca);
