@@ -115,15 +115,17 @@ test_model_name_skips_a_fifo (void)
 /* A VGG-style safetensors model: features.0 3->2 conv, classifier.0
  * 98->3 (2 channels x 7 x 7).  Element `bad_index` of tensor `bad_tensor`
  * (0..3, -1 for none) is set to `bad_value`; tensors are stored as F32, or
- * as F16 when half is set.  `metadata` is the inside of "__metadata__". */
+ * as F16 when half is set.  `metadata` is the inside of "__metadata__".
+ * empty_layer 0 gives the convolution no output channels, 1 the linear
+ * layer no outputs (-1: neither). */
 static void
-write_model (const char *path, int bad_tensor, int bad_index, float bad_value,
-    int half, const char *metadata)
+write_model_with (const char *path, int bad_tensor, int bad_index,
+    float bad_value, int half, const char *metadata, int empty_layer)
 {
   static const char *names[4] = { "features.0.weight", "features.0.bias",
     "classifier.0.weight", "classifier.0.bias" };
-  static const char *shapes[4] = { "[2,3,3,3]", "[2]", "[3,98]", "[3]" };
-  static const int counts[4] = { 54, 2, 294, 3 };
+  const char *shapes[4] = { "[2,3,3,3]", "[2]", "[3,98]", "[3]" };
+  int counts[4] = { 54, 2, 294, 3 };
   size_t esize = half ? 2 : 4, offset = 0, header_len, padded;
   char header[2048];
   int len;
@@ -131,6 +133,11 @@ write_model (const char *path, int bad_tensor, int bad_index, float bad_value,
   size_t total = 0;
   FILE *f;
 
+  if (empty_layer >= 0) {
+    shapes[2 * empty_layer] = empty_layer ? "[0,98]" : "[0,3,3,3]";
+    shapes[2 * empty_layer + 1] = "[0]";
+    counts[2 * empty_layer] = counts[2 * empty_layer + 1] = 0;
+  }
   for (int t = 0; t < 4; t++)
     total += (size_t) counts[t] * esize;
   data = calloc (1, total);
@@ -173,6 +180,34 @@ write_model (const char *path, int bad_tensor, int bad_index, float bad_value,
   fwrite (data, 1, total, f);
   fclose (f);
   free (data);
+}
+
+static void
+write_model (const char *path, int bad_tensor, int bad_index, float bad_value,
+    int half, const char *metadata)
+{
+  write_model_with (
+      path, bad_tensor, bad_index, bad_value, half, metadata, -1);
+}
+
+/* A layer without outputs is refused at load, naming its tensor; in F16
+ * the linear one used to load and end a bf16 pass with a division by
+ * zero. */
+static void
+test_layers_without_outputs_are_refused (void)
+{
+  static const char *names[2] = { "features.0.weight",
+    "classifier.0.weight" };
+  char path[512], expected[160];
+
+  snprintf (path, sizeof path, "%s", tmp_path ("empty.safetensors"));
+  for (int half = 0; half < 2; half++)
+    for (int layer = 0; layer < 2; layer++) {
+      write_model_with (path, -1, 0, 0.0f, half, "", layer);
+      snprintf (expected, sizeof expected, "tensor \"%s\" has no outputs",
+          names[layer]);
+      expect_refused (path, VGG_ERROR_FORMAT, expected);
+    }
 }
 
 static void
@@ -261,11 +296,13 @@ main (void)
   test_model_name_skips_a_fifo ();
   test_nonfinite_tensors_are_refused_naming_them ();
   test_metadata_normalization_must_be_finite ();
+  test_layers_without_outputs_are_refused ();
   alarm (0);
   unlink (tmp_path ("finite.safetensors"));
   unlink (tmp_path ("bad-f32.safetensors"));
   unlink (tmp_path ("bad-f16.safetensors"));
   unlink (tmp_path ("meta.safetensors"));
+  unlink (tmp_path ("empty.safetensors"));
   rmdir (tmp_dir);
   printf ("hostile-files: %d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;

@@ -147,8 +147,28 @@ out:
 
 static void release_range (const void *data, size_t nbytes);
 
-/* floats converted to bf16 between two releases of the source's pages */
-#define BF16_CHUNK (1 << 18)
+/* elements converted between two releases of the source's pages */
+#define CONVERT_CHUNK (1 << 18)
+
+/* After the first done of count elements of size bytes at from (in the
+ * file's mapping) are read: gives back to the file the pages among them
+ * not given back yet (*released bytes from the start), whole pages only
+ * until the last element is done. */
+static void
+release_done (const void *from, size_t size, size_t done, size_t count,
+    size_t *released)
+{
+  const uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
+  uintptr_t begin = (uintptr_t) from + *released;
+  uintptr_t end = (uintptr_t) from + done * size;
+
+  if (done < count)
+    end &= ~(page - 1);
+  if (end > begin) {
+    release_range ((const void *) begin, end - begin);
+    *released = end - (uintptr_t) from;
+  }
+}
 
 /* A linear layer's bf16 weights: the file's BF16 tensor in place, else
  * converted, a chunk at a time, from the float32 weights or the file's
@@ -161,8 +181,7 @@ prepare_linear_bf16 (VggLayer *layer)
 {
   const VggTensor *t = layer->source[0];
   size_t count = (size_t) layer->info.in_channels * layer->info.out_channels;
-  const uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
-  const unsigned char *from;
+  const void *from;
   size_t size, released = 0;
   float *chunk = NULL;
   int mapped;
@@ -170,34 +189,29 @@ prepare_linear_bf16 (VggLayer *layer)
   if ((layer->weight_bf16 = in_place (t, VGG_DTYPE_BF16, sizeof (vgg_bf16))))
     return 1;
   if (layer->weight != NULL) {
-    from = (const unsigned char *) layer->weight;
+    from = layer->weight;
     size = sizeof (float);
     mapped = layer->owned_weight == NULL;
   } else {
     from = t->data;
-    size = t->nbytes / count;
+    size = t->dtype == VGG_DTYPE_F32 ? sizeof (float) : sizeof (vgg_bf16);
     mapped = 1;
-    if ((chunk = malloc (BF16_CHUNK * sizeof (float))) == NULL)
+    if ((chunk = malloc (CONVERT_CHUNK * sizeof (float))) == NULL)
       return 0;
   }
   if ((layer->owned_bf16 = malloc (count * sizeof (vgg_bf16))) == NULL) {
     free (chunk);
     return 0;
   }
-  for (size_t i0 = 0; i0 < count; i0 += BF16_CHUNK) {
-    size_t i1 = count - i0 < BF16_CHUNK ? count : i0 + BF16_CHUNK;
+  for (size_t i0 = 0; i0 < count; i0 += CONVERT_CHUNK) {
+    size_t i1 = count - i0 < CONVERT_CHUNK ? count : i0 + CONVERT_CHUNK;
     const float *x = chunk ? chunk : layer->weight + i0;
     if (chunk)
       vgg_tensor_range_to_f32 (t, (int64_t) i0, (int64_t) (i1 - i0), chunk);
     for (size_t i = i0; i < i1; i++)
       layer->owned_bf16[i] = vgg_float_to_bf16 (x[i - i0]);
-    if (mapped) {
-      uintptr_t end = (uintptr_t) (from + i1 * size);
-      if (i1 < count)
-        end &= ~(page - 1);
-      release_range (from + released, end - (uintptr_t) (from + released));
-      released = end - (uintptr_t) from;
-    }
+    if (mapped)
+      release_done (from, size, i1, count, &released);
   }
   free (chunk);
   layer->weight_bf16 = layer->owned_bf16;
@@ -205,18 +219,23 @@ prepare_linear_bf16 (VggLayer *layer)
 }
 
 /* A linear layer's float32 weights when the file does not hold them
- * aligned as float32: converted from its tensor. */
+ * aligned as float32: converted from its tensor, a chunk at a time, its
+ * pages given back to the file as they are done. */
 static int
 prepare_linear_fp32 (VggLayer *layer)
 {
   const VggTensor *t = layer->source[0];
+  size_t count = (size_t) vgg_tensor_numel (t), released = 0;
+  size_t size = t->dtype == VGG_DTYPE_F32 ? sizeof (float) : sizeof (vgg_bf16);
 
-  if ((layer->owned_weight = malloc (
-           (size_t) vgg_tensor_numel (t) * sizeof (float)))
-      == NULL)
+  if ((layer->owned_weight = malloc (count * sizeof (float))) == NULL)
     return 0;
-  vgg_tensor_to_f32 (t, layer->owned_weight);
-  release_range (t->data, t->nbytes);
+  for (size_t i0 = 0; i0 < count; i0 += CONVERT_CHUNK) {
+    size_t i1 = count - i0 < CONVERT_CHUNK ? count : i0 + CONVERT_CHUNK;
+    vgg_tensor_range_to_f32 (
+        t, (int64_t) i0, (int64_t) (i1 - i0), layer->owned_weight + i0);
+    release_done (t->data, size, i1, count, &released);
+  }
   layer->weight = layer->owned_weight;
   return 1;
 }
@@ -480,6 +499,17 @@ get_tensor (const Loader *ld, const char *name, int ndim, const int64_t *want,
   return VGG_OK;
 }
 
+/* Refuses a layer's weight tensor t (its first dimension the outputs)
+ * when it has no outputs, which no later step expects. */
+static VggStatus
+check_outputs (const Loader *ld, const char *name, const VggTensor *t)
+{
+  if (t->shape[0] > 0)
+    return VGG_OK;
+  return vgg_set_error (ld->error, VGG_ERROR_FORMAT, ld->path,
+      "tensor \"%s\" has no outputs (its first dimension is 0)", name);
+}
+
 /* Gives the pages of a tensor that was copied back to the kernel: it was
  * read once, and keeping it would double its weight in the RSS. */
 static void
@@ -566,6 +596,8 @@ load_conv (const Loader *ld, VggLayer *layer, int index, int bn)
 
   snprintf (name, sizeof name, "features.%d.weight", index);
   status = get_tensor (ld, name, 4, any4, &src[0]);
+  if (status == VGG_OK)
+    status = check_outputs (ld, name, src[0]);
   if (status != VGG_OK)
     return status;
   /* read by the scan for non-finite values; the packings read it again */
@@ -657,7 +689,8 @@ load_linear (const Loader *ld, VggLayer *layer, const char *prefix, int ndim,
   int64_t in;
 
   snprintf (name, sizeof name, "%s.weight", prefix);
-  if ((status = get_tensor (ld, name, ndim, want, &w)) != VGG_OK)
+  if ((status = get_tensor (ld, name, ndim, want, &w)) != VGG_OK
+      || (status = check_outputs (ld, name, w)) != VGG_OK)
     return status;
   in = w->shape[1] * (ndim == 4 ? (int64_t) kernel * kernel : 1);
   if (w->shape[0] > (1 << 24) || in > (1 << 28)) {
