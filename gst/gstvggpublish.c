@@ -168,15 +168,18 @@ struct _GstVggPublish
   gboolean own_file;
   gint64 last_flush; /* monotonic µs */
 
-  /* method=mqtt: the connection, shared with libmosquitto's thread.
+  /* method=mqtt: the connection, shared with the loop thread.
    * mosq is set in start() and cleared in stop(), when that thread is not
    * running.  Everything else under `lock`; no libmosquitto function is
    * called with `lock` held (its callbacks take it). */
   struct mosquitto *mosq;
+  pthread_t loop_thread; /* runs libmosquitto's loop while loop_running */
+  gboolean loop_running;
   gchar *active_address; /* for messages, from any thread */
   gchar *host;
   gint port;
   gint active_qos;
+  gint active_keepalive;
   guint active_max_pending;
   GMutex lock;
   GCond cond;       /* connack, drained: for start() and EOS */
@@ -190,6 +193,7 @@ struct _GstVggPublish
   gboolean stopping;
   gboolean unblock;       /* a flush or a stop cuts the EOS wait short */
   guint generation;       /* connections lost so far */
+  guint connections;      /* CONNACKs with success so far */
   GQueue queue;           /* GstVggPublishMessage, not yet handed over */
   GHashTable *handed;     /* mids handed to libmosquitto, unconfirmed */
   GHashTable *early;      /* mids confirmed before they were recorded */
@@ -870,9 +874,9 @@ gst_vgg_publish_drain_locked (GstVggPublish *self)
   gst_vgg_publish_signal_locked (self);
 }
 
-/* libmosquitto's thread is cancelled at stop (close_mqtt), as its own
- * mosquitto_destroy does; never inside these callbacks, which take our
- * lock and post messages. */
+/* The loop thread is cancelled at stop (close_mqtt), as libmosquitto's
+ * own mosquitto_loop_stop does with force; never inside these callbacks,
+ * which take our lock and post messages. */
 static int
 callback_enter (void)
 {
@@ -905,6 +909,7 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
   }
   if (rc == 0) {
     self->connected = TRUE;
+    self->connections++;
     if (self->outage) {
       self->outage = FALSE;
       self->catching_up = TRUE;
@@ -1014,7 +1019,7 @@ on_log (struct mosquitto *mosq, void *data, int level, const char *text)
     g_mutex_lock (&self->lock);
     g_strlcpy (self->last_error, text, sizeof self->last_error);
     /* before the CONNACK, an error ends the attempt: a TLS handshake that
-     * fails on libmosquitto's thread stops it without on_disconnect */
+     * fails in libmosquitto's loop ends it without on_disconnect */
     if (!self->started && (level & MOSQ_LOG_ERR)) {
       self->broken = TRUE;
       gst_vgg_publish_signal_locked (self);
@@ -1078,6 +1083,74 @@ describe_failure (GstVggPublish *self, gint rc, gint saved_errno)
   return why;
 }
 
+/* The connection and libmosquitto's loop, on a thread of the element's
+ * own rather than mosquitto_loop_start's, so that the start can give up
+ * on a connect() that hangs.  mosquitto_loop_forever reconnects after most
+ * failures, but returns on those it counts as fatal, which ended
+ * mosquitto_loop_start's thread for good: with TLS, a broker that goes
+ * away is one (OpenSSL's "unexpected eof while reading"), and so is a
+ * failed handshake or a protocol error.  Here the loop starts again, after
+ * libmosquitto's own backoff (1, 4, 9 ... at most 30 s; from 1 s again
+ * once a connection succeeded), until the element stops.  The thread is
+ * cancelled at stop (gst_vgg_publish_close_mqtt), and only inside
+ * libmosquitto's calls: everywhere else cancellation is disabled. */
+static void *
+gst_vgg_publish_mqtt_loop (void *data)
+{
+  GstVggPublish *self = data;
+  guint restarts = 0, connections = 0;
+  gint rc, saved_errno;
+
+  /* libmosquitto's blocking connect: it tries every address of the name
+   * (a refusal from the first, ::1 for localhost, moves on to the next) */
+  errno = 0;
+  rc = mosquitto_connect (
+      self->mosq, self->host, self->port, self->active_keepalive);
+  saved_errno = errno;
+  pthread_setcancelstate (PTHREAD_CANCEL_DISABLE, NULL);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    /* the start reports it, and stops the element */
+    g_mutex_lock (&self->lock);
+    self->broken = TRUE;
+    self->broken_rc = rc;
+    self->broken_errno = saved_errno;
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+    return NULL;
+  }
+  for (;;) {
+    guint delay;
+    gint64 deadline;
+    gboolean stop;
+
+    pthread_setcancelstate (PTHREAD_CANCEL_ENABLE, NULL);
+    rc = mosquitto_loop_forever (self->mosq, -1, 1);
+    pthread_setcancelstate (PTHREAD_CANCEL_DISABLE, NULL);
+
+    g_mutex_lock (&self->lock);
+    if (self->connections != connections)
+      restarts = 0;
+    connections = self->connections;
+    delay = MIN (RECONNECT_DELAY_S * (restarts + 1) * (restarts + 1),
+        RECONNECT_DELAY_MAX_S);
+    deadline = g_get_monotonic_time () + delay * G_TIME_SPAN_SECOND;
+    while (!self->stopping
+        && g_cond_wait_until (&self->cond, &self->lock, deadline))
+      ;
+    stop = self->stopping;
+    g_mutex_unlock (&self->lock);
+    if (stop)
+      break;
+    GST_INFO_OBJECT (self, "libmosquitto's loop ended: %s; reconnecting",
+        mosquitto_strerror (rc));
+    restarts++;
+    pthread_setcancelstate (PTHREAD_CANCEL_ENABLE, NULL);
+    mosquitto_reconnect (self->mosq);
+    pthread_setcancelstate (PTHREAD_CANCEL_DISABLE, NULL);
+  }
+  return NULL;
+}
+
 static void
 gst_vgg_publish_close_mqtt (GstVggPublish *self)
 {
@@ -1088,20 +1161,26 @@ gst_vgg_publish_close_mqtt (GstVggPublish *self)
     return;
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
+  /* the loop thread may wait to start libmosquitto's loop again */
+  g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   mosquitto_disconnect (self->mosq);
-  /* Connected, libmosquitto's thread sends the DISCONNECT and ends; let
-   * it, for a while.  Not connected, it ends only between two attempts:
+  /* Connected, libmosquitto's loop sends the DISCONNECT and returns; let
+   * it, for a while.  Not connected, it returns only between two attempts:
    * a reconnection's connect() to an unreachable broker blocks for
-   * minutes, and one that succeeds after the DISCONNECT keeps the thread
-   * going (libmosquitto 2.0).  So then it is cancelled. */
+   * minutes, and one that succeeds after the DISCONNECT keeps the loop
+   * going (libmosquitto 2.0).  So then the thread is cancelled. */
   deadline = g_get_monotonic_time () + DISCONNECT_WAIT_MS * 1000;
   g_mutex_lock (&self->lock);
   while (
       self->connected && g_cond_wait_until (&self->cond, &self->lock, deadline))
     ;
   g_mutex_unlock (&self->lock);
-  mosquitto_loop_stop (self->mosq, true);
+  if (self->loop_running) {
+    pthread_cancel (self->loop_thread);
+    pthread_join (self->loop_thread, NULL);
+    self->loop_running = FALSE;
+  }
   mosquitto_destroy (self->mosq);
   self->mosq = NULL;
 
@@ -1171,6 +1250,8 @@ gst_vgg_publish_open_mqtt (GstVggPublish *self)
   }
   mosquitto_int_option (
       self->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  /* its loop runs on gst_vgg_publish_mqtt_loop's thread */
+  mosquitto_threaded_set (self->mosq, true);
   mosquitto_connect_callback_set (self->mosq, on_connect);
   mosquitto_disconnect_callback_set (self->mosq, on_disconnect);
   mosquitto_publish_callback_set (self->mosq, on_publish);
@@ -1196,28 +1277,21 @@ gst_vgg_publish_open_mqtt (GstVggPublish *self)
     goto out;
   }
 
-  /* the name resolved here; the TCP connection (and TLS) made by
-   * libmosquitto's thread, without blocking: an address that drops the
-   * packets fails the start after CONNECT_TIMEOUT_S, not after the
-   * system's TCP timeout (about 2 minutes) */
-  errno = 0;
-  rc = mosquitto_connect_async (
-      self->mosq, self->host, self->port, (int) keepalive);
-  saved_errno = errno;
-  if (rc != MOSQ_ERR_SUCCESS) {
-    why = describe_failure (self, rc, saved_errno);
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-        ("Could not connect to MQTT broker %s: %s", address, why), (NULL));
-    goto out;
-  }
-  rc = mosquitto_loop_start (self->mosq);
-  if (rc != MOSQ_ERR_SUCCESS) {
+  /* the connection (each address of the name in turn, TCP, TLS) is made
+   * by the loop thread: an address that drops the packets fails the start
+   * after CONNECT_TIMEOUT_S, not after the system's TCP timeout (about 2
+   * minutes) */
+  self->active_keepalive = (gint) keepalive;
+  rc = pthread_create (
+      &self->loop_thread, NULL, gst_vgg_publish_mqtt_loop, self);
+  if (rc != 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
         ("Could not start the MQTT thread for %s: %s", address,
-            mosquitto_strerror (rc)),
+            g_strerror (rc)),
         (NULL));
     goto out;
   }
+  self->loop_running = TRUE;
 
   deadline = g_get_monotonic_time () + CONNECT_TIMEOUT_S * G_TIME_SPAN_SECOND;
   g_mutex_lock (&self->lock);

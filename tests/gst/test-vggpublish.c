@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -1482,6 +1483,138 @@ GST_START_TEST (test_mqtt_tls_with_a_self_signed_ca)
 
 GST_END_TEST;
 
+/* A listener that answers every connection with a line of plain text
+ * (a TLS client's handshake fails on it) and closes it. */
+typedef struct
+{
+  gint fd;
+  gint accepted;
+  gint stop;
+  GThread *thread;
+} NotTls;
+
+static gpointer
+not_tls_main (gpointer data)
+{
+  static const gchar line[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
+  NotTls *n = data;
+
+  while (!g_atomic_int_get (&n->stop)) {
+    struct pollfd pfd = { n->fd, POLLIN, 0 };
+    gint c;
+    if (poll (&pfd, 1, 50) != 1 || (c = accept (n->fd, NULL, NULL)) < 0)
+      continue;
+    if (write (c, line, sizeof line - 1) < 0)
+      GST_INFO ("not-TLS listener: write: %s", g_strerror (errno));
+    close (c);
+    g_atomic_int_inc (&n->accepted);
+  }
+  return NULL;
+}
+
+static void
+not_tls_start (NotTls *n, gint port)
+{
+  struct sockaddr_in addr = loopback (port);
+  gint one = 1;
+
+  n->fd = socket (AF_INET, SOCK_STREAM, 0);
+  setsockopt (n->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  fail_unless (bind (n->fd, (struct sockaddr *) &addr, sizeof addr) == 0,
+      "bind 127.0.0.1:%d: %s", port, g_strerror (errno));
+  fail_unless (listen (n->fd, 8) == 0);
+  n->accepted = 0;
+  n->stop = 0;
+  n->thread = g_thread_new ("not-tls", not_tls_main, n);
+}
+
+static void
+not_tls_stop (NotTls *n)
+{
+  g_atomic_int_set (&n->stop, 1);
+  g_thread_join (n->thread);
+  close (n->fd);
+}
+
+/* libmosquitto's loop (mosquitto_loop_forever) returns, instead of
+ * reconnecting, when a reconnection's TLS handshake fails.  The TLS
+ * broker dies and, while it is away, its port answers in plain text; when
+ * it comes back, results reach it again. */
+GST_START_TEST (test_mqtt_tls_error_in_an_outage_keeps_reconnecting)
+{
+  Broker b;
+  NotTls n;
+  gchar *dir = test_dir ("mqtt-tls-outage-certs");
+  gchar *tls, *launch;
+  GstElement *p, *pub;
+  guint64 published = 0, before;
+  gint64 deadline;
+
+  make_ca (dir, "ca", TRUE);
+  tls = g_strdup_printf ("cafile %s/ca.crt\ncertfile %s/server.crt\n"
+                         "keyfile %s/server.key\n",
+      dir, dir, dir);
+  broker_init (&b, "mqtt-tls-outage", NULL, tls);
+  broker_start (&b);
+  launch = g_strdup_printf (
+      "videotestsrc is-live=true num-buffers=3000 ! "
+      "video/x-raw,format=RGB,width=64,height=64,framerate=30/1 ! "
+      "vgginfer model=%s resize=stretch top-k=1 ! "
+      "vggpublish name=pub method=mqtt address=127.0.0.1:%d "
+      "tls-ca-file=%s/ca.crt qos=1 ! fakesink",
+      spot_model, b.tls_port, dir);
+  p = gst_parse_launch (launch, NULL);
+  fail_unless (p != NULL);
+  pub = gst_bin_get_by_name (GST_BIN (p), "pub");
+  fail_unless (
+      gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  while (published < 5 && g_get_monotonic_time () < deadline) {
+    g_usleep (20000);
+    g_object_get (pub, "published", &published, NULL);
+  }
+  fail_unless (
+      published >= 5, "%" G_GUINT64_FORMAT " published in 30 s", published);
+
+  broker_kill (&b);
+  not_tls_start (&n, b.tls_port);
+  /* the first reconnection comes 1 s after the loss */
+  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  while (g_atomic_int_get (&n.accepted) == 0
+      && g_get_monotonic_time () < deadline)
+    g_usleep (20000);
+  fail_unless (g_atomic_int_get (&n.accepted) > 0,
+      "no reconnection within 30 s of the broker's death");
+  g_usleep (G_USEC_PER_SEC / 2);
+  not_tls_stop (&n);
+  broker_start (&b);
+
+  g_object_get (pub, "published", &before, NULL);
+  published = before;
+  deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  while (published == before && g_get_monotonic_time () < deadline) {
+    g_usleep (50000);
+    g_object_get (pub, "published", &published, NULL);
+  }
+  GST_INFO ("%d connections to the plain-text port; published %"
+            G_GUINT64_FORMAT " before the broker came back, %" G_GUINT64_FORMAT
+            " after",
+      g_atomic_int_get (&n.accepted), before, published);
+  fail_unless (published > before,
+      "nothing published within 60 s of the broker's return (%"
+      G_GUINT64_FORMAT " before)", before);
+
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (pub);
+  gst_object_unref (p);
+  g_free (launch);
+  g_free (tls);
+  g_free (dir);
+  broker_clear (&b);
+}
+
+GST_END_TEST;
+
 static Suite *
 vggpublish_suite (void)
 {
@@ -1514,6 +1647,7 @@ vggpublish_suite (void)
   tcase_add_test (mqtt, test_mqtt_wildcard_topic_fails_start_naming_it);
   tcase_add_test (mqtt, test_mqtt_tls_with_a_self_signed_ca);
   tcase_add_test (mqtt, test_mqtt_stop_during_an_outage_returns);
+  tcase_add_test (mqtt, test_mqtt_tls_error_in_an_outage_keeps_reconnecting);
   return s;
 }
 
