@@ -1138,6 +1138,22 @@ on_eos (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* Reads pub's `published` until it reaches at_least or `seconds` pass;
+ * returns the last count. */
+static guint64
+wait_published (GstElement *pub, guint64 at_least, gint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_TIME_SPAN_SECOND;
+  guint64 published = 0;
+
+  for (;;) {
+    g_object_get (pub, "published", &published, NULL);
+    if (published >= at_least || g_get_monotonic_time () >= deadline)
+      return published;
+    g_usleep (20000);
+  }
+}
+
 /* The broker dies and its port becomes a black hole, so that
  * libmosquitto's reconnection hangs in connect(); at EOS the element
  * waits for its pending results (eos-timeout 10 min).  Setting the
@@ -1150,7 +1166,7 @@ GST_START_TEST (test_mqtt_stop_during_an_outage_returns)
   gchar *launch;
   GstElement *p, *pub;
   GstPad *pad;
-  guint64 published = 0;
+  guint64 published;
   gint eos = 0, hole[3];
   gint64 deadline, start, took;
 
@@ -1171,11 +1187,7 @@ GST_START_TEST (test_mqtt_stop_during_an_outage_returns)
       pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_eos, &eos, NULL);
   fail_unless (
       gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
-  while (published < 5 && g_get_monotonic_time () < deadline) {
-    g_usleep (20000);
-    g_object_get (pub, "published", &published, NULL);
-  }
+  published = wait_published (pub, 5, 30);
   fail_unless (
       published >= 5, "%" G_GUINT64_FORMAT " published in 30 s", published);
   broker_kill (&b);
@@ -1547,7 +1559,7 @@ GST_START_TEST (test_mqtt_tls_error_in_an_outage_keeps_reconnecting)
   gchar *dir = test_dir ("mqtt-tls-outage-certs");
   gchar *tls, *launch;
   GstElement *p, *pub;
-  guint64 published = 0, before;
+  guint64 published, before;
   gint64 deadline;
 
   make_ca (dir, "ca", TRUE);
@@ -1568,11 +1580,7 @@ GST_START_TEST (test_mqtt_tls_error_in_an_outage_keeps_reconnecting)
   pub = gst_bin_get_by_name (GST_BIN (p), "pub");
   fail_unless (
       gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
-  while (published < 5 && g_get_monotonic_time () < deadline) {
-    g_usleep (20000);
-    g_object_get (pub, "published", &published, NULL);
-  }
+  published = wait_published (pub, 5, 30);
   fail_unless (
       published >= 5, "%" G_GUINT64_FORMAT " published in 30 s", published);
 
@@ -1590,12 +1598,7 @@ GST_START_TEST (test_mqtt_tls_error_in_an_outage_keeps_reconnecting)
   broker_start (&b);
 
   g_object_get (pub, "published", &before, NULL);
-  published = before;
-  deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
-  while (published == before && g_get_monotonic_time () < deadline) {
-    g_usleep (50000);
-    g_object_get (pub, "published", &published, NULL);
-  }
+  published = wait_published (pub, before + 1, 60);
   GST_INFO ("%d connections to the plain-text port; published %"
             G_GUINT64_FORMAT " before the broker came back, %" G_GUINT64_FORMAT
             " after",
