@@ -82,12 +82,13 @@ gst_vgg_region_spec_set_classes (GstVggRegionSpec *spec, const gchar *text)
   }
 }
 
-/* One zone "x,y,w,h" (n is its number from 1, for the messages). */
+/* One zone "x,y,w,h" (n is its number from 1, for the messages): whole
+ * pixels, or with a decimal point fractions of the frame from 0 to 1. */
 static gboolean
 parse_zone (const gchar *text, guint n, GstVggZone *zone, gchar **error)
 {
   gchar **nums = g_strsplit (text, ",", -1);
-  gboolean ok = g_strv_length (nums) == 4;
+  gboolean ok = g_strv_length (nums) == 4, whole = TRUE, in_unit = TRUE;
 
   zone->fractions = strchr (text, '.') != NULL;
   for (guint i = 0; ok && i < 4; i++) {
@@ -96,9 +97,10 @@ parse_zone (const gchar *text, guint n, GstVggZone *zone, gchar **error)
 
     zone->v[i] = g_ascii_strtod (s, &end);
     ok = s[0] != '\0' && end && *end == '\0' && isfinite (zone->v[i])
-        && zone->v[i] >= 0.0
-        && zone->v[i] <= (zone->fractions ? 1.0 : (gdouble) G_MAXINT)
+        && zone->v[i] >= 0.0 && zone->v[i] <= (gdouble) G_MAXINT
         && (i < 2 || zone->v[i] > 0.0);
+    whole = whole && zone->v[i] == floor (zone->v[i]);
+    in_unit = in_unit && zone->v[i] <= 1.0;
   }
   g_strfreev (nums);
   if (!ok)
@@ -107,7 +109,16 @@ parse_zone (const gchar *text, guint n, GstVggZone *zone, gchar **error)
                               "decimal point) in fractions of the frame "
                               "from 0 to 1",
         n, text);
-  return ok;
+  else if (zone->fractions && !in_unit)
+    *error = g_strdup_printf ("zone %u \"%s\" mixes pixels and fractions: "
+                              "with a decimal point, its four numbers are "
+                              "fractions of the frame, from 0 to 1",
+        n, text);
+  else if (!zone->fractions && !whole)
+    *error = g_strdup_printf ("zone %u \"%s\" is in pixels (it has no "
+                              "decimal point) but not in whole pixels",
+        n, text);
+  return ok && (zone->fractions ? in_unit : whole);
 }
 
 gboolean

@@ -866,7 +866,9 @@ GST_START_TEST (test_zones)
     static const gchar *bad[][2] = { { "1,2,3", "zone 1 \"1,2,3\"" },
       { "0,0,10,10;0,0,-1,5", "zone 2 \"0,0,-1,5\"" },
       { "0,0,1.5,0.5", "zone 1" }, { "0,0,nan,5", "zone 1" },
-      { "0,0,0,5", "zone 1" }, { "0,0,10,10;;x", "zone 2 \"x\"" } };
+      { "0,0,0,5", "zone 1" }, { "0,0,10,10;;x", "zone 2 \"x\"" },
+      { "10,10,0.5,0.5", "zone 1 \"10,10,0.5,0.5\" mixes pixels and" },
+      { "0,0,5e-1,5e-1", "zone 1 \"0,0,5e-1,5e-1\" is in pixels" } };
     guint handler = g_log_set_handler ("vgginfer", G_LOG_LEVEL_WARNING,
         keep_message, &warning);
 
