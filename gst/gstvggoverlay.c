@@ -330,8 +330,11 @@ gst_vgg_overlay_clear_pango (GstVggOverlay *self)
   g_clear_object (&self->layout);
   g_clear_object (&self->pango_context);
   g_clear_pointer (&self->font, pango_font_description_free);
-  /* the font is parsed again with the next frame */
+  /* the font is parsed again with the next frame (the serial is written
+   * by the property setters, under the object lock) */
+  GST_OBJECT_LOCK (self);
   self->active_serial = self->settings_serial - 1;
+  GST_OBJECT_UNLOCK (self);
 }
 
 /* Forgets what was rendered: the next frame with a meta renders again. */
