@@ -1154,6 +1154,20 @@ wait_published (GstElement *pub, guint64 at_least, gint seconds)
   }
 }
 
+/* Sets p playing and waits until pub has published five results (at
+ * most 30 s). */
+static void
+play_until_five_published (GstElement *p, GstElement *pub)
+{
+  guint64 published;
+
+  fail_unless (
+      gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  published = wait_published (pub, 5, 30);
+  fail_unless (
+      published >= 5, "%" G_GUINT64_FORMAT " published in 30 s", published);
+}
+
 /* The broker dies and its port becomes a black hole, so that
  * libmosquitto's reconnection hangs in connect(); at EOS the element
  * waits for its pending results (eos-timeout 10 min).  Setting the
@@ -1166,7 +1180,6 @@ GST_START_TEST (test_mqtt_stop_during_an_outage_returns)
   gchar *launch;
   GstElement *p, *pub;
   GstPad *pad;
-  guint64 published;
   gint eos = 0, hole[3];
   gint64 deadline, start, took;
 
@@ -1185,11 +1198,7 @@ GST_START_TEST (test_mqtt_stop_during_an_outage_returns)
   pad = gst_element_get_static_pad (pub, "sink");
   gst_pad_add_probe (
       pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_eos, &eos, NULL);
-  fail_unless (
-      gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  published = wait_published (pub, 5, 30);
-  fail_unless (
-      published >= 5, "%" G_GUINT64_FORMAT " published in 30 s", published);
+  play_until_five_published (p, pub);
   broker_kill (&b);
   black_hole (b.port, hole);
   /* the EOS is in the element, and the first reconnection (1 s after the
@@ -1578,11 +1587,7 @@ GST_START_TEST (test_mqtt_tls_error_in_an_outage_keeps_reconnecting)
   p = gst_parse_launch (launch, NULL);
   fail_unless (p != NULL);
   pub = gst_bin_get_by_name (GST_BIN (p), "pub");
-  fail_unless (
-      gst_element_set_state (p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  published = wait_published (pub, 5, 30);
-  fail_unless (
-      published >= 5, "%" G_GUINT64_FORMAT " published in 30 s", published);
+  play_until_five_published (p, pub);
 
   broker_kill (&b);
   not_tls_start (&n, b.tls_port);
