@@ -170,48 +170,47 @@ release_done (const void *from, size_t size, size_t done, size_t count,
   }
 }
 
+/* Bytes per element of a float tensor (F32, F16 or BF16). */
+static size_t
+element_size (const VggTensor *t)
+{
+  return t->dtype == VGG_DTYPE_F32 ? sizeof (float) : sizeof (vgg_bf16);
+}
+
 /* A linear layer's bf16 weights: the file's BF16 tensor in place, else
- * converted, a chunk at a time, from the float32 weights or the file's
- * tensor.  The pages of a source in the file's mapping go back to the file
- * as they are done: they come back from the file if an fp32 context reads
- * them, so a bf16-only process keeps only half the bytes resident, and
- * never both copies of a whole layer. */
+ * converted, a chunk at a time, from the file's tensor (or, in a model
+ * made without a file, from its float32 weights).  The file's pages go
+ * back to it as they are done: they come back from the file if an fp32
+ * context reads them, so a bf16-only process keeps only half the bytes
+ * resident, and never both copies of a whole layer. */
 static int
 prepare_linear_bf16 (VggLayer *layer)
 {
   const VggTensor *t = layer->source[0];
   size_t count = (size_t) layer->info.in_channels * layer->info.out_channels;
-  const void *from;
-  size_t size, released = 0;
+  const float *floats = t ? in_place (t, VGG_DTYPE_F32, sizeof (float))
+                          : layer->weight;
+  size_t released = 0;
   float *chunk = NULL;
-  int mapped;
 
   if ((layer->weight_bf16 = in_place (t, VGG_DTYPE_BF16, sizeof (vgg_bf16))))
     return 1;
-  if (layer->weight != NULL) {
-    from = layer->weight;
-    size = sizeof (float);
-    mapped = layer->owned_weight == NULL;
-  } else {
-    from = t->data;
-    size = t->dtype == VGG_DTYPE_F32 ? sizeof (float) : sizeof (vgg_bf16);
-    mapped = 1;
-    if ((chunk = malloc (CONVERT_CHUNK * sizeof (float))) == NULL)
-      return 0;
-  }
+  if (floats == NULL
+      && (chunk = malloc (CONVERT_CHUNK * sizeof (float))) == NULL)
+    return 0;
   if ((layer->owned_bf16 = malloc (count * sizeof (vgg_bf16))) == NULL) {
     free (chunk);
     return 0;
   }
   for (size_t i0 = 0; i0 < count; i0 += CONVERT_CHUNK) {
     size_t i1 = count - i0 < CONVERT_CHUNK ? count : i0 + CONVERT_CHUNK;
-    const float *x = chunk ? chunk : layer->weight + i0;
+    const float *x = chunk ? chunk : floats + i0;
     if (chunk)
       vgg_tensor_range_to_f32 (t, (int64_t) i0, (int64_t) (i1 - i0), chunk);
     for (size_t i = i0; i < i1; i++)
       layer->owned_bf16[i] = vgg_float_to_bf16 (x[i - i0]);
-    if (mapped)
-      release_done (from, size, i1, count, &released);
+    if (t)
+      release_done (t->data, element_size (t), i1, count, &released);
   }
   free (chunk);
   layer->weight_bf16 = layer->owned_bf16;
@@ -226,7 +225,6 @@ prepare_linear_fp32 (VggLayer *layer)
 {
   const VggTensor *t = layer->source[0];
   size_t count = (size_t) vgg_tensor_numel (t), released = 0;
-  size_t size = t->dtype == VGG_DTYPE_F32 ? sizeof (float) : sizeof (vgg_bf16);
 
   if ((layer->owned_weight = malloc (count * sizeof (float))) == NULL)
     return 0;
@@ -234,7 +232,7 @@ prepare_linear_fp32 (VggLayer *layer)
     size_t i1 = count - i0 < CONVERT_CHUNK ? count : i0 + CONVERT_CHUNK;
     vgg_tensor_range_to_f32 (
         t, (int64_t) i0, (int64_t) (i1 - i0), layer->owned_weight + i0);
-    release_done (t->data, size, i1, count, &released);
+    release_done (t->data, element_size (t), i1, count, &released);
   }
   layer->weight = layer->owned_weight;
   return 1;
