@@ -2,12 +2,16 @@
 """Parity of vggcore (through vgg-run) with torchvision.
 
 usage: test_parity.py --vgg-run PATH --workdir DIR [--full] [--only REGEX]
-                      [--keep] [--isa LEVEL]
+                      [--keep] [--isa LEVEL[,LEVEL...]]
 
-With --isa, vgg-run runs with VGG_ISA=LEVEL (generic, avx2, avx512, ...)
-and the test first checks with `vgg-inspect --cpu` (beside vgg-run) that
-the engine really runs that level; on a CPU without it the test prints
-"LEVEL: not on this CPU" and exits 77 (meson's skip), passing nothing.
+--isa runs every comparison at each of the kernel levels listed (VGG_ISA=
+generic, avx2, avx512, ...; `best`, the default, is the CPU's own level):
+each model and its torchvision reference are made once for all levels.
+The test first checks with `vgg-inspect --cpu` (beside vgg-run) that the
+engine really runs each level; a level the CPU lacks is named ("LEVEL: not
+on this CPU") and left out, never counted as passed, and one that is the
+CPU's best level runs once.  When no listed level runs, the test exits 77
+(meson's skip), passing nothing.
 
 Files (model, input .npy, output .npy) are written in DIR; those of
 passing cases are deleted afterwards, those of failing ones kept (full-size
@@ -32,7 +36,9 @@ Cases: the eight torchvision architectures at width/8 at 224x224 and
 pool5) for one batch-norm and one plain architecture; a replaced last layer
 (37 classes); a custom configuration at 64x80 and 40x48; F16 and BF16
 files; a few odd sizes and batch sizes; with --full, full-size vgg16 and
-vgg19_bn at 224x224 (files of ~550 MB written in the workdir and deleted).
+vgg19_bn at 224x224 (files of ~550 MB written in the workdir and deleted);
+under the sanitizers (VGG_TEST_INSTRUMENTED) those run at the first level
+only.
 
 Prints one line per comparison and ends with `parity: N passed, M failed`;
 exits 1 if anything failed.  Run with /usr/bin/python3.
@@ -184,16 +190,19 @@ def compare(a, b, check_top5):
     return ok, maxdiff, maxb, "; ".join(notes)
 
 
-def run_engine(vgg_run, model_path, in_path, out_path, layer):
+def run_engine(vgg_run, model_path, in_path, out_path, layer, isa=None):
+    """Runs vgg-run at kernel level isa (VGG_ISA; None: as the environment
+    says) and returns (output, error, seconds)."""
     if os.path.exists(out_path):
         os.unlink(out_path)
     cmd = TEST_WRAPPER + [
         vgg_run, "--model", model_path, "--input", in_path,
         "--output", out_path, "--layer", layer, "--threads", str(THREADS)]
+    env = dict(os.environ, VGG_ISA=isa) if isa else None
     t0 = time.monotonic()
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env,
                            timeout=600 * TIMEOUT_FACTOR)
     except subprocess.TimeoutExpired:
         return None, "timed out: %s" % " ".join(cmd), 0.0
@@ -212,20 +221,49 @@ def run_engine(vgg_run, model_path, in_path, out_path, layer):
     return out, "", dt
 
 
+def engine_level(vgg_run, isa=None):
+    """The kernel level the engine runs with VGG_ISA=isa (None: unset), as
+    `vgg-inspect --cpu` prints it, after printing what it says."""
+    inspect = os.path.join(os.path.dirname(vgg_run), "vgg-inspect")
+    env = dict(os.environ)
+    env.pop("VGG_ISA", None)
+    if isa:
+        env["VGG_ISA"] = isa
+    info = subprocess.run([inspect, "--cpu"], capture_output=True,
+                          text=True, check=True, env=env).stdout
+    print(info.strip())
+    return re.search(r"^kernels: (\S+)", info, re.M).group(1)
+
+
 def select_isa(vgg_run, isa):
     """Sets VGG_ISA=isa for the engine's tools; False (having said so) when
     the engine then runs another level: the CPU lacks this one."""
+    level = engine_level(vgg_run, isa)
     os.environ["VGG_ISA"] = isa
-    inspect = os.path.join(os.path.dirname(vgg_run), "vgg-inspect")
-    info = subprocess.run([inspect, "--cpu"], capture_output=True,
-                          text=True, check=True).stdout
-    level = re.search(r"^kernels: (\S+)", info, re.M).group(1)
-    print(info.strip())
     if level != isa:
         print("%s: not on this CPU (the engine runs %s), not run" %
               (isa, level))
         return False
     return True
+
+
+def select_levels(vgg_run, isas):
+    """(level, VGG_ISA value) for each distinct level of the list that the
+    engine runs here, having named those it does not; "best", the CPU's own
+    level, runs with VGG_ISA unset."""
+    levels = []
+    for isa in isas:
+        isa = None if isa == "best" else isa
+        level = engine_level(vgg_run, isa)
+        if isa and level != isa:
+            print("%s: not on this CPU (the engine runs %s), not run" %
+                  (isa, level))
+        elif level in [name for name, _ in levels]:
+            print("%s: listed twice (as the CPU's best level), run once" %
+                  level)
+        else:
+            levels.append((level, isa))
+    return levels
 
 
 def main():
@@ -236,8 +274,9 @@ def main():
                     help="also full-size vgg16 and vgg19_bn")
     ap.add_argument("--only", default=None,
                     help="run only the cases whose name matches this regex")
-    ap.add_argument("--isa", default=None,
-                    help="run the engine at this kernel level (VGG_ISA)")
+    ap.add_argument("--isa", default="best",
+                    help="run the engine at each of these kernel levels "
+                    "(comma-separated VGG_ISA values; best: the CPU's own)")
     ap.add_argument("--keep", action="store_true",
                     help="keep all model, input and output files (by "
                     "default only those of failed cases are kept, "
@@ -251,17 +290,20 @@ def main():
         print("parity: 0 passed, 1 failed")
         return 1
     os.makedirs(args.workdir, exist_ok=True)
-    if args.isa and not select_isa(vgg_run, args.isa):
+    os.environ.pop("VGG_ISA", None)  # the levels come from --isa
+    levels = select_levels(vgg_run, args.isa.split(","))
+    if not levels:
         return 77
+    print("kernel levels: %s" % ", ".join(name for name, _ in levels))
 
     # the valgrind test setup leaves the full-size models out (hours)
     full = args.full and os.environ.get("VGG_TEST_FULL_PARITY", "1") != "0"
-    # the lower levels' full-size runs under a sanitizer would add many
-    # minutes to CI for code the native runs already cover
-    if args.isa and os.environ.get("VGG_TEST_INSTRUMENTED"):
-        full = False
     if args.full and not full:
         print("full-size models skipped: VGG_TEST_FULL_PARITY=0")
+    # the full-size runs at more levels under a sanitizer would add many
+    # minutes to CI for code the native runs already cover
+    big_levels = levels[:1] if os.environ.get("VGG_TEST_INSTRUMENTED") \
+        else levels
     cases = make_cases(full)
     if args.only:
         cases = [c for c in cases if re.search(args.only, c.name)]
@@ -298,15 +340,18 @@ def main():
             with torch.no_grad():
                 ref = vggtorch.classifier_outputs(ref_model,
                                                   torch.from_numpy(x))
-            for layer in case.layers:
+            for layer, (level, isa) in [(layer, lv)
+                                        for layer in case.layers
+                                        for lv in (big_levels if case.big
+                                                   else levels)]:
                 b = ref[layer].numpy().astype(np.float32)
-                out_path = os.path.join(args.workdir, "%s-%dx%d-%s.npy" %
-                                        (case.name, h, w, layer))
+                out_path = os.path.join(args.workdir, "%s-%dx%d-%s-%s.npy" %
+                                        (case.name, h, w, layer, level))
                 case_files.append(out_path)
                 a, err, dt = run_engine(vgg_run, path, in_path, out_path,
-                                        layer)
-                label = "%-22s %-4s %3dx%-3d n=%d %-6s" % (
-                    case.name, case.dtype, h, w, case.batch, layer)
+                                        layer, isa)
+                label = "%-22s %-4s %3dx%-3d n=%d %-6s %-10s" % (
+                    case.name, case.dtype, h, w, case.batch, layer, level)
                 if a is None:
                     ok, maxdiff, maxb, note = False, float("nan"), \
                         float("nan"), err
@@ -323,9 +368,9 @@ def main():
                 else:
                     case_failed = True
                     failed.append("%s (file %s, input %s, layer %s, "
-                                  "seed %d): %s" % (label.strip(), path,
-                                                    in_path, layer,
-                                                    case.seed, note))
+                                  "VGG_ISA=%s, seed %d): %s" % (
+                                      label.strip(), path, in_path, layer,
+                                      isa or "unset", case.seed, note))
         # keep the files of failed cases to reproduce them (except the
         # full-size models), unless --keep keeps everything
         if not args.keep and (case.big or not case_failed):
