@@ -19,7 +19,10 @@
  *
  * With method=file each object is one line of #GstVggPublish:file-path
  * ("-" for stdout), flushed with the first line written
- * #GstVggPublish:flush-interval ms after the last flush, and at EOS.
+ * #GstVggPublish:flush-interval ms after the last flush, and at EOS.  A
+ * write that fails is an error naming the file; one to a pipe or FIFO
+ * whose reader has gone is too ("Broken pipe"), not a SIGPIPE that would
+ * end the process.
  *
  * With method=mqtt each object is one message, published with libmosquitto
  * to the broker at #GstVggPublish:address under #GstVggPublish:topic
@@ -58,6 +61,7 @@
 #include <errno.h>
 #include <mosquitto.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -727,11 +731,59 @@ out:
   return ok;
 }
 
+/* A write to a pipe whose reader has gone raises SIGPIPE, whose default
+ * action ends the process: a consumer of file-path=- or of a FIFO that
+ * exits would take the application down.  The file's writes therefore run
+ * with SIGPIPE blocked in the calling thread, so that they fail with EPIPE
+ * (an element error); a SIGPIPE they raised is taken from the thread's
+ * pending signals before its mask is restored.  The process's signal
+ * handlers are left alone. */
+typedef struct
+{
+  sigset_t old_mask;
+  gboolean was_pending;
+} GstVggSigpipeBlock;
+
+static void
+gst_vgg_sigpipe_block (GstVggSigpipeBlock *block)
+{
+  sigset_t sigpipe, pending;
+
+  sigemptyset (&sigpipe);
+  sigaddset (&sigpipe, SIGPIPE);
+  block->was_pending = sigpending (&pending) == 0
+      && sigismember (&pending, SIGPIPE) == 1;
+  pthread_sigmask (SIG_BLOCK, &sigpipe, &block->old_mask);
+}
+
+static void
+gst_vgg_sigpipe_unblock (GstVggSigpipeBlock *block)
+{
+  sigset_t sigpipe, pending;
+  gint saved_errno = errno;
+
+  sigemptyset (&sigpipe);
+  sigaddset (&sigpipe, SIGPIPE);
+  if (!block->was_pending && sigpending (&pending) == 0
+      && sigismember (&pending, SIGPIPE) == 1) {
+    const struct timespec now = { 0, 0 };
+    while (sigtimedwait (&sigpipe, NULL, &now) == -1 && errno == EINTR);
+  }
+  pthread_sigmask (SIG_SETMASK, &block->old_mask, NULL);
+  errno = saved_errno;
+}
+
 static gboolean
 gst_vgg_publish_flush_file (GstVggPublish *self)
 {
+  GstVggSigpipeBlock block;
+  gboolean ok;
+
   self->last_flush = g_get_monotonic_time ();
-  if (fflush (self->file) != 0) {
+  gst_vgg_sigpipe_block (&block);
+  ok = fflush (self->file) == 0;
+  gst_vgg_sigpipe_unblock (&block);
+  if (!ok) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
         ("Could not write to file \"%s\".", self->active_path),
         GST_ERROR_SYSTEM);
@@ -744,8 +796,13 @@ static GstFlowReturn
 gst_vgg_publish_write_line (GstVggPublish *self, const gchar *json)
 {
   gint64 interval = (gint64) self->active.flush_interval * 1000;
+  GstVggSigpipeBlock block;
+  gboolean ok;
 
-  if (fputs (json, self->file) == EOF || fputc ('\n', self->file) == EOF) {
+  gst_vgg_sigpipe_block (&block);
+  ok = fputs (json, self->file) != EOF && fputc ('\n', self->file) != EOF;
+  gst_vgg_sigpipe_unblock (&block);
+  if (!ok) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
         ("Could not write to file \"%s\".", self->active_path),
         GST_ERROR_SYSTEM);
@@ -1476,12 +1533,18 @@ gst_vgg_publish_stop (GstBaseTransform *trans)
 
   if (self->file) {
     /* lines still buffered (flush-interval) go now: a failure loses them */
-    gboolean written = fflush (self->file) == 0;
-    gint saved_errno = errno;
+    GstVggSigpipeBlock block;
+    gboolean written;
+    gint saved_errno;
+
+    gst_vgg_sigpipe_block (&block);
+    written = fflush (self->file) == 0;
+    saved_errno = errno;
     if (self->own_file && fclose (self->file) != 0 && written) {
       written = FALSE;
       saved_errno = errno;
     }
+    gst_vgg_sigpipe_unblock (&block);
     self->file = NULL;
     if (!written) {
       errno = saved_errno;

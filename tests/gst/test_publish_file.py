@@ -155,6 +155,33 @@ def main():
     posted = run(launch.replace("file-path=-", "file-path=/dev/null"))
     check_lines(out.stdout.splitlines(), posted, "stdout", "stdout")
 
+    # stdout into a pipe whose reader goes away after one line: the writes
+    # fail with EPIPE, an error naming the file, where a SIGPIPE (exit
+    # -13) would have ended gst-launch-1.0 without a word
+    launch = ("videotestsrc num-buffers=1000000 ! video/x-raw,format=I420,"
+              "width=32,height=24 ! vgginfer model=\"%s\" ! vggpublish "
+              "file-path=- flush-interval=0 ! fakesink" % model)
+    err_path = os.path.join(workdir, "broken-pipe.stderr")
+    with open(err_path, "w+") as err:
+        proc = subprocess.Popen(["gst-launch-1.0", "-q"] + launch.split(),
+                                stdout=subprocess.PIPE, stderr=err)
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = "none within 60 s (killed)"
+        err.seek(0)
+        stderr = err.read()
+    check(json.loads(first)["frame"] == 0, "first line %r" % first)
+    check(code == 1, "gst-launch-1.0 into a closed pipe exited %s "
+          "(1: the pipeline's error; -13: SIGPIPE), stderr: %s"
+          % (code, stderr[-2000:]))
+    check('Could not write to file "-"' in stderr and "Broken pipe" in stderr,
+          "no write error naming the file and EPIPE on stderr: %s"
+          % stderr[-2000:])
+
     if FAILURES:
         print("%d checks failed" % len(FAILURES))
         return 1
