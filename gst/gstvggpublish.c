@@ -22,7 +22,9 @@
  * #GstVggPublish:flush-interval ms after the last flush, and at EOS.  A
  * write that fails is an error naming the file; one to a pipe or FIFO
  * whose reader has gone is too ("Broken pipe"), not a SIGPIPE that would
- * end the process.
+ * end the process.  This covers the element's own writes only: with
+ * file-path=- give gst-launch-1.0 -q, whose own messages on stdout would
+ * otherwise raise the signal after the error.
  *
  * With method=mqtt each object is one message, published with libmosquitto
  * to the broker at #GstVggPublish:address under #GstVggPublish:topic
@@ -735,9 +737,9 @@ out:
  * action ends the process: a consumer of file-path=- or of a FIFO that
  * exits would take the application down.  The file's writes therefore run
  * with SIGPIPE blocked in the calling thread, so that they fail with EPIPE
- * (an element error); a SIGPIPE they raised is taken from the thread's
- * pending signals before its mask is restored.  The process's signal
- * handlers are left alone. */
+ * (an element error); when one did, the SIGPIPE it raised (sent to this
+ * thread) is taken from the pending signals before the mask is restored.
+ * The process's signal handlers are left alone. */
 typedef struct
 {
   sigset_t old_mask;
@@ -751,23 +753,25 @@ gst_vgg_sigpipe_block (GstVggSigpipeBlock *block)
 
   sigemptyset (&sigpipe);
   sigaddset (&sigpipe, SIGPIPE);
-  block->was_pending = sigpending (&pending) == 0
-      && sigismember (&pending, SIGPIPE) == 1;
+  block->was_pending =
+      sigpending (&pending) == 0 && sigismember (&pending, SIGPIPE) == 1;
   pthread_sigmask (SIG_BLOCK, &sigpipe, &block->old_mask);
 }
 
+/* broke_pipe: the write failed with EPIPE (a SIGPIPE was raised) */
 static void
-gst_vgg_sigpipe_unblock (GstVggSigpipeBlock *block)
+gst_vgg_sigpipe_unblock (GstVggSigpipeBlock *block, gboolean broke_pipe)
 {
   sigset_t sigpipe, pending;
   gint saved_errno = errno;
 
   sigemptyset (&sigpipe);
   sigaddset (&sigpipe, SIGPIPE);
-  if (!block->was_pending && sigpending (&pending) == 0
+  if (broke_pipe && !block->was_pending && sigpending (&pending) == 0
       && sigismember (&pending, SIGPIPE) == 1) {
     const struct timespec now = { 0, 0 };
-    while (sigtimedwait (&sigpipe, NULL, &now) == -1 && errno == EINTR);
+    while (sigtimedwait (&sigpipe, NULL, &now) == -1 && errno == EINTR)
+      ;
   }
   pthread_sigmask (SIG_SETMASK, &block->old_mask, NULL);
   errno = saved_errno;
@@ -782,7 +786,7 @@ gst_vgg_publish_flush_file (GstVggPublish *self)
   self->last_flush = g_get_monotonic_time ();
   gst_vgg_sigpipe_block (&block);
   ok = fflush (self->file) == 0;
-  gst_vgg_sigpipe_unblock (&block);
+  gst_vgg_sigpipe_unblock (&block, !ok && errno == EPIPE);
   if (!ok) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
         ("Could not write to file \"%s\".", self->active_path),
@@ -801,7 +805,7 @@ gst_vgg_publish_write_line (GstVggPublish *self, const gchar *json)
 
   gst_vgg_sigpipe_block (&block);
   ok = fputs (json, self->file) != EOF && fputc ('\n', self->file) != EOF;
-  gst_vgg_sigpipe_unblock (&block);
+  gst_vgg_sigpipe_unblock (&block, !ok && errno == EPIPE);
   if (!ok) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
         ("Could not write to file \"%s\".", self->active_path),
@@ -1544,7 +1548,7 @@ gst_vgg_publish_stop (GstBaseTransform *trans)
       written = FALSE;
       saved_errno = errno;
     }
-    gst_vgg_sigpipe_unblock (&block);
+    gst_vgg_sigpipe_unblock (&block, !written && saved_errno == EPIPE);
     self->file = NULL;
     if (!written) {
       errno = saved_errno;

@@ -10,6 +10,7 @@ Usage: test_publish_file.py WRITE_TEST_MODELS WORKDIR
 import base64
 import json
 import os
+import select
 import struct
 import subprocess
 import sys
@@ -163,18 +164,27 @@ def main():
               "file-path=- flush-interval=0 ! fakesink" % model)
     err_path = os.path.join(workdir, "broken-pipe.stderr")
     with open(err_path, "w+") as err:
+        # LC_ALL=C: strerror's text untranslated
         proc = subprocess.Popen(["gst-launch-1.0", "-q"] + launch.split(),
-                                stdout=subprocess.PIPE, stderr=err)
-        first = proc.stdout.readline()
+                                stdout=subprocess.PIPE, stderr=err,
+                                env=dict(os.environ, LC_ALL="C"))
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        first = proc.stdout.readline() if ready else b""
         proc.stdout.close()
         try:
             code = proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
             code = "none within 60 s (killed)"
         err.seek(0)
         stderr = err.read()
-    check(json.loads(first)["frame"] == 0, "first line %r" % first)
+    try:
+        frame = json.loads(first)["frame"]
+    except (ValueError, KeyError) as e:
+        frame = "not a record (%s)" % e
+    check(frame == 0, "first line %r, frame %s, stderr: %s"
+          % (first, frame, stderr[-2000:]))
     check(code == 1, "gst-launch-1.0 into a closed pipe exited %s "
           "(1: the pipeline's error; -13: SIGPIPE), stderr: %s"
           % (code, stderr[-2000:]))
